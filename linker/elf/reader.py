@@ -1,0 +1,367 @@
+"""The ELF reader: ELF32 and ELF64, either byte order, relocatable objects first.
+
+``ElfFile(data)`` checks the structure up front (the kernel's ``elf_validity_check`` in the
+file's own class, plus extended section numbering) and then reads everything else lazily:
+a modinfo over thousands of modules touches only the section headers and two sections.
+
+Every offset and count is checked against the file before it is used, so corrupt input ends
+in an :class:`~linker.errors.ElfError` (ENOEXEC) with a one-line message, never an
+exception from deep inside, a hang, or an allocation larger than the file.
+"""
+
+from functools import cached_property
+
+from ..errors import ElfError
+from . import validate
+from .constants import EI_CLASS, EI_DATA, EI_NIDENT, ELFMAG, SHF, SHN, SHT, ElfClass, ElfData
+from .records import Layout, st_bind, st_type, st_visibility
+
+
+class Section:
+    """One section header with its name resolved; ``data`` is read on demand."""
+
+    __slots__ = ("elf", "index", "name", "header")
+
+    def __init__(self, elf, index, name, header):
+        self.elf = elf
+        self.index = index
+        self.name = name
+        self.header = header
+
+    def __getattr__(self, field):
+        # sh_type, sh_flags, ... straight from the record
+        if field.startswith("sh_"):
+            return getattr(self.header, field)
+        raise AttributeError(field)
+
+    @property
+    def is_alloc(self):
+        return bool(self.header.sh_flags & SHF.SHF_ALLOC)
+
+    @property
+    def file_size(self):
+        """Bytes the section occupies in the file (0 for SHT_NOBITS)."""
+        return 0 if self.header.sh_type == SHT.SHT_NOBITS else self.header.sh_size
+
+    @property
+    def data(self):
+        if self.header.sh_type == SHT.SHT_NOBITS or self.header.sh_type == SHT.SHT_NULL:
+            return b""
+        start = self.header.sh_offset
+        return self.elf.data[start:start + self.header.sh_size]
+
+    def __repr__(self):
+        return f"<Section [{self.index}] {self.name!r} type={self.header.sh_type} size={self.header.sh_size:#x}>"
+
+
+class Symbol:
+    """One ``.symtab`` entry with its name and its real section index."""
+
+    __slots__ = ("index", "name", "st_name", "st_value", "st_size", "st_info", "st_other",
+                 "st_shndx", "shndx")
+
+    def __init__(self, index, name, sym, shndx):
+        self.index = index
+        self.name = name
+        self.st_name, self.st_value, self.st_size, self.st_info, self.st_other, self.st_shndx = sym
+        # st_shndx, or the SHT_SYMTAB_SHNDX entry when st_shndx is SHN_XINDEX
+        self.shndx = shndx
+
+    @property
+    def bind(self):
+        return st_bind(self.st_info)
+
+    @property
+    def type(self):
+        return st_type(self.st_info)
+
+    @property
+    def visibility(self):
+        return st_visibility(self.st_other)
+
+    @property
+    def is_undefined(self):
+        return self.shndx == SHN.SHN_UNDEF
+
+    def __repr__(self):
+        return f"<Symbol [{self.index}] {self.name!r} value={self.st_value:#x} shndx={self.shndx}>"
+
+
+class Relocation:
+    """One REL or RELA entry; ``addend`` is ``None`` for REL (it lives in the field)."""
+
+    __slots__ = ("index", "r_offset", "r_info", "sym", "type", "addend")
+
+    def __init__(self, index, r_offset, r_info, sym, typ, addend):
+        self.index = index
+        self.r_offset = r_offset
+        self.r_info = r_info
+        self.sym = sym
+        self.type = typ
+        self.addend = addend
+
+    def __repr__(self):
+        return (f"<Relocation off={self.r_offset:#x} type={self.type} sym={self.sym}"
+                f" addend={self.addend}>")
+
+
+class RelocationSection:
+    """A ``SHT_REL``/``SHT_RELA`` section with the section it patches and its entries."""
+
+    def __init__(self, elf, section):
+        self.elf = elf
+        self.section = section
+        self.is_rela = section.sh_type == SHT.SHT_RELA
+
+    @property
+    def name(self):
+        return self.section.name
+
+    @property
+    def target_index(self):
+        return self.section.sh_info
+
+    @property
+    def target(self):
+        """The section patched, or ``None`` when ``sh_info`` is out of range (the kernel skips it)."""
+        idx = self.section.sh_info
+        return self.elf.sections[idx] if 0 < idx < len(self.elf.sections) else None
+
+    @property
+    def symtab_index(self):
+        return self.section.sh_link
+
+    @cached_property
+    def entries(self):
+        layout = self.elf.layout
+        rec = layout.rela if self.is_rela else layout.rel
+        data = self.section.data
+        usable = len(data) - len(data) % rec.size
+        r_sym, r_type = layout.r_sym, layout.r_type
+        out = []
+        for i, t in enumerate(rec.iter_unpack(data[:usable])):
+            info = t[1]
+            out.append(Relocation(i, t[0], info, r_sym(info), r_type(info),
+                                  t[2] if self.is_rela else None))
+        return out
+
+    def __len__(self):
+        return self.section.sh_size // (self.elf.layout.rela if self.is_rela else self.elf.layout.rel).size
+
+    def __iter__(self):
+        return iter(self.entries)
+
+
+class SectionGroup:
+    """A ``SHT_GROUP`` section: its flag word, signature symbol and member indexes."""
+
+    def __init__(self, elf, section):
+        self.elf = elf
+        self.section = section
+        words = [elf.layout.u32.unpack_from(section.data, off)[0]
+                 for off in range(0, section.sh_size - section.sh_size % 4, 4)]
+        self.flags = words[0] if words else 0
+        self.members = words[1:]
+
+    @property
+    def signature(self):
+        """The group's signature: the name of symbol ``sh_info`` of table ``sh_link``."""
+        elf = self.elf
+        link = self.section.sh_link
+        if not 0 < link < len(elf.sections):
+            return None
+        syms = elf.symbols_of(elf.sections[link])
+        idx = self.section.sh_info
+        return syms[idx].name if idx < len(syms) else None
+
+
+class ElfFile:
+    """A parsed ELF object. ``data`` is any bytes-like object holding the whole file."""
+
+    def __init__(self, data):
+        self.data = bytes(data)
+        self.layout, self.header = self._read_header()
+        self.shnum, self.shstrndx = self._section_counts()
+        self._check_structure()
+
+    @classmethod
+    def from_path(cls, path):
+        with open(path, "rb") as fh:
+            return cls(fh.read())
+
+    # -- structure ------------------------------------------------------------------
+
+    def _read_header(self):
+        data = self.data
+        if len(data) >= EI_NIDENT and bytes(data[:4]) == ELFMAG:
+            ei_class, ei_data = data[EI_CLASS], data[EI_DATA]
+            if ei_class not in (ElfClass.ELFCLASS32, ElfClass.ELFCLASS64):
+                raise ElfError("Invalid ELF class %u in e_ident" % ei_class)
+            if ei_data not in (ElfData.ELFDATA2LSB, ElfData.ELFDATA2MSB):
+                raise ElfError("Invalid ELF data encoding %u in e_ident" % ei_data)
+            layout = Layout.for_ident(ei_class, ei_data)
+        else:
+            layout = Layout(64, True)
+        validate.check_header_len(data, layout)
+        validate.check_magic(data)
+        ehdr = layout.unpack_ehdr(data)
+        if ehdr.e_shoff:
+            validate.check_shentsize(ehdr, layout)
+        return layout, ehdr
+
+    def _section_counts(self):
+        """``(shnum, shstrndx)``, following extended numbering through section 0."""
+        ehdr, data, layout = self.header, self.data, self.layout
+        shnum, shstrndx = ehdr.e_shnum, ehdr.e_shstrndx
+        if ehdr.e_shoff == 0:
+            return 0, 0
+        if shnum == 0 or shstrndx == SHN.SHN_XINDEX:
+            validate.check_shdr_bounds(len(data), ehdr.e_shoff, 1, layout)
+            sh0 = layout.unpack_shdr(data, ehdr.e_shoff)
+            if shnum == 0:
+                shnum = sh0.sh_size
+            if shstrndx == SHN.SHN_XINDEX:
+                shstrndx = sh0.sh_link
+        return shnum, shstrndx
+
+    @property
+    def extended_numbering(self):
+        """True when the counts live in section 0 (``e_shnum == 0`` or ``SHN_XINDEX``)."""
+        return self.header.e_shoff != 0 and (
+            self.header.e_shnum == 0 or self.header.e_shstrndx == SHN.SHN_XINDEX)
+
+    def _check_structure(self):
+        data, layout = self.data, self.layout
+        if self.shnum == 0:
+            self._shdrs = []
+            return
+        validate.check_shdr_bounds(len(data), self.header.e_shoff, self.shnum, layout)
+        validate.check_shstrndx(self.shstrndx, self.shnum)
+        shdrs = validate.read_shdrs(data, self.header.e_shoff, self.shnum, layout)
+        strhdr = shdrs[self.shstrndx]
+        validate.check_shstrtab(data, strhdr, layout)
+        validate.check_section0(shdrs[0], self.extended_numbering)
+        validate.check_sections(shdrs, strhdr, len(data), layout)
+        self._shdrs = shdrs
+
+    # -- sections -------------------------------------------------------------------
+
+    @property
+    def elf_class(self):
+        return self.layout.bits
+
+    @property
+    def e_machine(self):
+        return self.header.e_machine
+
+    @property
+    def e_type(self):
+        return self.header.e_type
+
+    @cached_property
+    def shstrtab(self):
+        if not self._shdrs:
+            return b""
+        h = self._shdrs[self.shstrndx]
+        return bytes(self.data[h.sh_offset:h.sh_offset + h.sh_size])
+
+    def section_name(self, sh_name):
+        tab = self.shstrtab
+        if sh_name >= len(tab):
+            return "<corrupt>"
+        end = tab.find(b"\0", sh_name)
+        return tab[sh_name:end if end >= 0 else len(tab)].decode("latin-1")
+
+    @cached_property
+    def sections(self):
+        return [Section(self, i, self.section_name(h.sh_name), h) for i, h in enumerate(self._shdrs)]
+
+    @cached_property
+    def _by_name(self):
+        index = {}
+        for s in self.sections:
+            index.setdefault(s.name, s)
+        return index
+
+    def section_by_name(self, name, alloc_only=False):
+        """The first section called ``name`` (the kernel's ``find_sec`` with ``alloc_only``)."""
+        if not alloc_only:
+            return self._by_name.get(name)
+        for s in self.sections[1:]:
+            if s.name == name and s.is_alloc:
+                return s
+        return None
+
+    def sections_of_type(self, sh_type):
+        return [s for s in self.sections if s.sh_type == sh_type]
+
+    # -- strings and symbols --------------------------------------------------------
+
+    def string_table(self, index):
+        """The bytes of string table ``index`` (empty when the index is out of range)."""
+        if not 0 < index < len(self.sections):
+            return b""
+        return bytes(self.sections[index].data)
+
+    @staticmethod
+    def cstring(table, offset):
+        if offset >= len(table):
+            return None
+        end = table.find(b"\0", offset)
+        return table[offset:end if end >= 0 else len(table)].decode("latin-1")
+
+    @cached_property
+    def symtab(self):
+        """The first ``SHT_SYMTAB`` section, as the kernel's ``setup_load_info`` picks it."""
+        for s in self.sections:
+            if s.sh_type == SHT.SHT_SYMTAB:
+                return s
+        return None
+
+    @cached_property
+    def symbols(self):
+        return self.symbols_of(self.symtab) if self.symtab is not None else []
+
+    def symbols_of(self, symtab):
+        cache = self.__dict__.setdefault("_symcache", {})
+        if symtab.index in cache:
+            return cache[symtab.index]
+        layout = self.layout
+        data = symtab.data
+        usable = len(data) - len(data) % layout.sym.size
+        strtab = self.string_table(symtab.sh_link)
+        shndx_table = self._shndx_table(symtab.index)
+        out = []
+        for i, sym in enumerate(layout.iter_syms(data[:usable])):
+            name = self.cstring(strtab, sym.st_name)
+            shndx = sym.st_shndx
+            if shndx == SHN.SHN_XINDEX and shndx_table is not None:
+                shndx = shndx_table[i] if i < len(shndx_table) else 0
+            out.append(Symbol(i, "<corrupt>" if name is None else name, sym, shndx))
+        cache[symtab.index] = out
+        return out
+
+    def _shndx_table(self, symtab_index):
+        for s in self.sections:
+            if s.sh_type == SHT.SHT_SYMTAB_SHNDX and s.sh_link == symtab_index:
+                d = s.data
+                u32 = self.layout.u32
+                return [u32.unpack_from(d, o)[0] for o in range(0, len(d) - len(d) % 4, 4)]
+        return None
+
+    # -- relocations and groups -----------------------------------------------------
+
+    @cached_property
+    def relocation_sections(self):
+        return [RelocationSection(self, s) for s in self.sections
+                if s.sh_type in (SHT.SHT_REL, SHT.SHT_RELA)]
+
+    @cached_property
+    def groups(self):
+        return [SectionGroup(self, s) for s in self.sections if s.sh_type == SHT.SHT_GROUP]
+
+    def read_addr(self, offset):
+        return self.layout.addr.unpack_from(self.data, offset)[0]
+
+    def __repr__(self):
+        return f"<ElfFile ELF{self.layout.bits} machine={self.e_machine} sections={self.shnum}>"
