@@ -1,0 +1,123 @@
+"""Reading pointer fields of an unrelocated object.
+
+In a relocatable module a pointer field (``kernel_param.name``, ``kernel_symbol.name_offset``,
+``this_module.init``) holds zero, or for REL an implicit addend; what it points at is said by
+the relocation aimed at that field. This module answers "what does the field at this offset
+refer to" as *symbol + addend*, which is what a reader of metadata needs. Nothing is written:
+applying relocations is the linker's job (``linker/reloc``), not the reader's.
+"""
+
+from dataclasses import dataclass
+
+from ..elf.constants import SHN, STT
+
+
+@dataclass(frozen=True)
+class FieldRef:
+    """Where a field points before linking: ``symbol`` (a Symbol) plus ``addend``."""
+
+    symbol: object
+    addend: int
+    rel_type: int
+
+    @property
+    def shndx(self):
+        return self.symbol.shndx
+
+    @property
+    def section_offset(self):
+        """Offset inside the symbol's section (for a defined symbol)."""
+        return self.symbol.st_value + self.addend
+
+    @property
+    def is_undefined(self):
+        return self.symbol.shndx == SHN.SHN_UNDEF
+
+    def describe(self, elf):
+        """``name`` or ``name+0x10``; section symbols are named by their section."""
+        sym = self.symbol
+        if sym.type == STT.STT_SECTION and 0 < sym.shndx < len(elf.sections):
+            named = symbol_at(elf, sym.shndx, self.section_offset)
+            if named is not None:
+                return named.name
+            return f"{elf.sections[sym.shndx].name}{self.addend:+#x}" if self.addend else \
+                elf.sections[sym.shndx].name
+        return sym.name if self.addend == 0 else f"{sym.name}{self.addend:+#x}"
+
+
+class FieldMap:
+    """Relocations aimed at one section, indexed by the offset they patch."""
+
+    def __init__(self, elf, section):
+        self.elf = elf
+        self.section = section
+        self._by_offset = {}
+        if section is None:
+            return
+        symbols = elf.symbols
+        for rsec in elf.relocation_sections:
+            if rsec.target_index != section.index:
+                continue
+            for rel in rsec.entries:
+                if rel.sym >= len(symbols):
+                    continue
+                addend = rel.addend
+                if addend is None:  # REL: the addend is the field's current contents
+                    addend = self._implicit_addend(rel.r_offset)
+                self._by_offset[rel.r_offset] = FieldRef(symbols[rel.sym], addend, rel.type)
+
+    def _implicit_addend(self, offset):
+        data = self.section.data
+        layout = self.elf.layout
+        if offset + 4 > len(data):
+            return 0
+        return layout.s32.unpack_from(data, offset)[0]
+
+    def get(self, offset):
+        return self._by_offset.get(offset)
+
+    def __len__(self):
+        return len(self._by_offset)
+
+    def items(self):
+        """``(offset, FieldRef)`` pairs in offset order."""
+        return sorted(self._by_offset.items())
+
+
+def field_map(elf, section):
+    """The :class:`FieldMap` of ``section``, built once per file."""
+    cache = elf.__dict__.setdefault("_field_maps", {})
+    key = section.index if section is not None else None
+    if key not in cache:
+        cache[key] = FieldMap(elf, section)
+    return cache[key]
+
+
+def string_at(elf, ref):
+    """The NUL-terminated string a :class:`FieldRef` points at, or ``None``."""
+    if ref is None or not 0 < ref.shndx < len(elf.sections):
+        return None
+    data = elf.sections[ref.shndx].data
+    off = ref.section_offset
+    if not 0 <= off < len(data):
+        return None
+    end = data.find(b"\0", off)
+    return data[off:end if end >= 0 else len(data)].decode("latin-1")
+
+
+def symbol_at(elf, shndx, offset, aliases=("init_module", "cleanup_module")):
+    """The defined symbol of section ``shndx`` starting at ``offset``.
+
+    Functions win over other types, and a real name over the ``aliases`` that
+    ``module_init``/``module_exit`` create, so ``init_module`` reads as ``my_init``.
+    """
+    def rank(sym):
+        return (sym.type == STT.STT_FUNC, sym.name not in aliases)
+
+    best = None
+    for sym in elf.symbols:
+        if sym.shndx != shndx or sym.st_value != offset or sym.type in (STT.STT_SECTION, STT.STT_FILE):
+            continue
+        if best is None or rank(sym) > rank(best):
+            best = sym
+    return best
