@@ -92,3 +92,15 @@ def _pick(pointers, offset, linux_symbol):
         return next((p for p in pointers if p.offset == offset), None)
     # Linux: modpost points .init at init_module and .exit at cleanup_module (aliases)
     return next((p for p in pointers if p.target == linux_symbol), None)
+
+
+def format_from_profile(profile):
+    """The :class:`DescriptorFormat` a kernel profile describes (``profile.descriptor``)."""
+    d = profile.descriptor
+    fields = d.fields
+
+    def off(name):
+        return fields[name].offset if name in fields else None
+
+    return DescriptorFormat(d.section, size=d.size, name_offset=off("name"),
+                            init_offset=off("init"), exit_offset=off("exit"))

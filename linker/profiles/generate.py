@@ -1,0 +1,686 @@
+"""Generate the shipped kernel profiles in ``linker/profiles/data/``.
+
+    python -m linker.profiles.generate --shared ../shared        # rewrite data/
+    python -m linker.profiles.generate --shared ../shared --check  # exit 1 if data/ is stale
+
+Inputs come from ``shared/kernel/`` (Debian's own packages, see its README.md):
+
+* ``debian-6.1.0-56-amd64/``: System.map, Module.symvers, the raw ``.BTF`` section and
+  the config of the reference kernel -> profile ``linux-6.1.0-56-amd64``;
+* ``debian-6.1.0-50-686/``: Module.symvers and config of an i386 kernel
+  -> profile ``linux-6.1.0-50-686`` (CRCs for linking, no addresses);
+* the hobby kernel of seed 004 is a literal below -> profile ``hobby-i386``.
+
+The output is byte-for-byte the same on every run with the same inputs (sorted tables,
+fixed JSON layout, gzip with mtime 0), so a regenerated profile diffs cleanly.
+``FORMAT.md`` beside this file documents what is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import io
+import json
+import lzma
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from linker.errors import ProfileError
+from linker.profiles.btf import BtfKind, parse_btf
+
+FORMAT_VERSION = 1
+DATA_DIR = Path(__file__).resolve().parent / "data"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_SHARED = REPO_ROOT.parent / "shared"
+
+AMD64 = "linux-6.1.0-56-amd64"
+I686 = "linux-6.1.0-50-686"
+HOBBY = "hobby-i386"
+
+EXPORTS_HEADER = "#name\taddr\tcrc\tflags\tnamespace\texporter\n"
+
+# -- facts read elsewhere and written down here --------------------------------------------
+#
+# uname -v of each kernel: the banner in the linux-image package's /boot/vmlinuz
+# (`strings vmlinuz-6.1.0-56-amd64 | grep PREEMPT_DYNAMIC`); not in ../shared.
+UNAME_VERSION = {
+    AMD64: "#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-11-16)",
+    I686: "#1 SMP PREEMPT_DYNAMIC Debian 6.1.176-1 (2026-07-02)",
+}
+
+# x86_64 MODULES_VADDR = __START_KERNEL_map + KERNEL_IMAGE_SIZE (1 GiB with
+# CONFIG_RANDOMIZE_BASE) and MODULES_END (arch/x86/include/asm/pgtable_64_types.h);
+# nokaslr, so the area starts where the header says.
+AMD64_MODULE_AREA = (0xFFFFFFFFC0000000, 0xFFFFFFFFFF000000)
+
+# The i386 kernel has no BTF in ../shared.  These layouts were read off real modules of
+# linux-image-6.1.0-50-686 (`shared/tools/debian-modules i386`), and the tests re-check them
+# when those modules are unpacked:
+#   .gnu.linkonce.this_module is 0x240 bytes; .rel.gnu.linkonce.this_module patches
+#   init_module at 0xcc and cleanup_module at 0x20c; the module name starts at 0xc;
+#   __versions entries are 64 bytes with the name at 4; __param entries are 20 bytes
+#   with relocations at 0 (name), 4 (mod), 8 (ops), 16 (arg) and perm 0444 at 12.
+# MODULE_NAME_LEN is 64 - sizeof(unsigned long), so the name is 60 bytes on i386.
+I686_STRUCTS = {
+    "module": (576, {"state": (0, 4, "enum module_state"), "list": (4, 8, "struct list_head"),
+                     "name": (12, 60, "char[60]"), "init": (204, 4, "int (*)(void)"),
+                     "exit": (524, 4, "void (*)(void)")}),
+    "modversion_info": (64, {"crc": (0, 4, "long unsigned int"), "name": (4, 60, "char[60]")}),
+    "kernel_param": (20, {"name": (0, 4, "const char *"), "mod": (4, 4, "struct module *"),
+                          "ops": (8, 4, "const struct kernel_param_ops *"),
+                          "perm": (12, 2, "const u16"), "level": (14, 1, "s8"),
+                          "flags": (15, 1, "u8"), "arg": (16, 4, "void *"),
+                          "str": (16, 4, "const struct kparam_string *"),
+                          "arr": (16, 4, "const struct kparam_array *")}),
+    "list_head": (8, {"next": (0, 4, "struct list_head *"), "prev": (4, 4, "struct list_head *")}),
+}
+
+# Seed 004's hobby kernel, written by hand: see FORMAT.md, "hobby-i386".
+HOBBY_MONITOR_WRITE_ADDR = 0x00101000   # chosen: kernel text loaded at 1 MiB (multiboot)
+HOBBY_MODULE_AREA = (0x00400000, 0x00800000)  # chosen: the heap that kmalloc()s the .o
+
+# -- the kernel API kmodsim implements itself ------------------------------------------------
+#
+# export name -> "builtin:<group>.<name>"; groups follow the kernel source tree
+# (kernel/printk, mm/slab, lib/string.c, ...).  Everything not listed is unbound: the
+# emulator gives it a stub that says so.
+BUILTIN_GROUPS = {
+    "printk": ["_printk", "vprintk", "__printk_ratelimit", "__dynamic_pr_debug", "_dev_printk",
+               "_dev_info", "_dev_err", "_dev_warn", "_dev_notice", "dump_stack"],
+    "panic": ["panic", "__warn_printk", "__stack_chk_fail", "add_taint"],
+    "slab": ["kfree", "kmalloc_trace", "__kmalloc", "__kmalloc_node", "kmalloc_node_trace",
+             "kmalloc_large", "kmalloc_caches", "kmem_cache_alloc", "kmem_cache_free",
+             "kmem_cache_create", "kmem_cache_destroy", "krealloc", "ksize", "kstrdup",
+             "kmemdup", "kfree_const", "kvmalloc_node", "kvfree"],
+    "vmalloc": ["vmalloc", "vzalloc", "vfree"],
+    "string": ["memcpy", "memset", "memmove", "memcmp", "strcmp", "strncmp", "strlen", "strnlen",
+               "strcpy", "strncpy", "strscpy", "strcat", "strncat", "strchr", "strrchr",
+               "strstr", "strsep"],
+    "vsprintf": ["snprintf", "sprintf", "scnprintf", "vsnprintf", "vscnprintf", "vsprintf",
+                 "sscanf", "kasprintf"],
+    "kstrtox": ["kstrtoint", "kstrtouint", "_kstrtol", "_kstrtoul", "kstrtoll", "kstrtoull",
+                "kstrtobool"],
+    "mutex": ["mutex_lock", "mutex_unlock", "mutex_trylock", "mutex_lock_interruptible",
+              "__mutex_init"],
+    "spinlock": ["_raw_spin_lock", "_raw_spin_unlock", "_raw_spin_lock_irqsave",
+                 "_raw_spin_unlock_irqrestore", "_raw_spin_lock_irq", "_raw_spin_unlock_irq",
+                 "_raw_spin_lock_bh", "_raw_spin_unlock_bh"],
+    "time": ["jiffies", "jiffies_64", "msleep", "msleep_interruptible", "usleep_range_state",
+             "__udelay", "__const_udelay", "__ndelay", "schedule_timeout", "ktime_get",
+             "ktime_get_real_ts64", "ktime_get_real_seconds"],
+    "sched": ["schedule", "__cond_resched", "wake_up_process", "current_task", "init_task",
+              "__preempt_count"],
+    "module": ["try_module_get", "module_put", "__module_get"],
+    "uaccess": ["_copy_from_user", "_copy_to_user", "__check_object_size"],
+    "list": ["__list_add_valid", "__list_del_entry_valid"],
+    "rcu": ["__rcu_read_lock", "__rcu_read_unlock"],
+    "x86": ["__fentry__", "__x86_return_thunk"],
+}
+# Whole families bound by pattern: kernel/params.c and the retpoline thunks.
+BUILTIN_PATTERNS = {
+    "params": re.compile(r"param_(ops|get|set|free)_\w+|param_array_ops"),
+    "x86": re.compile(r"__x86_indirect_thunk_\w+"),
+}
+
+# -- struct facts ----------------------------------------------------------------------------
+#
+# struct -> members to record; "*" records every member (anonymous ones flattened).
+STRUCT_SPEC = {
+    "task_struct": ["thread_info", "__state", "stack", "usage", "flags", "on_cpu", "prio",
+                    "static_prio", "normal_prio", "policy", "tasks", "mm", "active_mm",
+                    "exit_code", "exit_signal", "pid", "tgid", "stack_canary", "real_parent",
+                    "parent", "children", "sibling", "group_leader", "thread_pid",
+                    "real_cred", "cred", "comm"],
+    "thread_info": "*",
+    "list_head": "*",
+    "hlist_head": "*",
+    "hlist_node": "*",
+    "module": "*",
+    "module_layout": ["base", "size", "text_size", "ro_size", "ro_after_init_size"],
+    "mod_kallsyms": "*",
+    "kernel_param": "*",
+    "kernel_param_ops": "*",
+    "kparam_string": "*",
+    "kparam_array": "*",
+    "kernel_symbol": "*",
+    "modversion_info": "*",
+    "exception_table_entry": "*",
+    "bug_entry": "*",
+    "_ddebug": ["modname", "function", "filename", "format", "lineno", "class_id", "flags"],
+    "jump_entry": "*",
+    "static_call_site": "*",
+    "alt_instr": "*",
+    "mutex": ["owner", "wait_lock", "wait_list"],
+    "timer_list": ["entry", "expires", "function", "flags"],
+    "work_struct": ["data", "entry", "func"],
+}
+# The brief's minimum: generation fails if BTF lacks one of these.
+REQUIRED_FIELDS = {
+    "task_struct": ["pid", "comm", "tasks", "tgid", "stack", "real_parent"],
+    "list_head": ["next", "prev"],
+    "module": ["state", "list", "name", "init", "exit", "core_layout", "init_layout", "refcnt"],
+    "kernel_param": ["name", "mod", "ops", "perm", "level", "flags", "arg"],
+    "modversion_info": ["crc", "name"],
+}
+DESCRIPTOR_FIELDS = ["state", "list", "name", "init", "exit"]
+
+# Configuration the loader and emulator care about; anything "is not set" is null.
+CONFIG_KEYS = [
+    "CONFIG_64BIT", "CONFIG_X86_64", "CONFIG_X86_32", "CONFIG_SMP", "CONFIG_NR_CPUS",
+    "CONFIG_PREEMPT_BUILD", "CONFIG_PREEMPT_VOLUNTARY", "CONFIG_PREEMPT", "CONFIG_PREEMPT_DYNAMIC",
+    "CONFIG_PREEMPT_RT", "CONFIG_HZ", "CONFIG_PAGE_OFFSET", "CONFIG_HIGHMEM4G", "CONFIG_X86_PAE",
+    "CONFIG_RANDOMIZE_BASE", "CONFIG_LOCALVERSION",
+    "CONFIG_MODULES", "CONFIG_MODULE_UNLOAD", "CONFIG_MODULE_FORCE_LOAD",
+    "CONFIG_MODULE_FORCE_UNLOAD", "CONFIG_MODULE_UNLOAD_TAINT_TRACKING", "CONFIG_MODVERSIONS",
+    "CONFIG_ASM_MODVERSIONS", "CONFIG_MODULE_SRCVERSION_ALL", "CONFIG_MODULE_SIG",
+    "CONFIG_MODULE_SIG_FORCE", "CONFIG_MODULE_SIG_ALL", "CONFIG_MODULE_SIG_HASH",
+    "CONFIG_MODULE_COMPRESS_NONE", "CONFIG_MODULE_COMPRESS_GZIP", "CONFIG_MODULE_COMPRESS_XZ",
+    "CONFIG_MODULE_COMPRESS_ZSTD", "CONFIG_MODULE_DECOMPRESS",
+    "CONFIG_MODULE_ALLOW_MISSING_NAMESPACE_IMPORTS", "CONFIG_MODPROBE_PATH",
+    "CONFIG_TRIM_UNUSED_KSYMS", "CONFIG_MODULES_TREE_LOOKUP", "CONFIG_MODULES_USE_ELF_RELA",
+    "CONFIG_MODULES_USE_ELF_REL", "CONFIG_HAVE_ARCH_PREL32_RELOCATIONS",
+    "CONFIG_STRICT_KERNEL_RWX", "CONFIG_STRICT_MODULE_RWX", "CONFIG_SECURITY_LOCKDOWN_LSM",
+    "CONFIG_LOCK_DOWN_KERNEL_FORCE_NONE", "CONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT",
+    "CONFIG_KALLSYMS", "CONFIG_KALLSYMS_ALL", "CONFIG_PRINTK", "CONFIG_PRINTK_TIME",
+    "CONFIG_CONSOLE_LOGLEVEL_DEFAULT", "CONFIG_MESSAGE_LOGLEVEL_DEFAULT", "CONFIG_LOG_BUF_SHIFT",
+    "CONFIG_DYNAMIC_DEBUG", "CONFIG_BUG", "CONFIG_DEBUG_LIST", "CONFIG_PANIC_ON_OOPS",
+    "CONFIG_STACKPROTECTOR", "CONFIG_STACKPROTECTOR_STRONG", "CONFIG_FORTIFY_SOURCE",
+    "CONFIG_RETPOLINE", "CONFIG_RETHUNK", "CONFIG_X86_KERNEL_IBT", "CONFIG_FUNCTION_TRACER",
+    "CONFIG_DYNAMIC_FTRACE", "CONFIG_UNWINDER_ORC", "CONFIG_UNWINDER_FRAME_POINTER",
+    "CONFIG_LIVEPATCH", "CONFIG_DEBUG_INFO_BTF_MODULES", "CONFIG_SLUB",
+]
+
+
+# -- reading the inputs ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MapSymbol:
+    addr: int
+    type: str
+    name: str
+    percpu: bool
+
+
+@dataclass(frozen=True)
+class SymversEntry:
+    crc: int
+    name: str
+    exporter: str
+    export_type: str
+    namespace: str
+
+
+def read_xz(path):
+    try:
+        return lzma.decompress(Path(path).read_bytes())
+    except (OSError, lzma.LZMAError) as exc:
+        raise ProfileError(f"cannot read {path}: {exc}") from exc
+
+
+def parse_system_map(text):
+    """System.map lines ``addr type name``.  Per-CPU variables are the ones System.map lists
+    between ``__per_cpu_start`` and ``__per_cpu_end`` (offsets into the per-CPU area);
+    absolute symbols (``A``) that sort among them are not per-CPU."""
+    symbols = []
+    in_percpu = False
+    for lineno, line in enumerate(text.splitlines(), 1):
+        parts = line.split()
+        if len(parts) != 3:
+            raise ProfileError(f"System.map line {lineno}: expected 'addr type name': {line!r}")
+        addr, sym_type, name = parts
+        if name == "__per_cpu_start":
+            in_percpu = True
+        elif name == "__per_cpu_end":
+            in_percpu = False
+        symbols.append(MapSymbol(int(addr, 16), sym_type, name,
+                                 in_percpu and sym_type not in "Aa"))
+    return symbols
+
+
+def parse_module_symvers(text):
+    """Module.symvers: ``0xCRC name exporter EXPORT_SYMBOL[_GPL] namespace``, tab-separated."""
+    entries = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        fields = line.split("\t")
+        if len(fields) == 4:
+            fields.append("")
+        if len(fields) != 5 or fields[3] not in ("EXPORT_SYMBOL", "EXPORT_SYMBOL_GPL"):
+            raise ProfileError(f"Module.symvers line {lineno}: unexpected {line!r}")
+        crc, name, exporter, export_type, namespace = fields
+        entries.append(SymversEntry(int(crc, 16), name, exporter, export_type, namespace))
+    return entries
+
+
+def parse_config(text):
+    """``CONFIG_X=value`` -> {"CONFIG_X": "value"}; ``# CONFIG_X is not set`` -> None."""
+    config = {}
+    for line in text.splitlines():
+        m = re.fullmatch(r"(CONFIG_\w+)=(.*)", line)
+        if m:
+            value = m.group(2)
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+            config[m.group(1)] = value
+            continue
+        m = re.fullmatch(r"# (CONFIG_\w+) is not set", line)
+        if m:
+            config[m.group(1)] = None
+    return config
+
+
+def config_facts(config):
+    return {key: config.get(key) for key in CONFIG_KEYS}
+
+
+def vermagic_from_config(release, config):
+    """VERMAGIC_STRING (include/linux/vermagic.h, arch/x86/include/asm/vermagic.h)."""
+    on = lambda key: config.get(key) == "y"  # noqa: E731
+    parts = [release, " "]
+    parts.append("SMP " if on("CONFIG_SMP") else "")
+    parts.append("preempt " if on("CONFIG_PREEMPT_BUILD") else
+                 "preempt_rt " if on("CONFIG_PREEMPT_RT") else "")
+    parts.append("mod_unload " if on("CONFIG_MODULE_UNLOAD") else "")
+    parts.append("modversions " if on("CONFIG_MODVERSIONS") else "")
+    if on("CONFIG_X86_32"):
+        parts.append(_x86_32_proc_family(config))
+    return "".join(parts)
+
+
+# MODULE_PROC_FAMILY, in the order of the #elif chain in arch/x86/include/asm/vermagic.h.
+_PROC_FAMILY = [
+    ("CONFIG_M486SX", "486SX "), ("CONFIG_M486", "486 "), ("CONFIG_M586", "586 "),
+    ("CONFIG_M586TSC", "586TSC "), ("CONFIG_M586MMX", "586MMX "), ("CONFIG_MCORE2", "CORE2 "),
+    ("CONFIG_MATOM", "ATOM "), ("CONFIG_M686", "686 "), ("CONFIG_MPENTIUMII", "PENTIUMII "),
+    ("CONFIG_MPENTIUMIII", "PENTIUMIII "), ("CONFIG_MPENTIUMM", "PENTIUMM "),
+    ("CONFIG_MPENTIUM4", "PENTIUM4 "), ("CONFIG_MK6", "K6 "), ("CONFIG_MK7", "K7 "),
+    ("CONFIG_MK8", "K8 "), ("CONFIG_MELAN", "ELAN "), ("CONFIG_MCRUSOE", "CRUSOE "),
+    ("CONFIG_MEFFICEON", "EFFICEON "), ("CONFIG_MWINCHIPC6", "WINCHIPC6 "),
+    ("CONFIG_MWINCHIP3D", "WINCHIP3D "), ("CONFIG_MCYRIXIII", "CYRIXIII "),
+    ("CONFIG_MVIAC3_2", "VIAC3-2 "), ("CONFIG_MVIAC7", "VIAC7 "),
+    ("CONFIG_MGEODEGX1", "GEODEGX1 "), ("CONFIG_MGEODE_LX", "GEODE "),
+]
+
+
+def _x86_32_proc_family(config):
+    for key, family in _PROC_FAMILY:
+        if config.get(key) == "y":
+            return family
+    raise ProfileError("config: unknown i386 processor family (no CONFIG_M* set)")
+
+
+def checks_from_config(config):
+    on = lambda key: config.get(key) == "y"  # noqa: E731
+    signature = ("enforce" if on("CONFIG_MODULE_SIG_FORCE") else
+                 "permissive" if on("CONFIG_MODULE_SIG") else "none")
+    return {"vermagic": True, "modversions": on("CONFIG_MODVERSIONS"), "license": True,
+            "signature": signature}
+
+
+# -- struct facts from BTF -------------------------------------------------------------------
+
+def struct_facts(btf, spec=STRUCT_SPEC, required=REQUIRED_FIELDS):
+    """{struct: {"size": n, "fields": {member: field record}}} for the members in ``spec``."""
+    structs = {}
+    for struct_name, members in spec.items():
+        names = btf.member_names(struct_name) if members == "*" else members
+        fields = {}
+        for member in names:
+            try:
+                fields[member] = field_record(btf, btf.member(struct_name, member))
+            except ProfileError:
+                if member in required.get(struct_name, ()):
+                    raise
+        structs[struct_name] = {"size": btf.sizeof_struct(struct_name), "fields": fields}
+    for struct_name, members in required.items():
+        missing = [m for m in members if m not in structs[struct_name]["fields"]]
+        if missing:
+            raise ProfileError(f"BTF: {struct_name} lacks required members {missing}")
+    return structs
+
+
+def field_record(btf, field):
+    record = {"offset": field.offset, "size": field.size}
+    if field.is_bitfield:
+        record["bit_offset"] = field.bit_offset
+        record["bit_size"] = field.bitfield_size
+    record["type"] = btf.type_name(field.type_id)
+    inner = btf.resolve(field.type_id)
+    if inner.kind in (BtfKind.BTF_KIND_STRUCT, BtfKind.BTF_KIND_UNION) and inner.name:
+        record["struct"] = inner.name
+    return record
+
+
+def literal_structs(table):
+    """{struct: (size, {member: (offset, size, C type)})} -> the JSON shape of ``structs``."""
+    structs = {}
+    for name, (size, fields) in table.items():
+        records = {}
+        for member, (offset, nbytes, ctype) in fields.items():
+            records[member] = {"offset": offset, "size": nbytes, "type": ctype}
+            if re.fullmatch(r"struct \w+", ctype):
+                records[member]["struct"] = ctype.split()[1]
+        structs[name] = {"size": size, "fields": records}
+    return structs
+
+
+def descriptor_from(structs, section, struct_name, field_names):
+    s = structs[struct_name]
+    return {"section": section, "struct": struct_name, "size": s["size"],
+            "fields": {f: {k: s["fields"][f][k] for k in ("offset", "size")}
+                       for f in field_names}}
+
+
+# -- exports ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ExportRow:
+    name: str
+    addr: int | None
+    crc: int | None
+    gpl_only: bool
+    percpu: bool
+    namespace: str
+    exporter: str
+
+
+def build_exports(symvers, system_map=None):
+    """One row per Module.symvers line, with the vmlinux address when System.map has it."""
+    by_name = {}
+    if system_map is not None:
+        for sym in system_map:
+            # A name can be both a global and a file-local symbol (kern_path is a T and a d):
+            # an export is always the global one.
+            old = by_name.get(sym.name)
+            if old is None or (old.type.islower() and sym.type.isupper()):
+                by_name[sym.name] = sym
+    rows = {}
+    for e in symvers:
+        if e.name in rows:
+            raise ProfileError(f"Module.symvers: {e.name} is exported twice")
+        sym = by_name.get(e.name) if e.exporter == "vmlinux" else None
+        if system_map is not None and e.exporter == "vmlinux" and sym is None:
+            raise ProfileError(f"System.map has no address for vmlinux export {e.name}")
+        rows[e.name] = ExportRow(e.name, sym.addr if sym else None, e.crc,
+                                 e.export_type == "EXPORT_SYMBOL_GPL",
+                                 bool(sym and sym.percpu), e.namespace, e.exporter)
+    return [rows[name] for name in sorted(rows)]
+
+
+def render_exports(rows, addr_width):
+    out = [EXPORTS_HEADER]
+    for r in rows:
+        addr = "" if r.addr is None else f"{r.addr:0{addr_width}x}"
+        crc = "" if r.crc is None else f"{r.crc:08x}"
+        flags = ("G" if r.gpl_only else "") + ("P" if r.percpu else "")
+        out.append(f"{r.name}\t{addr}\t{crc}\t{flags}\t{r.namespace}\t{r.exporter}\n")
+    return "".join(out)
+
+
+def bindings_for(export_names, strict):
+    """The builtin bindings for the exports a profile has.  ``strict``: every listed name
+    must be exported (true for the reference kernel, so the table cannot rot)."""
+    bindings = {}
+    for group, names in BUILTIN_GROUPS.items():
+        for name in names:
+            if name in export_names:
+                bindings[name] = f"builtin:{group}.{name}"
+            elif strict:
+                raise ProfileError(f"binding table names {name}, which the kernel does not export")
+    for group, pattern in BUILTIN_PATTERNS.items():
+        for name in export_names:
+            if pattern.fullmatch(name):
+                bindings[name] = f"builtin:{group}.{name}"
+    return dict(sorted(bindings.items()))
+
+
+# -- the three profiles ----------------------------------------------------------------------
+
+@dataclass
+class ProfileFiles:
+    """What one profile writes: its JSON header and the side files it names."""
+
+    name: str
+    header: dict
+    side_files: dict  # file name -> bytes
+
+
+def _hex(value):
+    return None if value is None else f"0x{value:x}"
+
+
+def _provenance(shared, paths):
+    inputs = {}
+    for path in paths:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        inputs[path.relative_to(shared).as_posix()] = f"sha256:{digest}"
+    return {"generator": "python -m linker.profiles.generate", "inputs": inputs}
+
+
+def linux_amd64_profile(shared):
+    kdir = shared / "kernel" / "debian-6.1.0-56-amd64"
+    inputs = [kdir / n for n in ("System.map.xz", "Module.symvers.xz", "vmlinux.btf.xz", "config.xz")]
+    map_text = read_xz(inputs[0]).decode()
+    system_map = parse_system_map(map_text)
+    symvers = parse_module_symvers(read_xz(inputs[1]).decode())
+    btf = parse_btf(read_xz(inputs[2]))
+    config = parse_config(read_xz(inputs[3]).decode())
+
+    release = "6.1.0-56-amd64"
+    vermagic = vermagic_from_config(release, config)
+    structs = struct_facts(btf)
+    exports = build_exports(symvers, system_map)
+    addr = {s.name: s.addr for s in system_map}
+    start, end = AMD64_MODULE_AREA
+    if config.get("CONFIG_DEBUG_KMAP_LOCAL_FORCE_MAP") == "y":
+        raise ProfileError("config: MODULES_END moves with CONFIG_DEBUG_KMAP_LOCAL_FORCE_MAP")
+    name = AMD64
+    header = {
+        "format": FORMAT_VERSION,
+        "name": name,
+        "description": "Debian 12 kernel 6.1.0-56-amd64 (package 6.1.192-2), booted nokaslr",
+        "kind": "linux",
+        "arch": "x86_64",
+        "machine": "x86_64",
+        "elf_class": 64,
+        "e_machine": 62,
+        "endian": "little",
+        "calling_convention": "sysv",
+        "release": release,
+        "version": UNAME_VERSION[name],
+        "vermagic": vermagic,
+        "runnable": True,
+        "not_runnable_reason": None,
+        "checks": checks_from_config(config),
+        "page_size": 4096,
+        "module_area": {"start": _hex(start), "end": _hex(end)},
+        "kernel_text": {"start": _hex(addr["_stext"]), "end": _hex(addr["_etext"])},
+        "descriptor": descriptor_from(structs, ".gnu.linkonce.this_module", "module",
+                                      DESCRIPTOR_FIELDS),
+        "exports_file": f"{name}.exports.tsv",
+        "kallsyms_file": f"{name}.kallsyms.gz",
+        "bindings": bindings_for({r.name for r in exports}, strict=True),
+        "config": config_facts(config),
+        "structs": structs,
+        "source": _provenance(shared, inputs),
+    }
+    side = {
+        header["exports_file"]: render_exports(exports, 16).encode(),
+        header["kallsyms_file"]: gzip_bytes(map_text.encode()),
+    }
+    return ProfileFiles(name, header, side)
+
+
+def linux_686_profile(shared):
+    kdir = shared / "kernel" / "debian-6.1.0-50-686"
+    inputs = [kdir / n for n in ("Module.symvers.xz", "config.xz")]
+    symvers = parse_module_symvers(read_xz(inputs[0]).decode())
+    config = parse_config(read_xz(inputs[1]).decode())
+
+    release = "6.1.0-50-686"
+    structs = literal_structs(I686_STRUCTS)
+    if config.get("CONFIG_HAVE_ARCH_PREL32_RELOCATIONS") == "y":
+        # include/linux/export.h: with PREL32 relocations every field is an int offset.
+        structs["kernel_symbol"] = literal_structs({"kernel_symbol": (12, {
+            "value_offset": (0, 4, "int"), "name_offset": (4, 4, "int"),
+            "namespace_offset": (8, 4, "int")})})["kernel_symbol"]
+    exports = build_exports(symvers)
+    name = I686
+    header = {
+        "format": FORMAT_VERSION,
+        "name": name,
+        "description": "Debian 12 kernel 6.1.0-50-686 (package 6.1.176-1), i386: for linking only",
+        "kind": "linux",
+        "arch": "i386",
+        "machine": "i686",
+        "elf_class": 32,
+        "e_machine": 3,
+        "endian": "little",
+        "calling_convention": "regparm3",
+        "release": release,
+        "version": UNAME_VERSION[name],
+        "vermagic": vermagic_from_config(release, config),
+        "runnable": False,
+        "not_runnable_reason": ("no System.map or BTF for this kernel in the profile inputs: "
+                                "exports carry CRCs but no addresses, so a module can be "
+                                "checked and linked against it but not run"),
+        "checks": checks_from_config(config),
+        "page_size": 4096,
+        # MODULES_VADDR is VMALLOC_START = high_memory + 8 MiB: it depends on the RAM size
+        # at boot (arch/x86/include/asm/pgtable_32_areas.h), so there is no fixed value.
+        "module_area": None,
+        "kernel_text": None,
+        "descriptor": descriptor_from(structs, ".gnu.linkonce.this_module", "module",
+                                      DESCRIPTOR_FIELDS),
+        "exports_file": f"{name}.exports.tsv",
+        "kallsyms_file": None,
+        "bindings": bindings_for({r.name for r in exports}, strict=False),
+        "config": config_facts(config),
+        "structs": structs,
+        "source": _provenance(shared, inputs),
+    }
+    side = {header["exports_file"]: render_exports(exports, 8).encode()}
+    return ProfileFiles(name, header, side)
+
+
+def hobby_profile():
+    """Seed 004's hobby kernel: a literal, since there is no kernel build to read."""
+    module_t = {"size": 8, "fields": {
+        "init": {"offset": 0, "size": 4, "type": "int (*)(void)"},
+        "exit": {"offset": 4, "size": 4, "type": "void (*)(void)"}}}
+    start, end = HOBBY_MODULE_AREA
+    header = {
+        "format": FORMAT_VERSION,
+        "name": HOBBY,
+        "description": ("Seed 004's hobby kernel: loads an ELF32 .o with a .this_module "
+                        "{init, exit} descriptor, knows one kernel symbol (monitor_write)"),
+        "kind": "hobby",
+        "arch": "i386",
+        "machine": "i386",
+        "elf_class": 32,
+        "e_machine": 3,
+        "endian": "little",
+        "calling_convention": "cdecl",
+        "release": None,
+        "version": None,
+        "vermagic": None,
+        "runnable": True,
+        "not_runnable_reason": None,
+        "checks": {"vermagic": False, "modversions": False, "license": False,
+                   "signature": "none"},
+        "page_size": 4096,
+        "module_area": {"start": f"0x{start:08x}", "end": f"0x{end:08x}"},
+        "kernel_text": {"start": "0x00100000", "end": "0x00200000"},
+        "descriptor": {"section": ".this_module", "struct": "module_t", "size": 8,
+                       "fields": {k: {"offset": v["offset"], "size": v["size"]}
+                                  for k, v in module_t["fields"].items()}},
+        "exports_file": None,
+        "kallsyms_file": None,
+        "exports": {"monitor_write": {"addr": f"0x{HOBBY_MONITOR_WRITE_ADDR:08x}", "crc": None,
+                                      "gpl_only": False, "namespace": None,
+                                      "exporter": "kernel", "percpu": False}},
+        "bindings": {"monitor_write": "builtin:console.monitor_write"},
+        "config": {},
+        "structs": {"module_t": module_t},
+        "source": {"generator": "python -m linker.profiles.generate",
+                   "inputs": {"seeds/004_472ecc25fe120f2e.txt": "described, not parsed"}},
+    }
+    return ProfileFiles(HOBBY, header, {})
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+def gzip_bytes(data):
+    """gzip with no file name and mtime 0, so the bytes depend only on ``data``."""
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, compresslevel=9, mtime=0) as f:
+        f.write(data)
+    return buf.getvalue()
+
+
+def render_json(value, indent=0):
+    """JSON with one key per line, but small flat objects (a field record) on one line."""
+    pad = " " * indent
+    if isinstance(value, dict) and value:
+        flat = json.dumps(value, ensure_ascii=False)
+        if all(not isinstance(v, (dict, list)) for v in value.values()) and len(flat) + indent <= 100:
+            return flat
+        items = [f'{pad}  {json.dumps(k)}: {render_json(v, indent + 2)}' for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def profile_outputs(files):
+    """file name -> bytes for one profile (its header JSON and side files)."""
+    out = {f"{files.name}.json": (render_json(files.header) + "\n").encode()}
+    out.update(files.side_files)
+    return out
+
+
+def build_all(shared):
+    shared = Path(shared)
+    if not (shared / "kernel").is_dir():
+        raise ProfileError(f"no kernel inputs under {shared} (expected {shared}/kernel/)")
+    outputs = {}
+    for files in (linux_amd64_profile(shared), linux_686_profile(shared), hobby_profile()):
+        outputs.update(profile_outputs(files))
+    return outputs
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m linker.profiles.generate",
+                                     description="Regenerate the shipped kernel profiles.")
+    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED,
+                        help="the shared/ folder holding kernel/ (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=DATA_DIR,
+                        help="where to write the profiles (default: %(default)s)")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 if any file would change")
+    args = parser.parse_args(argv)
+    try:
+        outputs = build_all(args.shared)
+    except ProfileError as exc:
+        print(f"generate: {exc}", file=sys.stderr)
+        return 2
+    stale = []
+    for name, data in sorted(outputs.items()):
+        path = args.out / name
+        if path.exists() and path.read_bytes() == data:
+            continue
+        stale.append(name)
+        if not args.check:
+            args.out.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+    verb = "stale" if args.check else "wrote"
+    for name in stale:
+        print(f"{verb} {args.out / name} ({len(outputs[name]):,} bytes)")
+    if not stale:
+        print(f"{len(outputs)} files up to date in {args.out}")
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
