@@ -1,0 +1,230 @@
+"""The checks of ``load_module`` before layout and between layout and symbols (6.1.192).
+
+Each function is one kernel step, prints what the kernel prints into ``kernel.log`` and
+raises :class:`~linker.errors.KmodError` with the kernel's errno where the kernel fails.
+"""
+
+import errno
+
+from ..errors import KmodError
+from ..module.signature import MODULE_SIG_STRING, MODULE_SIGNATURE_SIZE, ModuleSignatureHeader
+from ..module.signature import read_signature
+from .info import MODULE_INIT_IGNORE_MODVERSIONS, MODULE_INIT_IGNORE_VERMAGIC
+from .kernel import KERN_ERR, KERN_NOTICE, KERN_WARNING
+
+SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 0x1, 0x2, 0x4
+
+GPL_COMPATIBLE = ("GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL",
+                  "Dual MPL/GPL")
+
+
+def fail(kernel, level, line, err):
+    kernel.printk(level, line)
+    raise KmodError(line, err)
+
+
+# --------------------------------------------------------------------------- signature
+
+def module_sig_check(data, kernel, flags=0):
+    """``module_sig_check``: returns ``(image_length, sig_ok)``.
+
+    A trailer is looked at unless a ``MODULE_INIT_IGNORE_*`` flag "mangles" the module.
+    The header is checked as ``mod_check_sig`` does; the PKCS#7 block is not verified
+    cryptographically: a signature counts as verified when its signer and key id are in
+    the profile's ``trusted_keys`` (the kernel's built-in keyring), otherwise it is
+    ENOKEY, "module with unavailable key", which like an unsigned module only taints.
+    """
+    length = len(data)
+    mlen = len(MODULE_SIG_STRING)
+    err = -errno.ENODATA
+    mangled = flags & (MODULE_INIT_IGNORE_MODVERSIONS | MODULE_INIT_IGNORE_VERMAGIC)
+    if not mangled and length > mlen and bytes(data[length - mlen:]) == MODULE_SIG_STRING:
+        length -= mlen
+        err, length = _mod_verify_sig(data, length, kernel)
+        if err == 0:
+            return length, True
+    reasons = {-errno.ENODATA: "unsigned module", -errno.ENOPKG: "module with unsupported crypto",
+               -errno.ENOKEY: "module with unavailable key"}
+    if err not in reasons:
+        raise KmodError("module signature check failed", -err)
+    if kernel.sig_enforce:
+        fail(kernel, KERN_NOTICE, f"Loading of {reasons[err]} is rejected", errno.EKEYREJECTED)
+    return length, False
+
+
+def _mod_verify_sig(data, modlen, kernel):
+    if modlen <= MODULE_SIGNATURE_SIZE:
+        return -errno.EBADMSG, modlen
+    ms = ModuleSignatureHeader.unpack(bytes(data[modlen - MODULE_SIGNATURE_SIZE:modlen]))
+    if ms.sig_len >= modlen - MODULE_SIGNATURE_SIZE:
+        return -errno.EBADMSG, modlen
+    if ms.id_type != 2:
+        kernel.printk(KERN_ERR, "module: not signed with expected PKCS#7 message")
+        return -errno.ENOPKG, modlen
+    if ms.algo or ms.hash or ms.signer_len or ms.key_id_len or any(ms.pad):
+        kernel.printk(KERN_ERR, "module: PKCS#7 signature info has unexpected non-zero params")
+        return -errno.EBADMSG, modlen
+    length = modlen - ms.sig_len - MODULE_SIGNATURE_SIZE
+    sig = read_signature(data)
+    trusted = getattr(kernel.profile, "config", {}).get("trusted_keys", ()) \
+        if isinstance(getattr(kernel.profile, "config", None), dict) else ()
+    if sig is not None and sig.kmod_visible and any(
+            (sig.signer or b"").decode("latin-1") == k.get("signer")
+            and (sig.key_id or b"").hex() == k.get("key_id", "").lower().replace(":", "")
+            for k in trusted):
+        return 0, length
+    return -errno.ENOKEY, length
+
+
+# --------------------------------------------------------------------------- modversions
+
+def check_version(info, kernel, symname, crc, mod_name):
+    """``check_version``: True when the CRCs agree (or there is nothing to compare)."""
+    if crc is None or not kernel.profile.checks.get("modversions", False):
+        return True
+    vers = info.index.get("vers", 0)
+    if vers == 0:
+        return try_to_force_load(kernel, mod_name, symname) == 0
+    for v in _versions(info):
+        if v.name != symname:
+            continue
+        if v.crc == crc:
+            return True
+        kernel.printk(KERN_WARNING, f"{info.name}: disagrees about version of symbol {symname}")
+        return False
+    kernel.printk(KERN_WARNING, f"{info.name}: no symbol version for {symname}")
+    return False
+
+
+def _versions(info):
+    cached = getattr(info, "_versions", None)
+    if cached is None:
+        from ..module.versions import parse_versions
+        cached = parse_versions(info.section(info.index["vers"]).data, info.elf.layout)
+        info._versions = cached
+    return cached
+
+
+def try_to_force_load(kernel, mod_name, reason):
+    if not kernel.profile.config.get("CONFIG_MODULE_FORCE_LOAD"):
+        return -errno.ENOEXEC
+    if not kernel.test_taint("F"):
+        kernel.printk(KERN_WARNING, f"{mod_name}: {reason}: kernel tainted.")
+    kernel.add_taint("F")
+    return 0
+
+
+def check_modstruct_version(info, kernel, mod_name):
+    """Check the kernel's ``module_layout`` CRC before anything else uses the module."""
+    if not kernel.profile.checks.get("modversions", False):
+        return
+    hit = kernel.find_symbol("module_layout")
+    crc = hit.crc if hit is not None else None
+    if not check_version(info, kernel, "module_layout", crc, mod_name):
+        raise KmodError(f"{info.name}: module_layout version check failed", errno.ENOEXEC)
+
+
+# --------------------------------------------------------------------------- modinfo
+
+def same_magic(amagic, bmagic, has_crcs):
+    if has_crcs:
+        amagic = amagic[len(amagic.split(" ", 1)[0]):]
+        bmagic = bmagic[len(bmagic.split(" ", 1)[0]):]
+    return amagic == bmagic
+
+
+def check_modinfo(info, kernel, mod, flags=0):
+    """``check_modinfo``: vermagic, out-of-tree, retpoline, staging, livepatch, license, test."""
+    profile = kernel.profile
+    if profile.checks.get("vermagic", False):
+        modmagic = None if flags & MODULE_INIT_IGNORE_VERMAGIC else info.get_modinfo("vermagic")
+        if modmagic is None:
+            if try_to_force_load(kernel, mod.name, "bad vermagic"):
+                raise KmodError(f"{info.name}: no vermagic", errno.ENOEXEC)
+        elif not same_magic(modmagic, profile.vermagic, bool(info.index.get("vers"))):
+            fail(kernel, KERN_ERR, f"{info.name}: version magic '{modmagic}' should be "
+                                   f"'{profile.vermagic}'", errno.ENOEXEC)
+    if profile.kind != "linux":
+        return
+    if info.get_modinfo("intree") is None:
+        if not kernel.test_taint("O"):
+            kernel.printk(KERN_WARNING, f"{mod.name}: loading out-of-tree module taints kernel.")
+        add_taint_module(kernel, mod, "O")
+    if info.get_modinfo("retpoline") is None and profile.config.get("CONFIG_RETPOLINE"):
+        kernel.printk(KERN_ERR, "System may be vulnerable to spectre v2")
+        kernel.printk(KERN_WARNING, f"{mod.name}: loading module not compiled with retpoline compiler.")
+    if info.get_modinfo("staging") is not None:
+        add_taint_module(kernel, mod, "C")
+        kernel.printk(KERN_WARNING, f"{mod.name}: module is from the staging directory, the "
+                                    "quality is unknown, you have been warned.")
+    if info.get_modinfo("livepatch") is not None:
+        if profile.config.get("CONFIG_LIVEPATCH"):
+            add_taint_module(kernel, mod, "K")
+            kernel.printk_once("livepatch", KERN_NOTICE,
+                               f"{mod.name}: tainting kernel with TAINT_LIVEPATCH")
+        else:
+            fail(kernel, KERN_ERR, f"{mod.name}: module is marked as livepatch module, but "
+                                   "livepatch support is disabled", errno.ENOEXEC)
+    if profile.checks.get("license", False):
+        set_license(kernel, mod, info.get_modinfo("license"))
+    if info.get_modinfo("test") is not None:
+        if not kernel.test_taint("N"):
+            kernel.printk(KERN_WARNING, f"{mod.name}: loading test module taints kernel.")
+        add_taint_module(kernel, mod, "N")
+
+
+def set_license(kernel, mod, license):
+    license = "unspecified" if license is None else license
+    mod.license = license
+    if license not in GPL_COMPATIBLE:
+        if not kernel.test_taint("P"):
+            kernel.printk(KERN_WARNING, f"{mod.name}: module license '{license}' taints kernel.")
+        add_taint_module(kernel, mod, "P")
+
+
+def add_taint_module(kernel, mod, letter):
+    kernel.add_taint(letter)
+    mod.taints.add(letter)
+
+
+def module_enforce_rwx_sections(info, kernel, mod):
+    if not kernel.profile.config.get("CONFIG_STRICT_MODULE_RWX"):
+        return
+    for s in info.elf.sections:
+        if info.sh_flags[s.index] & (SHF_WRITE | SHF_EXECINSTR) == SHF_WRITE | SHF_EXECINSTR:
+            fail(kernel, KERN_ERR, f"{mod.name}: section {s.name} (index {s.index}) has invalid "
+                                   "WRITE|EXEC flags", errno.ENOEXEC)
+
+
+def blacklisted(info, kernel):
+    if info.name in kernel.module_blacklist:
+        fail(kernel, KERN_ERR, f"Module {info.name} is blacklisted", errno.EPERM)
+
+
+def add_unformed_module(kernel, mod):
+    old = kernel.find_module(mod.name)
+    if old is not None:
+        raise KmodError(f"module {mod.name} already loaded",
+                        errno.EEXIST if old.state == "LIVE" else errno.EBUSY)
+
+
+def unsigned_taint(kernel, mod, sig_ok):
+    if sig_ok or kernel.profile.checks.get("signature", "none") == "none":
+        return
+    kernel.printk_once("unsigned", KERN_NOTICE,
+                       f"{mod.name}: module verification failed: signature and/or required key "
+                       "missing - tainting kernel")
+    add_taint_module(kernel, mod, "E")
+
+
+def check_module_license_and_versions(kernel, mod, exports):
+    prev = kernel.test_taint("P")
+    if mod.name == "ndiswrapper":
+        kernel.add_taint("P")
+    if mod.name in ("driverloader", "lve"):
+        add_taint_module(kernel, mod, "P")
+    if not prev and kernel.test_taint("P"):
+        kernel.printk(KERN_WARNING, f"{mod.name}: module license taints kernel.")
+    if kernel.profile.config.get("CONFIG_MODVERSIONS") and any(e.crc is None for e in exports):
+        if try_to_force_load(kernel, mod.name, "no versions for exported symbols"):
+            raise KmodError(f"{mod.name}: no versions for exported symbols", errno.ENOEXEC)

@@ -1,0 +1,203 @@
+"""The kernel as the loader sees it while linking: exports, loaded modules, taints, the log.
+
+``LinkKernel`` is the smallest state the steps of ``load_module`` read and change:
+
+* the exported symbols of vmlinux (from the profile) and of every module already loaded,
+  searched in the kernel's order (``find_symbol``: vmlinux, then modules newest first);
+* the taint flags, and which once-per-boot messages were already printed;
+* the kernel log (``printk`` records: level and text), which is all a failed load leaves;
+* the module area, where ``module_alloc`` places each allocation after a guard page.
+
+The emulator's kernel (``emulator/``) builds on this one; the linker never imports it.
+"""
+
+from dataclasses import dataclass, field
+
+KERN_EMERG, KERN_ALERT, KERN_CRIT, KERN_ERR, KERN_WARNING, KERN_NOTICE, KERN_INFO, KERN_DEBUG = range(8)
+
+# include/linux/panic.h bit numbers and print_tainted()'s letters, in its order
+TAINT_FLAGS = (
+    ("PROPRIETARY_MODULE", "P", "G"), ("FORCED_MODULE", "F", " "), ("CPU_OUT_OF_SPEC", "S", " "),
+    ("FORCED_RMMOD", "R", " "), ("MACHINE_CHECK", "M", " "), ("BAD_PAGE", "B", " "),
+    ("USER", "U", " "), ("DIE", "D", " "), ("OVERRIDDEN_ACPI_TABLE", "A", " "),
+    ("WARN", "W", " "), ("CRAP", "C", " "), ("FIRMWARE_WORKAROUND", "I", " "),
+    ("OOT_MODULE", "O", " "), ("UNSIGNED_MODULE", "E", " "), ("SOFTLOCKUP", "L", " "),
+    ("LIVEPATCH", "K", " "), ("AUX", "X", " "), ("RANDSTRUCT", "T", " "), ("TEST", "N", " "),
+)
+TAINT_LETTERS = {name: letter for name, letter, _ in TAINT_FLAGS}
+# taints whose first setting also prints "Disabling lock debugging due to kernel taint"
+LOCKDEP_NOW_UNRELIABLE = {"P", "F", "R", "M", "B", "U", "D", "A", "W", "C", "I", "L", "K"}
+
+
+@dataclass
+class Record:
+    level: int
+    text: str
+    facility: str = "kern"
+
+
+@dataclass(frozen=True)
+class SymbolHit:
+    """What ``find_symbol`` returns: the value, the CRC, the licence class, the owner."""
+
+    name: str
+    value: int
+    crc: int | None
+    gpl_only: bool
+    namespace: str
+    owner: object = None       # None for vmlinux, else the loaded module
+
+
+@dataclass
+class Allocation:
+    start: int
+    size: int
+    label: str
+
+
+@dataclass
+class ModuleArea:
+    """``module_alloc``: first fit in [start, end), each area followed by a guard page.
+
+    vmalloc reserves one unmapped page after every area (``VM_NO_GUARD`` is not set for
+    modules). Freed areas are reused at once (module frees are purged together with the
+    RWX permission changes; the real kernel frees init memory from a workqueue, so a module
+    loaded in the same instant may land a little higher there).
+    """
+
+    start: int
+    end: int
+    page_size: int = 4096
+    areas: list = field(default_factory=list)
+
+    def alloc(self, size, label):
+        page = self.page_size
+        need = (size + page - 1) // page * page + page  # the area, then its guard page
+        cursor = self.start
+        for a in sorted(self.areas, key=lambda a: a.start):
+            if a.start - cursor >= need:
+                break
+            cursor = max(cursor, a.start + (a.size + page - 1) // page * page + page)
+        if cursor + need > self.end:
+            return None
+        area = Allocation(cursor, size, label)
+        self.areas.append(area)
+        return area
+
+    def free(self, start):
+        self.areas = [a for a in self.areas if a.start != start]
+
+
+@dataclass
+class LoadedModule:
+    """A module the linker has linked, as the next links see it: its name and exports."""
+
+    name: str
+    exports: dict                       # name -> SymbolHit
+    taints: set = field(default_factory=set)
+    holders: list = field(default_factory=list)   # modules that use this one
+    uses: list = field(default_factory=list)      # modules this one uses
+    state: str = "LIVE"
+    image: object = None
+
+
+class LinkKernel:
+    """Kernel state the load steps consult and change."""
+
+    def __init__(self, profile, boot_allocations=None):
+        self.profile = profile
+        self.modules = []            # newest first, like the kernel's list
+        self.taints = set()          # letters
+        self.once = set()            # keys of once-per-boot messages already printed
+        self.log = []                # Record
+        self.module_blacklist = ()
+        self.sig_enforce = profile.checks.get("signature") == "enforce"
+        area = profile.module_area
+        self.module_area = ModuleArea(area.start, area.end, profile.page_size) if area else None
+        for start, size, label in boot_allocations if boot_allocations is not None \
+                else default_boot_allocations(profile):
+            self.module_area.areas.append(Allocation(start, size, label))
+        self._percpu_next = None
+
+    # -- the log ----------------------------------------------------------------------
+
+    def printk(self, level, text):
+        self.log.append(Record(level, text))
+
+    def printk_once(self, key, level, text):
+        if key not in self.once:
+            self.once.add(key)
+            self.printk(level, text)
+
+    # -- taints -----------------------------------------------------------------------
+
+    def test_taint(self, letter):
+        return letter in self.taints
+
+    def add_taint(self, letter, lockdep_unreliable=None):
+        if lockdep_unreliable is None:
+            lockdep_unreliable = letter in LOCKDEP_NOW_UNRELIABLE
+        if lockdep_unreliable and not self.once_lockdep_printed():
+            self.once.add("lockdep")
+            self.printk(KERN_WARNING, "Disabling lock debugging due to kernel taint")
+        self.taints.add(letter)
+
+    def once_lockdep_printed(self):
+        return "lockdep" in self.once
+
+    # -- symbols ----------------------------------------------------------------------
+
+    def find_symbol(self, name, gplok=True):
+        """``find_symbol``: vmlinux's tables, then each live module's, newest first."""
+        exp = self.profile.exports.get(name)
+        if exp is not None and exp.exporter == "vmlinux" and exp.addr is not None:
+            if gplok or not exp.gpl_only:
+                return SymbolHit(name, exp.addr, exp.crc, exp.gpl_only, exp.namespace or "", None)
+        for mod in self.modules:
+            if mod.state == "UNFORMED":
+                continue
+            hit = mod.exports.get(name)
+            if hit is not None and (gplok or not hit.gpl_only):
+                return hit
+        return None
+
+    def find_module(self, name):
+        return next((m for m in self.modules if m.name == name), None)
+
+    def exporter_hint(self, name):
+        """Which module would export ``name`` (from the profile's Module.symvers), if any."""
+        exp = self.profile.exports.get(name)
+        return exp.exporter if exp is not None and exp.exporter != "vmlinux" else None
+
+    # -- per-CPU ----------------------------------------------------------------------
+
+    def percpu_alloc(self, size, align):
+        """A module's per-CPU area, from the reserved chunk after the static per-CPU data."""
+        if self._percpu_next is None:
+            self._percpu_next = self.profile_percpu_base()
+        align = max(align, 1)
+        start = (self._percpu_next + align - 1) // align * align
+        self._percpu_next = start + size
+        return start
+
+    def profile_percpu_base(self):
+        pc = getattr(self.profile, "config", {}) or {}
+        base = pc.get("percpu_module_base") if isinstance(pc, dict) else None
+        if isinstance(base, int):
+            return base
+        ks = self.profile.kallsyms() if self.profile.kallsyms_path else None
+        end = ks.address("__per_cpu_end") if ks is not None else None
+        return end if end is not None else 0
+
+
+def default_boot_allocations(profile):
+    """What already sits in the module area when the first module loads.
+
+    On the reference kernel (booted ``nokaslr``) the first module lands at
+    ``0xffffffffc0201000``: the BPF JIT's 2 MiB program pack (``bpf_prog_pack``) was
+    allocated from the module area at boot, and its guard page follows it.
+    """
+    area = profile.module_area
+    if area is None or profile.arch != "x86_64":
+        return []
+    return [(area.start, 2 * 1024 * 1024, "bpf_prog_pack")]

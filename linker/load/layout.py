@@ -1,0 +1,242 @@
+"""``layout_sections``, ``layout_symtab`` and ``move_module`` of Linux 6.1.
+
+Sections are placed, in section-index order within each pass, by the kernel's mask table:
+text, read-only data, ro-after-init data, writable data, leftovers; first for the core
+allocation, then for init (names starting ``.init``). Each group ends page-aligned
+(``strict_align``: CONFIG_STRICT_MODULE_RWX). ``layout_symtab`` then reserves the core
+kallsyms copy (core symbols, their names and type bytes) at the end of core, and puts the
+full symbol and string tables plus ``struct mod_kallsyms`` and the type bytes in init.
+x86-64 keeps data in the core allocation (``data_layout`` is ``core_layout`` in 6.1).
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import KmodError
+from .kernel import KERN_WARNING
+
+SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 0x1, 0x2, 0x4
+SHF_RO_AFTER_INIT = 0x00200000
+SHT_NOBITS = 8
+SHN_UNDEF = 0
+ENOMEM = 12
+
+MASKS = (
+    (SHF_EXECINSTR | SHF_ALLOC, 0),
+    (SHF_ALLOC, SHF_WRITE),
+    (SHF_RO_AFTER_INIT | SHF_ALLOC, 0),
+    (SHF_WRITE | SHF_ALLOC, 0),
+    (SHF_ALLOC, 0),  # ARCH_SHF_SMALL | SHF_ALLOC with ARCH_SHF_SMALL == 0 on x86
+)
+CORE_REGIONS = ("core_text", "core_rodata", "core_ro_after_init", "core_data", "core_data")
+INIT_REGIONS = ("init_text", "init_rodata", "init_rodata", "init_data", "init_data")
+
+
+@dataclass
+class Placement:
+    index: int
+    name: str
+    alloc: str          # "core" or "init"
+    offset: int
+    size: int
+    region: str
+
+
+@dataclass
+class Layout:
+    """Sizes and section offsets as ``struct module_layout`` records them."""
+
+    page_size: int
+    placements: dict = field(default_factory=dict)   # section index -> Placement
+    core_size: int = 0
+    core_text_size: int = 0
+    core_ro_size: int = 0
+    core_ro_after_init_size: int = 0
+    init_size: int = 0
+    init_text_size: int = 0
+    init_ro_size: int = 0
+    symtab: dict = field(default_factory=dict)       # layout_symtab's offsets
+
+    def align(self, size):
+        return -(-size // self.page_size) * self.page_size
+
+
+def module_init_layout_section(name, unload=True):
+    # module_init_section(): ".init" prefix; ".exit" only when unloading is compiled out
+    return name.startswith(".init") or (not unload and name.startswith(".exit"))
+
+
+def _get_offset(size, sh):
+    align = sh.sh_addralign or 1
+    off = -(-size // align) * align
+    return off, off + sh.sh_size
+
+
+def layout_sections(info, page_size=4096, unload=True):
+    lay = Layout(page_size)
+    secs = info.elf.sections
+    flags = info.sh_flags
+    names = [s.name for s in secs]
+    placed = set()
+    is_init = [module_init_layout_section(n, unload) for n in names]
+    for init_pass in (False, True):
+        size = 0
+        regions = INIT_REGIONS if init_pass else CORE_REGIONS
+        for m, (need, exclude) in enumerate(MASKS):
+            for s in secs:
+                f = flags[s.index]
+                if f & need != need or f & exclude or s.index in placed or is_init[s.index] != init_pass:
+                    continue
+                off, size = _get_offset(size, s.header)
+                lay.placements[s.index] = Placement(s.index, s.name, "init" if init_pass else "core",
+                                                    off, s.sh_size, regions[m])
+                placed.add(s.index)
+            if m == 0:
+                size = lay.align(size)
+                if init_pass:
+                    lay.init_text_size = size
+                else:
+                    lay.core_text_size = size
+            elif m == 1:
+                size = lay.align(size)
+                if init_pass:
+                    lay.init_ro_size = size
+                else:
+                    lay.core_ro_size = size
+            elif m == 2 and not init_pass:
+                size = lay.align(size)
+                lay.core_ro_after_init_size = size
+            elif m == 4:
+                size = lay.align(size)
+        if init_pass:
+            lay.init_size = size
+        else:
+            lay.core_size = size
+    return lay
+
+
+def is_core_symbol(syms, info, lay, kallsyms_all=True):
+    """``is_core_symbol`` for every symbol at once (a boolean array)."""
+    shnum = info.shnum
+    shndx = syms["st_shndx"].astype(np.int64)
+    ok = (shndx != SHN_UNDEF) & (shndx < shnum) & (syms["st_name"] != 0)
+    sec_alloc = np.zeros(shnum + 1, dtype=bool)
+    sec_core = np.zeros(shnum + 1, dtype=bool)
+    sec_exec = np.zeros(shnum + 1, dtype=bool)
+    for i in range(shnum):
+        sec_alloc[i] = bool(info.sh_flags[i] & SHF_ALLOC)
+        sec_exec[i] = bool(info.sh_flags[i] & SHF_EXECINSTR)
+        p = lay.placements.get(i)
+        sec_core[i] = p is None or p.alloc == "core"
+    idx = np.where(shndx < shnum, shndx, shnum)
+    good = sec_alloc[idx] & sec_core[idx]
+    if not kallsyms_all:
+        good &= sec_exec[idx]
+    pcpu = info.index.get("pcpu", 0)
+    if kallsyms_all and pcpu:
+        good |= shndx == pcpu
+    return ok & good
+
+
+def layout_symtab(info, lay, sym_size, kallsyms_all=True, mod_kallsyms_size=None):
+    """Reserve the kallsyms copies: core symbols at the end of core, full tables in init."""
+    secs = info.elf.sections
+    symsec, strsec = secs[info.index["sym"]], secs[info.index["str"]]
+    word = info.elf.layout.word_size
+    # the symbol table joins init (the kernel sets SHF_ALLOC on it here)
+    off, lay.init_size = _get_offset(lay.init_size, symsec.header)
+    lay.placements[symsec.index] = Placement(symsec.index, symsec.name, "init", off,
+                                             symsec.sh_size, "init_data")
+    syms = info.syms
+    nsrc = len(syms)
+    core = is_core_symbol(syms, info, lay, kallsyms_all)
+    if nsrc:
+        core[0] = True
+    name_len = _name_lengths(info.strtab, syms["st_name"])
+    ndst = int(core.sum())
+    strtab_size = int((name_len[core] + 1).sum())
+    align = symsec.sh_addralign or 1
+    symoffs = -(-lay.core_size // align) * align
+    stroffs = symoffs + ndst * sym_size
+    core_typeoffs = stroffs + strtab_size
+    lay.core_size = lay.align(core_typeoffs + ndst)
+    off, lay.init_size = _get_offset(lay.init_size, strsec.header)
+    lay.placements[strsec.index] = Placement(strsec.index, strsec.name, "init", off,
+                                             strsec.sh_size, "init_data")
+    # struct mod_kallsyms { Elf_Sym *symtab; unsigned int num_symtab; char *strtab; char *typetab; }
+    mks = mod_kallsyms_size or 4 * word
+    kalign = word
+    lay.init_size = -(-lay.init_size // kalign) * kalign
+    mod_kallsyms_init_off = lay.init_size
+    lay.init_size += mks
+    init_typeoffs = lay.init_size
+    lay.init_size = lay.align(lay.init_size + nsrc)
+    lay.symtab = dict(symoffs=symoffs, stroffs=stroffs, core_typeoffs=core_typeoffs, ndst=ndst,
+                      mod_kallsyms_init_off=mod_kallsyms_init_off, init_typeoffs=init_typeoffs)
+    return lay
+
+
+def _name_lengths(strtab, st_name):
+    """strlen(strtab + st_name) for every symbol, without a Python loop."""
+    if not len(st_name):
+        return np.zeros(0, dtype=np.int64)
+    tab = np.frombuffer(strtab + b"\0", dtype=np.uint8)
+    nuls = np.flatnonzero(tab == 0)
+    start = np.minimum(st_name.astype(np.int64), len(tab) - 1)
+    return nuls[np.searchsorted(nuls, start)] - start
+
+
+@dataclass
+class Image:
+    """The module's memory: the core and init allocations and where each section went."""
+
+    core: bytearray
+    init: bytearray
+    core_addr: int
+    init_addr: int | None
+    sections: dict       # section index -> (alloc name, offset, address)
+    layout: Layout
+
+    def buffer(self, alloc):
+        return self.core if alloc == "core" else self.init
+
+    def base(self, alloc):
+        return self.core_addr if alloc == "core" else self.init_addr
+
+    def section_bytes(self, index):
+        alloc, off, _ = self.sections[index]
+        size = self.layout.placements[index].size
+        return bytes(self.buffer(alloc)[off:off + size])
+
+    def address_of(self, index):
+        return self.sections[index][2]
+
+
+def move_module(info, lay, kernel, name):
+    """Allocate core (and init if non-empty), zero them, copy every SHF_ALLOC section in."""
+    area = kernel.module_area
+    core = area.alloc(lay.core_size, f"{name} core") if area is not None else None
+    if area is not None and core is None:
+        raise KmodError(f"{name}: cannot allocate {lay.core_size} bytes of module memory", ENOMEM)
+    init = None
+    if lay.init_size:
+        init = area.alloc(lay.init_size, f"{name} init") if area is not None else None
+        if area is not None and init is None:
+            area.free(core.start)
+            raise KmodError(f"{name}: cannot allocate {lay.init_size} bytes of module memory", ENOMEM)
+    core_addr = core.start if core is not None else 0
+    init_addr = init.start if init is not None else (None if not lay.init_size else core_addr + lay.core_size)
+    img = Image(bytearray(lay.core_size), bytearray(lay.init_size), core_addr, init_addr, {}, lay)
+    data = info.elf.data
+    for idx, p in lay.placements.items():
+        s = info.elf.sections[idx]
+        buf = img.buffer(p.alloc)
+        if s.sh_type != SHT_NOBITS:
+            buf[p.offset:p.offset + s.sh_size] = data[s.sh_offset:s.sh_offset + s.sh_size]
+        img.sections[idx] = (p.alloc, p.offset, img.base(p.alloc) + p.offset)
+    return img
+
+
+def warn_percpu_alignment(kernel, mod_name, align, page):
+    kernel.printk(KERN_WARNING, f"{mod_name}: per-cpu alignment {align} > {page}")

@@ -1,0 +1,207 @@
+"""``load_module`` up to and including relocation, one function per kernel step.
+
+    module_sig_check -> elf_validity_check -> setup_load_info -> blacklisted
+    -> rewrite_section_headers -> check_modstruct_version -> check_modinfo
+    -> module_enforce_rwx_sections -> layout_sections -> layout_symtab -> move_module
+    -> add_unformed_module -> (unsigned taint) -> percpu_modalloc
+    -> find_module_sections -> check_module_license_and_versions
+    -> simplify_symbols -> apply_relocations
+
+Every step's product is kept on the returned :class:`LinkedModule`, so a notebook can look
+at the layout, the symbol values or the image; ``stop_before`` ends the pipeline early
+(``"apply_relocations"`` gives a laid-out, resolved, not yet relocated module for the
+stepper). On failure the kernel's lines are in ``kernel.log`` and a
+:class:`~linker.errors.KmodError` carries the errno; nothing is left allocated.
+"""
+
+from dataclasses import dataclass, field
+
+from ..elf.reader import ElfFile
+from ..elf.records import Layout as RecordLayout
+from ..elf.validate import elf_validity_check
+from ..errors import KmodError
+from ..module.ksymtab import parse_exports
+from ..reloc import arch_for
+from . import checks
+from .info import descriptor_name, rewrite_section_headers, setup_load_info
+from .kernel import LoadedModule, SymbolHit
+from .layout import layout_sections, layout_symtab, move_module
+from .relocate import apply_relocations
+from .symbols import simplify_symbols
+
+SHF_ALLOC = 0x2
+SHF_RO_AFTER_INIT = 0x00200000
+# where the kernel's temporary copy of the file sits (vmalloc space, x86-64 nokaslr):
+# symbols of sections that are not loaded keep addresses inside it, as in the kernel
+LOAD_COPY_BASE = 0xFFFFC90000000000
+
+
+@dataclass
+class ModuleState:
+    """The parts of ``struct module`` the loader's checks write."""
+
+    name: str
+    taints: set = field(default_factory=set)
+    license: str | None = None
+    using_gplonly_symbols: bool = False
+
+
+@dataclass
+class LinkedModule:
+    name: str
+    info: object
+    mod: ModuleState
+    sig_ok: bool
+    layout: object = None
+    image: object = None
+    percpu_addr: int | None = None
+    symbols: object = None
+    relocations: dict = field(default_factory=dict)
+    exports: list = field(default_factory=list)
+    stopped_before: str | None = None
+
+    @property
+    def elf(self):
+        return self.info.elf
+
+    def placed_sections(self):
+        """Sections placed in memory, index order: ``(index, name, addr, size, region)``.
+
+        As ``kmodsim link --json`` lists them: every section still SHF_ALLOC after
+        ``rewrite_section_headers`` (so not ``.modinfo``/``__versions``), the per-CPU one at its
+        per-CPU address; the symbol and string tables that ``layout_symtab`` copies into init
+        are not listed.
+        """
+        out = []
+        info = self.info
+        pcpu = info.index.get("pcpu", 0)
+        for s in info.elf.sections[1:]:
+            if s.index == pcpu and self.percpu_addr is not None:
+                out.append((s.index, s.name, self.percpu_addr, s.sh_size, "percpu"))
+                continue
+            if s.index in (info.index.get("sym"), info.index.get("str")):
+                continue
+            p = self.layout.placements.get(s.index) if self.layout else None
+            if p is None:
+                continue
+            out.append((s.index, s.name, self.image.address_of(s.index), p.size, p.region))
+        return out
+
+    def section_bytes(self, index):
+        """The (relocated) bytes of a placed section; zeros for NOBITS and per-CPU."""
+        if index == self.info.index.get("pcpu") and self.percpu_addr is not None:
+            s = self.info.elf.sections[index]
+            return bytes(s.data) if s.sh_type != 8 else bytes(s.sh_size)
+        return self.image.section_bytes(index)
+
+
+def link_module(data, kernel, flags=0, stop_before=None, fast=True, register=False):
+    """Run ``load_module``'s steps up to relocation for the module file ``data``."""
+    profile = kernel.profile
+    length, sig_ok = checks.module_sig_check(data, kernel, flags)
+    image_bytes = data[:length]
+    native = RecordLayout(profile.elf_class, profile.endian == "little")
+    elf_validity_check(image_bytes, native, accepted_machines(profile))
+    elf = ElfFile(image_bytes)
+    info = setup_load_info(elf, kernel, flags)
+    info.sig_ok = sig_ok
+    checks.blacklisted(info, kernel)
+    rewrite_section_headers(info)
+    mod = ModuleState(descriptor_name(info, profile) or info.name)
+    lm = LinkedModule(info.name, info, mod, sig_ok)
+    checks.check_modstruct_version(info, kernel, mod.name)
+    checks.check_modinfo(info, kernel, mod, flags)
+    checks.module_enforce_rwx_sections(info, kernel, mod)
+    _mark_special_sections(info)
+    lm.layout = layout_sections(info, profile.page_size,
+                                unload=bool(profile.config.get("CONFIG_MODULE_UNLOAD", "y")))
+    layout_symtab(info, lm.layout, elf.layout.sym.size,
+                  kallsyms_all=bool(profile.config.get("CONFIG_KALLSYMS_ALL")))
+    if stop_before == "move_module":
+        lm.stopped_before = stop_before
+        return lm
+    lm.image = move_module(info, lm.layout, kernel, mod.name)
+    try:
+        checks.add_unformed_module(kernel, mod)
+        checks.unsigned_taint(kernel, mod, sig_ok)
+        lm.percpu_addr = _percpu_modalloc(info, kernel)
+        lm.exports = parse_exports(elf)
+        checks.check_module_license_and_versions(kernel, mod, lm.exports)
+        lm.symbols = simplify_symbols(info, lm.image, kernel, mod, lm.percpu_addr, LOAD_COPY_BASE)
+        if stop_before == "apply_relocations":
+            lm.stopped_before = stop_before
+            return lm
+        arch = arch_for(profile)
+        lm.relocations = apply_relocations(info, lm.image, lm.symbols.values, arch, kernel,
+                                           mod.name, fast=fast)
+    except KmodError:
+        _free(kernel, lm)
+        raise
+    if register:
+        register_module(kernel, lm)
+    else:
+        _free(kernel, lm)
+    return lm
+
+
+def accepted_machines(profile):
+    # elf_check_arch: x86-64 takes EM_X86_64 only; i386 takes EM_386 and EM_486
+    return (profile.e_machine, 6) if profile.e_machine == 3 else (profile.e_machine,)
+
+
+def _mark_special_sections(info):
+    pcpu = info.index.get("pcpu", 0)
+    if pcpu:
+        info.sh_flags[pcpu] &= ~SHF_ALLOC
+    for name in (".data..ro_after_init", "__jump_table"):
+        idx = info.find_sec(name)
+        if idx:
+            info.sh_flags[idx] |= SHF_RO_AFTER_INIT
+
+
+def _percpu_modalloc(info, kernel):
+    pcpu = info.index.get("pcpu", 0)
+    if not pcpu:
+        return None
+    s = info.elf.sections[pcpu]
+    if not s.sh_size:
+        return None
+    align = s.sh_addralign or 1
+    page = kernel.profile.page_size
+    if align > page:
+        from .layout import warn_percpu_alignment
+        warn_percpu_alignment(kernel, info.name, align, page)
+        align = page
+    return kernel.percpu_alloc(s.sh_size, align)
+
+
+def _free(kernel, lm):
+    if kernel.module_area is None or lm.image is None:
+        return
+    kernel.module_area.free(lm.image.core_addr)
+    if lm.image.init_addr is not None:
+        kernel.module_area.free(lm.image.init_addr)
+
+
+def register_module(kernel, lm, state="LIVE"):
+    """Make a linked module's exports visible to the next links (``--with``)."""
+    owner = LoadedModule(lm.mod.name, {}, set(lm.mod.taints), state=state, image=lm.image)
+    for e in lm.exports:
+        value = lm.symbols.values[_symbol_index(lm, e.symbol)] if e.symbol else 0
+        owner.exports[e.name] = SymbolHit(e.name, int(value), e.crc, e.gpl_only, e.namespace, owner)
+    for used in lm.symbols.uses:
+        used.holders.append(owner)
+        owner.uses.append(used)
+    kernel.modules.insert(0, owner)
+    # the module is taken as initialised: its init allocation is freed, as after do_init_module
+    if kernel.module_area is not None and lm.image.init_addr is not None:
+        kernel.module_area.free(lm.image.init_addr)
+    return owner
+
+
+def _symbol_index(lm, name):
+    syms = lm.info.syms
+    for i in range(len(syms)):
+        if lm.info.symbol_name(i) == name and int(syms["st_shndx"][i]) != 0:
+            return i
+    return 0

@@ -1,0 +1,145 @@
+"""``simplify_symbols``: every symbol's final value, as Linux 6.1 computes it.
+
+Defined symbols become section address + ``st_value`` (a per-CPU section's symbols use the
+module's per-CPU base); ``SHN_ABS`` stays; ``SHN_COMMON`` is refused ("please compile with
+-fno-common"); undefined symbols are looked up with ``resolve_symbol`` (vmlinux, then loaded
+modules, with the GPL, CRC and namespace rules); a weak undefined symbol may stay 0. The kernel
+does not stop at the first problem: each one prints its line and the last error is returned.
+
+Defined symbols are computed for the whole table at once; only the symbols that need a
+decision (undefined, common, out of range) are visited one by one, in table order, so the
+messages come out in the kernel's order.
+"""
+
+import errno
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import KmodError
+from .checks import check_version
+from .kernel import KERN_ERR, KERN_WARNING
+
+SHN_UNDEF, SHN_LIVEPATCH, SHN_ABS, SHN_COMMON = 0, 0xFF20, 0xFFF1, 0xFFF2
+STB_WEAK = 2
+EM_386, EM_X86_64 = 3, 62
+
+
+@dataclass
+class Resolution:
+    """How one undefined symbol was resolved."""
+
+    name: str
+    value: int
+    how: str                 # "vmlinux", "module:<name>", "weak", "ignored"
+    crc: int | None = None
+    gpl_only: bool = False
+    namespace: str = ""
+
+
+@dataclass
+class SymbolValues:
+    values: np.ndarray                       # uint64, one per symbol-table entry
+    resolved: dict = field(default_factory=dict)   # name -> Resolution (undefined symbols)
+    uses: list = field(default_factory=list)       # modules this one now references
+
+
+def ignore_undef_symbol(e_machine, name):
+    return e_machine in (EM_386, EM_X86_64) and name == "_GLOBAL_OFFSET_TABLE_"
+
+
+def section_bases(info, image, percpu_base, copy_base):
+    """sh_addr of every section: final address if placed, else its place in the load copy."""
+    bases = np.zeros(info.shnum + 1, dtype=np.uint64)
+    for s in info.elf.sections:
+        if s.index in image.sections:
+            bases[s.index] = image.address_of(s.index)
+        else:
+            bases[s.index] = (copy_base + s.sh_offset) & (2**64 - 1)
+    pcpu = info.index.get("pcpu", 0)
+    if pcpu and percpu_base is not None:
+        bases[pcpu] = percpu_base
+    return bases
+
+
+def simplify_symbols(info, image, kernel, mod, percpu_base=None, copy_base=0):
+    syms = info.syms
+    n = len(syms)
+    shndx = syms["st_shndx"].astype(np.int64)
+    values = syms["st_value"].astype(np.uint64)
+    bases = section_bases(info, image, percpu_base, copy_base)
+    shnum = info.shnum
+    regular = (shndx > 0) & (shndx < shnum)
+    with np.errstate(over="ignore"):
+        values[regular] = values[regular] + bases[shndx[regular]]
+    special = np.flatnonzero(~regular & (shndx != SHN_ABS) & (shndx != SHN_LIVEPATCH))
+    result = SymbolValues(values)
+    ret = 0
+    for i in special:
+        if i == 0:
+            continue
+        name = info.symbol_name(i)
+        x = int(shndx[i])
+        if x == SHN_COMMON:
+            if name.startswith("__gnu_lto"):
+                continue
+            kernel.printk(KERN_WARNING, f"{mod.name}: please compile with -fno-common")
+            ret = -errno.ENOEXEC
+        elif x == SHN_UNDEF:
+            err = _resolve(info, kernel, mod, i, name, result)
+            if err:
+                ret = err
+        else:
+            kernel.printk(KERN_ERR, f"{mod.name}: Symbol {name} has an invalid section index "
+                                    f"{x} (max {shnum - 1})")
+            ret = -errno.ENOEXEC
+    if ret:
+        last = kernel.log[-1].text if kernel.log else "simplify_symbols failed"
+        raise KmodError(last, -ret)
+    return result
+
+
+def _resolve(info, kernel, mod, i, name, result):
+    hit, err = resolve_symbol(info, kernel, mod, name)
+    if hit is not None:
+        result.values[i] = hit.value
+        owner = hit.owner
+        how = "vmlinux" if owner is None else f"module:{owner.name}"
+        result.resolved[name] = Resolution(name, hit.value, how, hit.crc, hit.gpl_only, hit.namespace)
+        if owner is not None and owner not in result.uses:
+            result.uses.append(owner)
+        return 0
+    bind = int(info.syms["st_info"][i]) >> 4
+    if err == 0 and (bind == STB_WEAK or ignore_undef_symbol(info.elf.e_machine, name)):
+        result.resolved[name] = Resolution(name, 0, "weak" if bind == STB_WEAK else "ignored")
+        return 0
+    err = err or -errno.ENOENT
+    kernel.printk(KERN_WARNING, f"{mod.name}: Unknown symbol {name} (err {err})")
+    return err
+
+
+def resolve_symbol(info, kernel, mod, name):
+    """``resolve_symbol``: ``(SymbolHit or None, err)``; err is 0 when simply not found."""
+    gplok = "P" not in mod.taints
+    hit = kernel.find_symbol(name, gplok)
+    if hit is None:
+        return None, 0
+    if hit.gpl_only:
+        mod.using_gplonly_symbols = True
+    owner = hit.owner
+    if owner is not None and "P" in owner.taints:
+        if getattr(mod, "using_gplonly_symbols", False):
+            kernel.printk(KERN_ERR, f"{mod.name}: module using GPL-only symbols uses symbols "
+                                    f"{name} from proprietary module {owner.name}.")
+            return None, 0
+        if "P" not in mod.taints:
+            kernel.printk(KERN_WARNING, f"{mod.name}: module uses symbols {name} from proprietary "
+                                        f"module {owner.name}, inheriting taint.")
+            mod.taints.add("P")
+    if not check_version(info, kernel, name, hit.crc, mod.name):
+        return None, -errno.EINVAL
+    if hit.namespace and hit.namespace not in info.get_all_modinfo("import_ns"):
+        kernel.printk(KERN_ERR, f"{mod.name}: module uses symbol ({name}) from namespace "
+                                f"{hit.namespace}, but does not import it.")
+        return None, -errno.EINVAL
+    return hit, 0

@@ -1,0 +1,163 @@
+"""Applying relocations: one at a time (the stepper) or a section at a time (the fast path).
+
+Both paths take the same :class:`~linker.reloc.table.RelType` entries, so they cannot
+disagree; a test runs both over every sample and a corpus sample and compares the bytes.
+
+The place being patched is a window of a ``bytearray`` (the module's core or init
+allocation). ``P`` is its address in the simulated kernel.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import KmodError
+from .table import MASK64
+
+ENOEXEC = 8
+
+
+class RelocationError(KmodError):
+    """The kernel refused a relocation: every line it printed, in order, and ENOEXEC."""
+
+    errno = ENOEXEC
+
+    def __init__(self, lines, index=None):
+        super().__init__(lines[0])
+        self.lines = list(lines)
+        self.index = index  # the relocation's index inside its section
+
+
+@dataclass(frozen=True)
+class Applied:
+    """One applied relocation: what was there, what was computed, what is there now."""
+
+    value: int          # the formula's result, modulo 2**64
+    width: int
+    before: bytes
+    after: bytes
+
+
+def read_addend(buf, offset, width):
+    """REL: the addend is the place's contents, sign-extended (i386 fields are 32-bit)."""
+    return int.from_bytes(buf[offset:offset + width], "little", signed=True)
+
+
+def check_place(buf_len, offset, width, sec_size, sec_offset, rel_index, section_name):
+    if offset < 0 or offset - sec_offset + width > sec_size or offset + width > buf_len:
+        raise RelocationError([
+            f"kmodsim: relocation {rel_index} of {section_name} patches {width} bytes at "
+            f"offset {offset - sec_offset:#x}, outside the {sec_size:#x}-byte section"], rel_index)
+
+
+def apply_one(rtype, buf, offset, S, A, P, module_name, rel_index=None):
+    """Apply one relocation to ``buf[offset:]`` exactly as the kernel does; return what changed.
+
+    Raises :class:`RelocationError` with the kernel's lines for a non-zero place or an
+    overflow. The write happens before the overflow check, as in 6.1.
+    """
+    width = rtype.width
+    before = bytes(buf[offset:offset + width])
+    value = rtype.value(S & MASK64, A, P) & MASK64
+    if width == 0:
+        return Applied(value, 0, b"", b"")
+    if rtype.zero_target and any(before):
+        raise RelocationError([nonzero_target_line(rtype.number, P, value)], rel_index)
+    buf[offset:offset + width] = (value & ((1 << (8 * width)) - 1)).to_bytes(width, "little")
+    if rtype.overflow is not None and rtype.overflow(value):
+        raise RelocationError(overflow_lines(rtype.number, value, module_name), rel_index)
+    return Applied(value, width, before, bytes(buf[offset:offset + width]))
+
+
+def nonzero_target_line(rtype, place, value):
+    # 6.1 prints the place with %p: hashed unless no_hash_pointers; we print it plain
+    return ("module: x86/modules: Skipping invalid relocation target, existing value is nonzero "
+            f"for type {rtype}, loc {place:016x}, val {value:x}")
+
+
+def overflow_lines(rtype, value, module_name):
+    return [f"module: overflow in relocation type {rtype} val {value:x}",
+            f"module: `{module_name}' likely not compiled with -mcmodel=kernel"]
+
+
+# --------------------------------------------------------------------------- fast path
+
+_WIDTH_COLS = {w: np.arange(w, dtype=np.int64) for w in (1, 2, 4, 8)}
+
+
+def apply_section_vector(arch, buf_u8, sec_offset, sec_size, sec_addr, r_offset, r_type, r_sym,
+                         addend, symvals, module_name, section_name):
+    """Apply a whole relocation section with numpy; return ``{type: count}``.
+
+    ``buf_u8`` is a ``numpy.uint8`` view of the allocation, ``sec_offset`` where the target
+    section starts in it. ``addend`` is ``None`` for REL. When the places overlap (one
+    relocation would see another's write) or anything fails, the section is redone one
+    relocation at a time by :func:`apply_section_scalar`, which reports the first failure
+    exactly as the kernel would; the fast path never decides an error on its own.
+    """
+    n = len(r_offset)
+    if n == 0:
+        return {}
+    types = np.unique(r_type)
+    rts = [arch.get(int(t)) for t in types]
+    if any(rt is None for rt in rts):
+        return None
+    widths = np.zeros(n, dtype=np.int64)
+    for t, rt in zip(types, rts):
+        widths[r_type == t] = rt.width
+    offs = r_offset.astype(np.int64)
+    if (offs < 0).any() or ((offs + widths) > sec_size).any():
+        return None
+    # overlapping places: the scalar path keeps the kernel's sequential semantics
+    written = widths > 0
+    order = np.argsort(offs[written], kind="stable")
+    so, sw = offs[written][order], widths[written][order]
+    if len(so) > 1 and ((so[:-1] + sw[:-1]) > so[1:]).any():
+        return None
+    S = symvals[r_sym]
+    P = (np.uint64(sec_addr) + r_offset.astype(np.uint64))
+    places = sec_offset + offs
+    counts = {}
+    for t, rt in zip(types, rts):
+        mask = r_type == t
+        counts[rt.name] = int(mask.sum())
+        if rt.width == 0:
+            continue
+        cols = places[mask][:, None] + _WIDTH_COLS[rt.width]
+        current = buf_u8[cols]
+        if addend is None:
+            A = current.copy().view(f"<i{rt.width}").reshape(-1).astype(np.int64).astype(np.uint64)
+        else:
+            A = addend[mask].astype(np.uint64)
+        if rt.zero_target and current.any():
+            return None
+        with np.errstate(over="ignore"):
+            value = rt.value(S[mask], A, P[mask])
+        if rt.overflow is not None and rt.overflow(value).any():
+            return None
+        buf_u8[cols] = value.astype("<u8").view(np.uint8).reshape(-1, 8)[:, :rt.width]
+    return counts
+
+
+def apply_section_scalar(arch, buf, sec_offset, sec_size, sec_addr, entries, symvals,
+                         module_name, section_name, on_step=None):
+    """Apply relocations one by one in section order; ``entries`` yields
+    ``(r_offset, r_type, r_sym, addend_or_None)``. Returns ``{type name: count}``.
+
+    ``on_step(index, rtype, S, A, P, applied)`` is called after each relocation (the stepper).
+    """
+    counts = {}
+    for i, (r_offset, r_type, r_sym, addend) in enumerate(entries):
+        rt = arch.get(r_type)
+        if rt is None:
+            raise RelocationError([arch.unknown_message % (module_name, r_type)], i)
+        place = sec_offset + r_offset
+        check_place(len(buf), place, rt.width, sec_size, sec_offset, i, section_name)
+        A = read_addend(buf, place, rt.width) if addend is None else addend
+        S = int(symvals[r_sym])
+        P = (sec_addr + r_offset) & MASK64
+        applied = apply_one(rt, buf, place, S, A & MASK64, P, module_name, i)
+        counts[rt.name] = counts.get(rt.name, 0) + 1
+        if on_step is not None:
+            on_step(i, rt, S, A, P, applied)
+    return counts
