@@ -18,21 +18,21 @@ from .records import Layout, st_bind, st_type, st_visibility
 
 
 class Section:
-    """One section header with its name resolved; ``data`` is read on demand."""
+    """One section header with its name resolved; ``data`` is read on demand.
 
-    __slots__ = ("elf", "index", "name", "header")
+    The header's fields are also attributes (``s.sh_type``, ``s.sh_flags``...).
+    """
+
+    __slots__ = ("elf", "index", "name", "header", "sh_name", "sh_type", "sh_flags", "sh_addr",
+                 "sh_offset", "sh_size", "sh_link", "sh_info", "sh_addralign", "sh_entsize")
 
     def __init__(self, elf, index, name, header):
         self.elf = elf
         self.index = index
         self.name = name
         self.header = header
-
-    def __getattr__(self, field):
-        # sh_type, sh_flags, ... straight from the record
-        if field.startswith("sh_"):
-            return getattr(self.header, field)
-        raise AttributeError(field)
+        (self.sh_name, self.sh_type, self.sh_flags, self.sh_addr, self.sh_offset, self.sh_size,
+         self.sh_link, self.sh_info, self.sh_addralign, self.sh_entsize) = header
 
     @property
     def is_alloc(self):
@@ -178,8 +178,14 @@ class SectionGroup:
 class ElfFile:
     """A parsed ELF object. ``data`` is any bytes-like object holding the whole file."""
 
-    def __init__(self, data):
-        self.data = bytes(data)
+    def __init__(self, data, checked=None):
+        """``checked``: ``(layout, ehdr, shdrs)`` from a validity check that already ran over
+        these very bytes in the file's own layout (the loader's), so it is not done twice."""
+        self.data = data if isinstance(data, bytes) else bytes(data)
+        if checked is not None and checked[0] == Layout.for_ident(self.data[EI_CLASS], self.data[EI_DATA]):
+            self.layout, self.header, self._shdrs = checked
+            self.shnum, self.shstrndx = len(self._shdrs), self.header.e_shstrndx
+            return
         self.layout, self.header = self._read_header()
         self.shnum, self.shstrndx = self._section_counts()
         self._check_structure()

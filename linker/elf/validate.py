@@ -76,25 +76,29 @@ def check_section0(sh0, extended=False):
               sh0.sh_type)
 
 
+_NULL, _NOBITS, _SYMTAB, _ALLOC = int(SHT.SHT_NULL), int(SHT.SHT_NOBITS), int(SHT.SHT_SYMTAB), \
+    int(SHF.SHF_ALLOC)
+
+
 def check_sections(shdrs, strhdr, data_len, layout):
     shnum = len(shdrs)
     for i in range(1, shnum):
         shdr = shdrs[i]
-        if shdr.sh_type in (SHT.SHT_NULL, SHT.SHT_NOBITS):
+        if shdr.sh_type == _NULL or shdr.sh_type == _NOBITS:
             continue
-        if shdr.sh_type == SHT.SHT_SYMTAB and (
-                shdr.sh_link == SHN.SHN_UNDEF or shdr.sh_link >= shnum):
+        if shdr.sh_type == _SYMTAB and (shdr.sh_link == 0 or shdr.sh_link >= shnum):
             _fail("Invalid ELF sh_link!=SHN_UNDEF(%d) or (sh_link(%d) >= hdr->e_shnum(%d)",
                   shdr.sh_link, shdr.sh_link, shnum)
         if not section_in_file(shdr, data_len, layout):
             _fail("Invalid ELF section in module (section %u type %u)", i, shdr.sh_type)
-        if shdr.sh_flags & SHF.SHF_ALLOC and shdr.sh_name >= strhdr.sh_size:
+        if shdr.sh_flags & _ALLOC and shdr.sh_name >= strhdr.sh_size:
             _fail("Invalid ELF section name in module (section %u type %u)", i, shdr.sh_type)
 
 
 def read_shdrs(data, shoff, shnum, layout):
+    from .records import Shdr
     size = layout.shdr.size
-    return [layout.unpack_shdr(data, shoff + i * size) for i in range(shnum)]
+    return [Shdr._make(t) for t in layout.shdr.iter_unpack(data[shoff:shoff + shnum * size])]
 
 
 def elf_validity_check(data, layout, machines):

@@ -8,7 +8,7 @@ import errno
 
 from ..errors import KmodError
 from ..module.signature import MODULE_SIG_STRING, MODULE_SIGNATURE_SIZE, ModuleSignatureHeader
-from ..module.signature import read_signature
+from ..module.der import signer_id
 from .info import MODULE_INIT_IGNORE_MODVERSIONS, MODULE_INIT_IGNORE_VERMAGIC
 from .kernel import KERN_ERR, KERN_NOTICE, KERN_WARNING
 
@@ -30,8 +30,8 @@ def module_sig_check(data, kernel, flags=0):
 
     A trailer is looked at unless a ``MODULE_INIT_IGNORE_*`` flag "mangles" the module.
     The header is checked as ``mod_check_sig`` does; the PKCS#7 block is not verified
-    cryptographically: a signature counts as verified when its signer and key id are in
-    the profile's ``trusted_keys`` (the kernel's built-in keyring), otherwise it is
+    cryptographically: a signature counts as verified when its signer and serial number are
+    in the profile's ``trusted_keys`` (the kernel's built-in keyring), otherwise it is
     ENOKEY, "module with unavailable key", which like an unsigned module only taints.
     """
     length = len(data)
@@ -65,14 +65,11 @@ def _mod_verify_sig(data, modlen, kernel):
         kernel.printk(KERN_ERR, "module: PKCS#7 signature info has unexpected non-zero params")
         return -errno.EBADMSG, modlen
     length = modlen - ms.sig_len - MODULE_SIGNATURE_SIZE
-    sig = read_signature(data)
-    trusted = getattr(kernel.profile, "config", {}).get("trusted_keys", ()) \
-        if isinstance(getattr(kernel.profile, "config", None), dict) else ()
-    if sig is not None and sig.kmod_visible and any(
-            (sig.signer or b"").decode("latin-1") == k.get("signer")
-            and (sig.key_id or b"").hex() == k.get("key_id", "").lower().replace(":", "")
-            for k in trusted):
-        return 0, length
+    found = signer_id(bytes(data[length:length + ms.sig_len]))
+    if found is not None:
+        signer, serial = found
+        if ((signer or b"").decode("latin-1"), serial.hex()) in kernel.profile.trusted_keys:
+            return 0, length
     return -errno.ENOKEY, length
 
 
@@ -85,23 +82,23 @@ def check_version(info, kernel, symname, crc, mod_name):
     vers = info.index.get("vers", 0)
     if vers == 0:
         return try_to_force_load(kernel, mod_name, symname) == 0
-    for v in _versions(info):
-        if v.name != symname:
-            continue
-        if v.crc == crc:
-            return True
-        kernel.printk(KERN_WARNING, f"{info.name}: disagrees about version of symbol {symname}")
+    want = _versions(info).get(symname)
+    if want is None:
+        kernel.printk(KERN_WARNING, f"{info.name}: no symbol version for {symname}")
         return False
-    kernel.printk(KERN_WARNING, f"{info.name}: no symbol version for {symname}")
+    if want == crc:
+        return True
+    kernel.printk(KERN_WARNING, f"{info.name}: disagrees about version of symbol {symname}")
     return False
 
 
 def _versions(info):
-    cached = getattr(info, "_versions", None)
+    """name -> CRC of the first ``__versions`` record with that name (the kernel's scan order)."""
+    cached = info.__dict__.get("_versions")
     if cached is None:
-        from ..module.versions import parse_versions
-        cached = parse_versions(info.section(info.index["vers"]).data, info.elf.layout)
-        info._versions = cached
+        from ..module.versions import versions_table
+        cached = versions_table(info.section(info.index["vers"]).data, info.elf.layout)
+        info.__dict__["_versions"] = cached
     return cached
 
 
@@ -217,7 +214,7 @@ def unsigned_taint(kernel, mod, sig_ok):
     add_taint_module(kernel, mod, "E")
 
 
-def check_module_license_and_versions(kernel, mod, exports):
+def check_module_license_and_versions(kernel, mod, info):
     prev = kernel.test_taint("P")
     if mod.name == "ndiswrapper":
         kernel.add_taint("P")
@@ -225,6 +222,12 @@ def check_module_license_and_versions(kernel, mod, exports):
         add_taint_module(kernel, mod, "P")
     if not prev and kernel.test_taint("P"):
         kernel.printk(KERN_WARNING, f"{mod.name}: module license taints kernel.")
-    if kernel.profile.config.get("CONFIG_MODVERSIONS") and any(e.crc is None for e in exports):
+    def count(name):
+        idx = info.find_sec(name)
+        return info.section(idx).sh_size if idx else 0
+
+    if kernel.profile.config.get("CONFIG_MODVERSIONS") and (
+            (count("__ksymtab") and not info.find_sec("__kcrctab")) or
+            (count("__ksymtab_gpl") and not info.find_sec("__kcrctab_gpl"))):
         if try_to_force_load(kernel, mod.name, "no versions for exported symbols"):
             raise KmodError(f"{mod.name}: no versions for exported symbols", errno.ENOEXEC)

@@ -50,9 +50,14 @@ class LoadInfo:
 
     def find_sec(self, name):
         """The kernel's ``find_sec``: first section with SHF_ALLOC (as flagged now) and that name."""
-        for s in self.elf.sections[1:]:
-            if self.sh_flags[s.index] & SHF.SHF_ALLOC and s.name == name:
-                return s.index
+        by_name = self.__dict__.get("_by_name")
+        if by_name is None:
+            by_name = self.__dict__["_by_name"] = {}
+            for s in self.elf.sections[1:]:
+                by_name.setdefault(s.name, []).append(s.index)
+        for i in by_name.get(name, ()):
+            if self.sh_flags[i] & 2:  # SHF_ALLOC
+                return i
         return 0
 
     def get_modinfo(self, tag):

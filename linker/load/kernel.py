@@ -118,6 +118,11 @@ class LinkKernel:
                 else default_boot_allocations(profile):
             self.module_area.areas.append(Allocation(start, size, label))
         self._percpu_next = None
+        self._vmlinux = {}           # find_symbol's cache of the profile's vmlinux exports
+        self._module_exports = {}    # name -> [SymbolHit of loaded modules, newest first]
+        self._by_name = {}           # module name -> LoadedModule
+        if hasattr(profile.exports, "index"):
+            profile.exports.index()
 
     # -- the log ----------------------------------------------------------------------
 
@@ -147,22 +152,45 @@ class LinkKernel:
 
     # -- symbols ----------------------------------------------------------------------
 
+    def vmlinux_symbol(self, name):
+        """vmlinux's export ``name`` (a SymbolHit with no owner), or None."""
+        hit = self._vmlinux.get(name, ...)
+        if hit is ...:
+            exp = self.profile.exports.get(name)
+            hit = None
+            if exp is not None and exp.exporter == "vmlinux" and exp.addr is not None:
+                hit = SymbolHit(name, exp.addr, exp.crc, exp.gpl_only, exp.namespace or "", None)
+            self._vmlinux[name] = hit
+        return hit
+
     def find_symbol(self, name, gplok=True):
         """``find_symbol``: vmlinux's tables, then each live module's, newest first."""
-        exp = self.profile.exports.get(name)
-        if exp is not None and exp.exporter == "vmlinux" and exp.addr is not None:
-            if gplok or not exp.gpl_only:
-                return SymbolHit(name, exp.addr, exp.crc, exp.gpl_only, exp.namespace or "", None)
-        for mod in self.modules:
-            if mod.state == "UNFORMED":
-                continue
-            hit = mod.exports.get(name)
-            if hit is not None and (gplok or not hit.gpl_only):
+        hit = self.vmlinux_symbol(name)
+        if hit is not None and (gplok or not hit.gpl_only):
+            return hit
+        for hit in self._module_exports.get(name, ()):
+            if hit.owner.state != "UNFORMED" and (gplok or not hit.gpl_only):
                 return hit
         return None
 
     def find_module(self, name):
-        return next((m for m in self.modules if m.name == name), None)
+        return self._by_name.get(name)
+
+    def add_module(self, mod):
+        """List a module at the head, as ``list_add_rcu(&mod->list, &modules)``."""
+        self.modules.insert(0, mod)
+        self._by_name[mod.name] = mod
+        for name, hit in mod.exports.items():
+            self._module_exports.setdefault(name, []).insert(0, hit)
+
+    def remove_module(self, mod):
+        self.modules.remove(mod)
+        if self._by_name.get(mod.name) is mod:
+            del self._by_name[mod.name]
+        for name, hit in mod.exports.items():
+            hits = self._module_exports.get(name, [])
+            if hit in hits:
+                hits.remove(hit)
 
     def exporter_hint(self, name):
         """Which module would export ``name`` (from the profile's Module.symvers), if any."""
@@ -181,13 +209,7 @@ class LinkKernel:
         return start
 
     def profile_percpu_base(self):
-        pc = getattr(self.profile, "config", {}) or {}
-        base = pc.get("percpu_module_base") if isinstance(pc, dict) else None
-        if isinstance(base, int):
-            return base
-        ks = self.profile.kallsyms() if self.profile.kallsyms_path else None
-        end = ks.address("__per_cpu_end") if ks is not None else None
-        return end if end is not None else 0
+        return self.profile.percpu_module_base or 0
 
 
 def default_boot_allocations(profile):

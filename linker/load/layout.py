@@ -75,23 +75,25 @@ def _get_offset(size, sh):
 
 def layout_sections(info, page_size=4096, unload=True):
     lay = Layout(page_size)
-    secs = info.elf.sections
     flags = info.sh_flags
-    names = [s.name for s in secs]
-    placed = set()
-    is_init = [module_init_layout_section(n, unload) for n in names]
+    # only SHF_ALLOC sections can match a mask; visit them in index order
+    cands = [(s.index, s.name, flags[s.index], s.header, module_init_layout_section(s.name, unload))
+             for s in info.elf.sections if flags[s.index] & SHF_ALLOC]
     for init_pass in (False, True):
         size = 0
         regions = INIT_REGIONS if init_pass else CORE_REGIONS
+        alloc = "init" if init_pass else "core"
+        todo = [c for c in cands if c[4] == init_pass]
         for m, (need, exclude) in enumerate(MASKS):
-            for s in secs:
-                f = flags[s.index]
-                if f & need != need or f & exclude or s.index in placed or is_init[s.index] != init_pass:
+            rest = []
+            for c in todo:
+                f = c[2]
+                if (f & need) != need or f & exclude:
+                    rest.append(c)
                     continue
-                off, size = _get_offset(size, s.header)
-                lay.placements[s.index] = Placement(s.index, s.name, "init" if init_pass else "core",
-                                                    off, s.sh_size, regions[m])
-                placed.add(s.index)
+                off, size = _get_offset(size, c[3])
+                lay.placements[c[0]] = Placement(c[0], c[1], alloc, off, c[3].sh_size, regions[m])
+            todo = rest
             if m == 0:
                 size = lay.align(size)
                 if init_pass:
@@ -211,6 +213,25 @@ class Image:
 
     def address_of(self, index):
         return self.sections[index][2]
+
+    def locate(self, addr):
+        """``(buffer, offset)`` holding the address ``addr``, or ``(None, None)``."""
+        for alloc, buf in (("core", self.core), ("init", self.init)):
+            base = self.base(alloc)
+            if base is not None and base <= addr < base + len(buf):
+                return buf, addr - base
+        return None, None
+
+    def read(self, addr, size):
+        buf, off = self.locate(addr)
+        return bytes(buf[off:off + size]) if buf is not None else None
+
+    def read_cstring(self, addr, limit=4096):
+        buf, off = self.locate(addr)
+        if buf is None:
+            return None
+        raw = bytes(buf[off:off + limit])
+        return raw.split(b"\0", 1)[0].decode("latin-1")
 
 
 def move_module(info, lay, kernel, name):

@@ -20,7 +20,7 @@ from ..elf.reader import ElfFile
 from ..elf.records import Layout as RecordLayout
 from ..elf.validate import elf_validity_check
 from ..errors import KmodError
-from ..module.ksymtab import parse_exports
+from ..module.ksymtab import KSYMTAB_SECTIONS, ExportedSymbol
 from ..reloc import arch_for
 from . import checks
 from .info import descriptor_name, rewrite_section_headers, setup_load_info
@@ -101,8 +101,8 @@ def link_module(data, kernel, flags=0, stop_before=None, fast=True, register=Fal
     length, sig_ok = checks.module_sig_check(data, kernel, flags)
     image_bytes = data[:length]
     native = RecordLayout(profile.elf_class, profile.endian == "little")
-    elf_validity_check(image_bytes, native, accepted_machines(profile))
-    elf = ElfFile(image_bytes)
+    ehdr, shdrs = elf_validity_check(image_bytes, native, accepted_machines(profile))
+    elf = ElfFile(image_bytes, checked=(native, ehdr, shdrs))
     info = setup_load_info(elf, kernel, flags)
     info.sig_ok = sig_ok
     checks.blacklisted(info, kernel)
@@ -125,8 +125,7 @@ def link_module(data, kernel, flags=0, stop_before=None, fast=True, register=Fal
         checks.add_unformed_module(kernel, mod)
         checks.unsigned_taint(kernel, mod, sig_ok)
         lm.percpu_addr = _percpu_modalloc(info, kernel)
-        lm.exports = parse_exports(elf)
-        checks.check_module_license_and_versions(kernel, mod, lm.exports)
+        checks.check_module_license_and_versions(kernel, mod, info)
         lm.symbols = simplify_symbols(info, lm.image, kernel, mod, lm.percpu_addr, LOAD_COPY_BASE)
         if stop_before == "apply_relocations":
             lm.stopped_before = stop_before
@@ -134,6 +133,7 @@ def link_module(data, kernel, flags=0, stop_before=None, fast=True, register=Fal
         arch = arch_for(profile)
         lm.relocations = apply_relocations(info, lm.image, lm.symbols.values, arch, kernel,
                                            mod.name, fast=fast)
+        lm.exports = module_exports(info, lm.image)
     except KmodError:
         _free(kernel, lm)
         raise
@@ -183,25 +183,50 @@ def _free(kernel, lm):
         kernel.module_area.free(lm.image.init_addr)
 
 
+def module_exports(info, image):
+    """The module's exports as the kernel reads them after relocation.
+
+    Each ``struct kernel_symbol`` of ``__ksymtab``/``__ksymtab_gpl`` is read from the
+    relocated image: with PREL32 (64-bit) three ``int`` offsets from their own address,
+    otherwise three absolute pointers; CRCs come from ``__kcrctab``/``__kcrctab_gpl`` at the
+    same index. Returns ``ExportedSymbol``s whose ``symbol`` is the value (an address).
+    """
+    bits = info.elf.layout.bits
+    out = []
+    for tab, crctab, gpl in KSYMTAB_SECTIONS:
+        idx = info.find_sec(tab)
+        if not idx:
+            continue
+        base = image.address_of(idx)
+        raw = image.section_bytes(idx)
+        crc_idx = info.find_sec(crctab)
+        crcs = image.section_bytes(crc_idx) if crc_idx else b""
+        for n, off in enumerate(range(0, len(raw) - 11, 12)):
+            if bits == 64:
+                f = [int.from_bytes(raw[off + 4 * k:off + 4 * k + 4], "little", signed=True)
+                     for k in range(3)]
+                value = (base + off + f[0]) & (2**64 - 1)
+                name_addr = (base + off + 4 + f[1]) & (2**64 - 1)
+                ns_addr = (base + off + 8 + f[2]) & (2**64 - 1) if f[2] else 0
+            else:
+                value, name_addr, ns_addr = (int.from_bytes(raw[off + 4 * k:off + 4 * k + 4], "little")
+                                             for k in range(3))
+            crc = int.from_bytes(crcs[4 * n:4 * n + 4], "little") if 4 * n + 4 <= len(crcs) else None
+            out.append(ExportedSymbol(image.read_cstring(name_addr) or "", value, gpl,
+                                      (image.read_cstring(ns_addr) if ns_addr else "") or "", crc))
+    return out
+
+
 def register_module(kernel, lm, state="LIVE"):
     """Make a linked module's exports visible to the next links (``--with``)."""
     owner = LoadedModule(lm.mod.name, {}, set(lm.mod.taints), state=state, image=lm.image)
     for e in lm.exports:
-        value = lm.symbols.values[_symbol_index(lm, e.symbol)] if e.symbol else 0
-        owner.exports[e.name] = SymbolHit(e.name, int(value), e.crc, e.gpl_only, e.namespace, owner)
+        owner.exports[e.name] = SymbolHit(e.name, e.symbol, e.crc, e.gpl_only, e.namespace, owner)
     for used in lm.symbols.uses:
         used.holders.append(owner)
         owner.uses.append(used)
-    kernel.modules.insert(0, owner)
+    kernel.add_module(owner)
     # the module is taken as initialised: its init allocation is freed, as after do_init_module
     if kernel.module_area is not None and lm.image.init_addr is not None:
         kernel.module_area.free(lm.image.init_addr)
     return owner
-
-
-def _symbol_index(lm, name):
-    syms = lm.info.syms
-    for i in range(len(syms)):
-        if lm.info.symbol_name(i) == name and int(syms["st_shndx"][i]) != 0:
-            return i
-    return 0

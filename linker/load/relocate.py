@@ -6,8 +6,10 @@ are skipped); ``SHT_REL`` and ``SHT_RELA`` go to the architecture's routine, whi
 only its own kind. The first failure stops everything, as in the kernel.
 
 ``apply_relocations`` patches ``image`` in place (the only step that changes its input) and
-returns ``{type name: count}``. ``fast=True`` uses the vectorised path of
-:mod:`linker.reloc.apply`, falling back to the scalar one per section when needed.
+returns ``{type name: count}``. ``fast=True`` computes every relocation of an allocation in
+one numpy sweep (:func:`~linker.reloc.apply.plan_vector`) and writes only when the whole
+module is known to succeed; otherwise, or with ``fast=False``, the relocations are applied
+one by one in the kernel's order, which also gives the kernel's first error.
 """
 
 import errno
@@ -15,7 +17,8 @@ import errno
 import numpy as np
 
 from ..errors import KmodError
-from ..reloc.apply import RelocationError, apply_section_scalar, apply_section_vector
+from ..reloc.apply import (RelocationError, apply_section_scalar, commit_vector,
+                           plan_vector)
 from .kernel import KERN_ERR
 
 SHT_RELA, SHT_REL = 4, 9
@@ -44,29 +47,83 @@ def relocation_sections(info):
 
 def read_relocations(info, s):
     """``(r_offset, r_type, r_sym, r_addend or None)`` arrays of one section."""
-    bits = info.elf.layout.bits
-    rela = s.sh_type == SHT_RELA
-    dtype = REL_DTYPES[(bits, rela)]
+    dtype = REL_DTYPES[(info.elf.layout.bits, s.sh_type == SHT_RELA)]
     data = s.data
-    arr = np.frombuffer(data, dtype=dtype, count=len(data) // dtype.itemsize)
-    r_info = arr["r_info"].astype(np.uint64)
-    if bits == 64:
-        r_sym, r_type = (r_info >> np.uint64(32)).astype(np.int64), (r_info & np.uint64(0xFFFFFFFF)).astype(np.int64)
-    else:
-        r_sym, r_type = (r_info >> np.uint64(8)).astype(np.int64), (r_info & np.uint64(0xFF)).astype(np.int64)
-    addend = arr["r_addend"].astype(np.int64) if rela else None
-    return arr["r_offset"].astype(np.uint64), r_type, r_sym, addend
+    return _split(info, np.frombuffer(data, dtype=dtype, count=len(data) // dtype.itemsize))
 
 
 def apply_relocations(info, image, symvals, arch, kernel, mod_name, fast=True):
-    counts = {}
-    nsyms = len(symvals)
+    """Apply every relocation section; returns ``{type name: count}``."""
+    work = []
     for s, target in relocation_sections(info):
         if info.sh_flags[s.index] & SHF_RELA_LIVEPATCH:
             continue  # livepatch relocations are applied by livepatch, not here
-        if (s.sh_type == SHT_RELA) != arch.rela:
+        work.append((s, target, (s.sh_type == SHT_RELA) == arch.rela))
+    counts = _apply_fast(info, work, image, symvals, arch) if fast else None
+    if counts is not None:
+        return counts
+    work = [(s, target, read_relocations(info, s) if ok else None) for s, target, ok in work]
+    return _apply_scalar(work, image, symvals, arch, kernel, mod_name)
+
+
+def _split(info, arr):
+    """``(r_offset, r_type, r_sym, addend or None)`` from a record array."""
+    r_info = arr["r_info"].astype(np.uint64)
+    if info.elf.layout.bits == 64:
+        r_sym, r_type = (r_info >> np.uint64(32)).astype(np.int64), (r_info & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    else:
+        r_sym, r_type = (r_info >> np.uint64(8)).astype(np.int64), (r_info & np.uint64(0xFF)).astype(np.int64)
+    addend = arr["r_addend"].astype(np.int64) if "r_addend" in arr.dtype.names else None
+    return arr["r_offset"].astype(np.uint64), r_type, r_sym, addend
+
+
+def _apply_fast(info, work, image, symvals, arch):
+    """Every relocation of an allocation in one numpy sweep: ``{type: count}``, or None
+    (nothing written) when it cannot be done that way."""
+    if not all(ok for _, _, ok in work):
+        return None
+    dtype = REL_DTYPES[(info.elf.layout.bits, arch.rela)]
+    data = info.elf.data
+    by_alloc = {}
+    for s, target, _ in work:
+        by_alloc.setdefault(image.sections[target][0], []).append((s, target))
+    plans = []
+    for alloc, parts in by_alloc.items():
+        raw = b"".join(data[s.sh_offset:s.sh_offset + s.sh_size - s.sh_size % dtype.itemsize]
+                       for s, _ in parts)
+        r_offset, r_type, r_sym, addend = _split(info, np.frombuffer(raw, dtype=dtype))
+        if len(r_sym) and int(r_sym.max()) >= len(symvals):
+            return None
+        counts = [s.sh_size // dtype.itemsize for s, _ in parts]
+        secs = [image.sections[t] for _, t in parts]
+        sec_off = np.repeat(np.array([x[1] for x in secs], dtype=np.int64), counts)
+        limits = sec_off + np.repeat(np.array([image.layout.placements[t].size for _, t in parts],
+                                              dtype=np.int64), counts)
+        with np.errstate(over="ignore"):
+            P = np.repeat(np.array([x[2] for x in secs], dtype=np.uint64), counts) + r_offset
+        buf = np.frombuffer(image.buffer(alloc), dtype=np.uint8)
+        plan = plan_vector(arch, buf, sec_off + r_offset.astype(np.int64), limits, P, r_type,
+                           r_sym, addend, symvals)
+        if plan is None:
+            return None
+        plans.append((buf, plan, r_type))
+    total = {}
+    for buf, plan, r_type in plans:
+        commit_vector(buf, plan)
+        types, n = np.unique(r_type, return_counts=True)
+        for t, c in zip(types.tolist(), n.tolist()):
+            name = arch.get(t).name
+            total[name] = total.get(name, 0) + c
+    return total
+
+
+def _apply_scalar(work, image, symvals, arch, kernel, mod_name):
+    counts = {}
+    nsyms = len(symvals)
+    for s, target, arrays in work:
+        if arrays is None:
             _fail(kernel, [arch.wrong_kind_message % mod_name], errno.ENOEXEC)
-        r_offset, r_type, r_sym, addend = read_relocations(info, s)
+        r_offset, r_type, r_sym, addend = arrays
         bad = np.flatnonzero(r_sym >= nsyms)
         if len(bad):
             _fail(kernel, [f"kmodsim: {mod_name}: relocation {int(bad[0])} of {s.name} refers to "
@@ -74,20 +131,13 @@ def apply_relocations(info, image, symvals, arch, kernel, mod_name, fast=True):
                   errno.ENOEXEC, log=False)
         alloc, sec_off, sec_addr = image.sections[target]
         sec_size = image.layout.placements[target].size
-        buf = image.buffer(alloc)
-        got = None
-        if fast:
-            got = apply_section_vector(arch, np.frombuffer(buf, dtype=np.uint8), sec_off, sec_size,
-                                       sec_addr, r_offset, r_type, r_sym, addend, symvals,
-                                       mod_name, s.name)
-        if got is None:
-            entries = zip(r_offset.tolist(), r_type.tolist(), r_sym.tolist(),
-                          addend.tolist() if addend is not None else [None] * len(r_offset))
-            try:
-                got = apply_section_scalar(arch, buf, sec_off, sec_size, sec_addr, entries, symvals,
-                                           mod_name, s.name)
-            except RelocationError as exc:
-                _fail(kernel, exc.lines, errno.ENOEXEC, log=not exc.lines[0].startswith("kmodsim:"))
+        entries = zip(r_offset.tolist(), r_type.tolist(), r_sym.tolist(),
+                      addend.tolist() if addend is not None else [None] * len(r_offset))
+        try:
+            got = apply_section_scalar(arch, image.buffer(alloc), sec_off, sec_size, sec_addr,
+                                       entries, symvals, mod_name, s.name)
+        except RelocationError as exc:
+            _fail(kernel, exc.lines, errno.ENOEXEC, log=not exc.lines[0].startswith("kmodsim:"))
         for k, v in got.items():
             counts[k] = counts.get(k, 0) + v
     return counts

@@ -75,20 +75,27 @@ def simplify_symbols(info, image, kernel, mod, percpu_base=None, copy_base=0):
     special = np.flatnonzero(~regular & (shndx != SHN_ABS) & (shndx != SHN_LIVEPATCH))
     result = SymbolValues(values)
     ret = 0
-    for i in special:
+    fast = _fast_vmlinux(info, kernel, mod)
+    for i in special.tolist():
         if i == 0:
             continue
         name = info.symbol_name(i)
         x = int(shndx[i])
-        if x == SHN_COMMON:
+        if x == SHN_UNDEF:
+            hit = fast(name)
+            if hit is not None:
+                values[i] = hit.value
+                result.resolved[name] = Resolution(name, hit.value, "vmlinux", hit.crc,
+                                                   hit.gpl_only, hit.namespace)
+                continue
+            err = _resolve(info, kernel, mod, i, name, result)
+            if err:
+                ret = err
+        elif x == SHN_COMMON:
             if name.startswith("__gnu_lto"):
                 continue
             kernel.printk(KERN_WARNING, f"{mod.name}: please compile with -fno-common")
             ret = -errno.ENOEXEC
-        elif x == SHN_UNDEF:
-            err = _resolve(info, kernel, mod, i, name, result)
-            if err:
-                ret = err
         else:
             kernel.printk(KERN_ERR, f"{mod.name}: Symbol {name} has an invalid section index "
                                     f"{x} (max {shnum - 1})")
@@ -97,6 +104,30 @@ def simplify_symbols(info, image, kernel, mod, percpu_base=None, copy_base=0):
         last = kernel.log[-1].text if kernel.log else "simplify_symbols failed"
         raise KmodError(last, -ret)
     return result
+
+
+def _fast_vmlinux(info, kernel, mod):
+    """The common case of ``resolve_symbol`` without its side paths: a vmlinux export with
+    no namespace, allowed to this module, whose CRC matches. Anything else returns None and
+    takes the full path, which prints whatever the kernel prints."""
+    from .checks import _versions
+    gplok = "P" not in mod.taints
+    check = kernel.profile.checks.get("modversions", False)
+    versions = _versions(info) if check and info.index.get("vers") else None
+    if check and versions is None:
+        return lambda name: None  # no __versions: try_to_force_load's path
+
+    def fast(name):
+        hit = kernel.vmlinux_symbol(name)
+        if hit is None or hit.namespace or (hit.gpl_only and not gplok):
+            return None
+        if check and hit.crc is not None and versions.get(name) != hit.crc:
+            return None
+        if hit.gpl_only:
+            mod.using_gplonly_symbols = True
+        return hit
+
+    return fast
 
 
 def _resolve(info, kernel, mod, i, name, result):

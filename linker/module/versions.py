@@ -6,6 +6,8 @@ the NUL-padded name filling the rest (``MODULE_NAME_LEN`` = 64 - sizeof(long)).
 
 from dataclasses import dataclass
 
+import numpy as np
+
 MODVERSION_INFO_SIZE = 64
 
 
@@ -15,14 +17,26 @@ class ModVersion:
     name: str
 
 
+def versions_table(data, layout):
+    """``{name: crc}``, the first record of each name winning (the kernel's scan order)."""
+    crcs, names = _records(data, layout)
+    table = {}
+    for c, n in zip(crcs, names):
+        table.setdefault(n.split(b"\0", 1)[0].decode("latin-1"), c & 0xFFFFFFFF)
+    return table
+
+
+def _records(data, layout):
+    word = layout.word_size
+    order = "<" if layout.little else ">"
+    dtype = np.dtype([("crc", f"{order}u{word}"), ("name", f"S{MODVERSION_INFO_SIZE - word}")])
+    recs = np.frombuffer(bytes(data), dtype=dtype, count=len(data) // MODVERSION_INFO_SIZE)
+    return recs["crc"].tolist(), recs["name"].tolist()
+
+
 def parse_versions(data, layout):
     """Every record of a ``__versions`` section; a short tail is ignored as the kernel does."""
-    data = bytes(data)
-    word = layout.word_size
-    out = []
-    for off in range(0, len(data) - MODVERSION_INFO_SIZE + 1, MODVERSION_INFO_SIZE):
-        crc = layout.addr.unpack_from(data, off)[0] & 0xFFFFFFFF
-        raw = data[off + word:off + MODVERSION_INFO_SIZE]
-        end = raw.find(b"\0")
-        out.append(ModVersion(crc, raw[:end if end >= 0 else len(raw)].decode("latin-1")))
-    return out
+    crcs, names = _records(data, layout)
+    # numpy's S type drops trailing NULs; strcmp stops at the first one
+    return [ModVersion(c & 0xFFFFFFFF, n.split(b"\0", 1)[0].decode("latin-1"))
+            for c, n in zip(crcs, names)]

@@ -85,58 +85,72 @@ def overflow_lines(rtype, value, module_name):
 _WIDTH_COLS = {w: np.arange(w, dtype=np.int64) for w in (1, 2, 4, 8)}
 
 
-def apply_section_vector(arch, buf_u8, sec_offset, sec_size, sec_addr, r_offset, r_type, r_sym,
-                         addend, symvals, module_name, section_name):
-    """Apply a whole relocation section with numpy; return ``{type: count}``.
+def plan_vector(arch, buf_u8, places, limits, P, r_type, r_sym, addend, symvals):
+    """Compute a batch of relocations with numpy, writing nothing; return a plan or None.
 
-    ``buf_u8`` is a ``numpy.uint8`` view of the allocation, ``sec_offset`` where the target
-    section starts in it. ``addend`` is ``None`` for REL. When the places overlap (one
-    relocation would see another's write) or anything fails, the section is redone one
-    relocation at a time by :func:`apply_section_scalar`, which reports the first failure
-    exactly as the kernel would; the fast path never decides an error on its own.
+    ``places`` are offsets into ``buf_u8`` (one allocation), ``limits`` the end offset of
+    each relocation's target section there, ``P`` the places' addresses; ``addend`` is None
+    for REL. Returns ``None`` whenever the batch cannot be done in one sweep with the kernel's
+    exact outcome: an unknown type, a place outside its section, two places that overlap (one
+    relocation would see another's write), a non-zero place, an overflow. The caller then
+    applies the relocations one by one (:func:`apply_section_scalar`), which reports the first
+    failure exactly as the kernel does. The fast path never decides an error on its own.
     """
-    n = len(r_offset)
+    n = len(places)
     if n == 0:
-        return {}
-    types = np.unique(r_type)
-    rts = [arch.get(int(t)) for t in types]
-    if any(rt is None for rt in rts):
+        return []
+    if int(r_type.max()) >= 256 or int(r_type.min()) < 0:
         return None
-    widths = np.zeros(n, dtype=np.int64)
-    for t, rt in zip(types, rts):
-        widths[r_type == t] = rt.width
-    offs = r_offset.astype(np.int64)
-    if (offs < 0).any() or ((offs + widths) > sec_size).any():
+    width_of = _width_table(arch)
+    widths = width_of[r_type]
+    if (widths < 0).any():
+        return None  # an unknown type: the scalar path reports it in order
+    types = np.flatnonzero(np.bincount(r_type, minlength=1)).tolist()
+    rts = [arch.get(t) for t in types]
+    if ((places + widths) > limits).any() or (places < 0).any():
         return None
-    # overlapping places: the scalar path keeps the kernel's sequential semantics
     written = widths > 0
-    order = np.argsort(offs[written], kind="stable")
-    so, sw = offs[written][order], widths[written][order]
-    if len(so) > 1 and ((so[:-1] + sw[:-1]) > so[1:]).any():
+    wp, ww = places[written], widths[written]
+    order = np.argsort(wp, kind="stable")
+    wp, ww = wp[order], ww[order]
+    if len(wp) > 1 and ((wp[:-1] + ww[:-1]) > wp[1:]).any():
         return None
     S = symvals[r_sym]
-    P = (np.uint64(sec_addr) + r_offset.astype(np.uint64))
-    places = sec_offset + offs
-    counts = {}
+    plan = []
     for t, rt in zip(types, rts):
-        mask = r_type == t
-        counts[rt.name] = int(mask.sum())
         if rt.width == 0:
             continue
+        mask = r_type == t
         cols = places[mask][:, None] + _WIDTH_COLS[rt.width]
         current = buf_u8[cols]
+        if rt.zero_target and current.any():
+            return None
         if addend is None:
             A = current.copy().view(f"<i{rt.width}").reshape(-1).astype(np.int64).astype(np.uint64)
         else:
             A = addend[mask].astype(np.uint64)
-        if rt.zero_target and current.any():
-            return None
         with np.errstate(over="ignore"):
             value = rt.value(S[mask], A, P[mask])
         if rt.overflow is not None and rt.overflow(value).any():
             return None
-        buf_u8[cols] = value.astype("<u8").view(np.uint8).reshape(-1, 8)[:, :rt.width]
-    return counts
+        plan.append((cols, value.astype("<u8").view(np.uint8).reshape(-1, 8)[:, :rt.width]))
+    return plan
+
+
+def _width_table(arch, cache={}):
+    """``width[type]`` for types 0..255, -1 where the architecture has no such type."""
+    table = cache.get(id(arch))
+    if table is None:
+        table = np.full(256, -1, dtype=np.int64)
+        for number, rt in arch.types.items():
+            table[number] = rt.width
+        cache[id(arch)] = table
+    return table
+
+
+def commit_vector(buf_u8, plan):
+    for cols, raw in plan:
+        buf_u8[cols] = raw
 
 
 def apply_section_scalar(arch, buf, sec_offset, sec_size, sec_addr, entries, symvals,
