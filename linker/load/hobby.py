@@ -144,14 +144,15 @@ class RelocStep:
 
 
 class _LoadedSections:
-    """What both result classes share: the ELF, the placed sections, init/exit lookups."""
+    """What both result classes share: naming the function that ``init``/``exit`` point at."""
 
     def symbol_at(self, addr):
         """The name of a function or object symbol that starts at ``addr``, or ``None``."""
         if addr is None:
             return None
         for sym in self.elf.symbols:
-            if sym.type not in (STT.STT_FUNC, STT.STT_OBJECT) or not 0 < sym.shndx < SHN.SHN_LORESERVE:
+            if sym.type not in (STT.STT_FUNC, STT.STT_OBJECT) \
+                    or not 0 < sym.shndx < len(self.elf.sections):
                 continue
             base = self.section_addr(sym.shndx)
             if base is not None and (base + sym.st_value) & MASK32 == addr:
