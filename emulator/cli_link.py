@@ -21,7 +21,7 @@ def add_parser(sub):
     p = sub.add_parser("link", help="lay out, resolve and relocate a module as the kernel does",
                        description="Run Linux 6.1's load_module() (or the hobby loader) up to "
                                    "relocation and show the result.")
-    p.add_argument("module", metavar="MODULE")
+    p.add_argument("module", metavar="MODULE", nargs="?")
     p.add_argument("--profile", default=None, metavar="P",
                    help="kernel profile name or file (default: linux-6.1.0-56-amd64)")
     p.add_argument("--with", dest="with_", nargs="+", default=[], metavar="MODULE",
@@ -49,6 +49,11 @@ def run(args):
     from linker.load import LinkKernel, link_module
     from linker.profiles import DEFAULT_PROFILE, load_profile
 
+    if args.module is None:
+        if not args.with_:
+            raise KmodError("no module given", errno.EINVAL)
+        # `link --with A B C` : the last name is the module itself
+        args.module = args.with_.pop()
     profile = load_profile(args.profile or DEFAULT_PROFILE)
     kernel = LinkKernel(profile)
     flags = (1 if args.ignore_modversions else 0) | (2 if args.ignore_vermagic else 0)

@@ -156,3 +156,38 @@ def test_link_cli_refusal_prints_the_kernel_log():
     assert r.returncode == 1
     assert "<warn> importer: Unknown symbol kmodsim_add (err -2)" in r.stderr
     assert "ENOENT" in r.stderr and "Traceback" not in r.stderr
+
+
+def _corpus(arch):
+    import os
+    if os.environ.get("KMODSIM_CORPUS") != "1":
+        pytest.skip("set KMODSIM_CORPUS=1 to run the corpus checks")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import corpus
+    root = corpus.corpus_dir(arch)
+    if root is None:
+        pytest.skip(f"the Debian {arch} module corpus cannot be fetched here")
+    return corpus, root
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("arch", ["amd64", "i386"])
+def test_corpus_sample_fast_equals_scalar(arch):
+    """Every 40th module of the Debian tree, with its dependencies linked first: the numpy
+    path and the one-relocation-at-a-time path must write the same bytes."""
+    corpus, root = _corpus(arch)
+    mods = corpus.scan(sorted(root.rglob("*.ko")))
+    names = sorted(mods)[::40]
+    profile = corpus.PROFILES[arch]
+    checked = 0
+    for name in names:
+        images = []
+        for fast in (True, False):
+            k = LinkKernel(load_profile(profile))
+            for dep in corpus.topo([name], mods)[:-1]:
+                link_module(mods[dep][0].read_bytes(), k, register=True)
+            lm = link_module(mods[name][0].read_bytes(), k, fast=fast)
+            images.append((bytes(lm.image.core), bytes(lm.image.init), lm.relocations))
+        assert images[0] == images[1], name
+        checked += 1
+    assert checked >= 100

@@ -112,7 +112,7 @@ class LinkKernel:
         self.log = []                # Record
         self.module_blacklist = ()
         self.sig_enforce = profile.checks.get("signature") == "enforce"
-        area = profile.module_area
+        area = profile.module_area or nominal_module_area(profile)
         self.module_area = ModuleArea(area.start, area.end, profile.page_size) if area else None
         for start, size, label in boot_allocations if boot_allocations is not None \
                 else default_boot_allocations(profile):
@@ -121,6 +121,7 @@ class LinkKernel:
         self._vmlinux = {}           # find_symbol's cache of the profile's vmlinux exports
         self._module_exports = {}    # name -> [SymbolHit of loaded modules, newest first]
         self._by_name = {}           # module name -> LoadedModule
+        self._placeholders = None
         if hasattr(profile.exports, "index"):
             profile.exports.index()
 
@@ -153,15 +154,33 @@ class LinkKernel:
     # -- symbols ----------------------------------------------------------------------
 
     def vmlinux_symbol(self, name):
-        """vmlinux's export ``name`` (a SymbolHit with no owner), or None."""
+        """vmlinux's export ``name`` (a SymbolHit with no owner), or None.
+
+        A link-only profile (no System.map, e.g. the i386 one) knows the exports and their
+        CRCs but not their addresses: each gets a placeholder address, stable for the
+        profile, so modules can still be laid out, checked and relocated.
+        """
         hit = self._vmlinux.get(name, ...)
         if hit is ...:
             exp = self.profile.exports.get(name)
             hit = None
-            if exp is not None and exp.exporter == "vmlinux" and exp.addr is not None:
-                hit = SymbolHit(name, exp.addr, exp.crc, exp.gpl_only, exp.namespace or "", None)
+            if exp is not None and exp.exporter == "vmlinux":
+                addr = exp.addr if exp.addr is not None else self.placeholder_address(name)
+                if addr is not None:
+                    hit = SymbolHit(name, addr, exp.crc, exp.gpl_only, exp.namespace or "", None)
             self._vmlinux[name] = hit
         return hit
+
+    def placeholder_address(self, name):
+        """``PLACEHOLDER_BASE + 16 * rank`` of the name among the profile's exports."""
+        if self.profile.runnable:
+            return None
+        if self._placeholders is None:
+            names = sorted(self.profile.exports)
+            self._placeholders = {n: i for i, n in enumerate(names)}
+        rank = self._placeholders.get(name)
+        base = PLACEHOLDER_BASE.get(self.profile.elf_class, 0)
+        return None if rank is None else base + 16 * rank
 
     def find_symbol(self, name, gplok=True):
         """``find_symbol``: vmlinux's tables, then each live module's, newest first."""
@@ -210,6 +229,28 @@ class LinkKernel:
 
     def profile_percpu_base(self):
         return self.profile.percpu_module_base or 0
+
+
+# link-only profiles: where placeholder export addresses start (i386: the kernel's text
+# starts at 0xc1000000 with the default 3G/1G split and a 16 MiB physical start)
+PLACEHOLDER_BASE = {32: 0xC1000000, 64: 0xFFFFFFFF81000000}
+
+
+class _Area:
+    def __init__(self, start, end):
+        self.start, self.end = start, end
+
+
+def nominal_module_area(profile):
+    """A module area for a profile that does not fix one.
+
+    On i386 ``MODULES_VADDR`` is ``VMALLOC_START``, which follows the amount of low memory;
+    on a machine with 896 MiB or more of it, modules land at 0xf8000000 and up, the range
+    i386 oops reports usually show. Used only when the profile leaves ``module_area`` null.
+    """
+    if profile.elf_class == 32 and profile.kind == "linux":
+        return _Area(0xF8000000, 0xFF000000)
+    return None
 
 
 def default_boot_allocations(profile):

@@ -133,7 +133,8 @@ def link_module(data, kernel, flags=0, stop_before=None, fast=True, register=Fal
         arch = arch_for(profile)
         lm.relocations = apply_relocations(info, lm.image, lm.symbols.values, arch, kernel,
                                            mod.name, fast=fast)
-        lm.exports = module_exports(info, lm.image)
+        lm.exports = module_exports(info, lm.image,
+                                    bool(profile.config.get("CONFIG_HAVE_ARCH_PREL32_RELOCATIONS")))
     except KmodError:
         _free(kernel, lm)
         raise
@@ -183,15 +184,16 @@ def _free(kernel, lm):
         kernel.module_area.free(lm.image.init_addr)
 
 
-def module_exports(info, image):
+def module_exports(info, image, prel32=True):
     """The module's exports as the kernel reads them after relocation.
 
     Each ``struct kernel_symbol`` of ``__ksymtab``/``__ksymtab_gpl`` is read from the
     relocated image: with PREL32 (64-bit) three ``int`` offsets from their own address,
     otherwise three absolute pointers; CRCs come from ``__kcrctab``/``__kcrctab_gpl`` at the
     same index. Returns ``ExportedSymbol``s whose ``symbol`` is the value (an address).
+    x86 uses PREL32 on both i386 and x86-64 (CONFIG_HAVE_ARCH_PREL32_RELOCATIONS).
     """
-    bits = info.elf.layout.bits
+    mask = (1 << info.elf.layout.bits) - 1
     out = []
     for tab, crctab, gpl in KSYMTAB_SECTIONS:
         idx = info.find_sec(tab)
@@ -202,12 +204,12 @@ def module_exports(info, image):
         crc_idx = info.find_sec(crctab)
         crcs = image.section_bytes(crc_idx) if crc_idx else b""
         for n, off in enumerate(range(0, len(raw) - 11, 12)):
-            if bits == 64:
+            if prel32:
                 f = [int.from_bytes(raw[off + 4 * k:off + 4 * k + 4], "little", signed=True)
                      for k in range(3)]
-                value = (base + off + f[0]) & (2**64 - 1)
-                name_addr = (base + off + 4 + f[1]) & (2**64 - 1)
-                ns_addr = (base + off + 8 + f[2]) & (2**64 - 1) if f[2] else 0
+                value = (base + off + f[0]) & mask
+                name_addr = (base + off + 4 + f[1]) & mask
+                ns_addr = (base + off + 8 + f[2]) & mask if f[2] else 0
             else:
                 value, name_addr, ns_addr = (int.from_bytes(raw[off + 4 * k:off + 4 * k + 4], "little")
                                              for k in range(3))
