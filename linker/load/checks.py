@@ -75,13 +75,13 @@ def _mod_verify_sig(data, modlen, kernel):
 
 # --------------------------------------------------------------------------- modversions
 
-def check_version(info, kernel, symname, crc, mod_name):
+def check_version(info, kernel, symname, crc, mod):
     """``check_version``: True when the CRCs agree (or there is nothing to compare)."""
     if crc is None or not kernel.profile.checks.get("modversions", False):
         return True
     vers = info.index.get("vers", 0)
     if vers == 0:
-        return try_to_force_load(kernel, mod_name, symname) == 0
+        return try_to_force_load(kernel, mod, symname) == 0
     want = _versions(info).get(symname)
     if want is None:
         kernel.printk(KERN_WARNING, f"{info.name}: no symbol version for {symname}")
@@ -102,22 +102,22 @@ def _versions(info):
     return cached
 
 
-def try_to_force_load(kernel, mod_name, reason):
+def try_to_force_load(kernel, mod, reason):
     if not kernel.profile.config.get("CONFIG_MODULE_FORCE_LOAD"):
         return -errno.ENOEXEC
     if not kernel.test_taint("F"):
-        kernel.printk(KERN_WARNING, f"{mod_name}: {reason}: kernel tainted.")
-    kernel.add_taint("F")
+        kernel.printk(KERN_WARNING, f"{mod.name}: {reason}: kernel tainted.")
+    add_taint_module(kernel, mod, "F", lockdep_unreliable=True)
     return 0
 
 
-def check_modstruct_version(info, kernel, mod_name):
+def check_modstruct_version(info, kernel, mod):
     """Check the kernel's ``module_layout`` CRC before anything else uses the module."""
     if not kernel.profile.checks.get("modversions", False):
         return
     hit = kernel.find_symbol("module_layout")
     crc = hit.crc if hit is not None else None
-    if not check_version(info, kernel, "module_layout", crc, mod_name):
+    if not check_version(info, kernel, "module_layout", crc, mod):
         raise KmodError(f"{info.name}: module_layout version check failed", errno.ENOEXEC)
 
 
@@ -136,7 +136,7 @@ def check_modinfo(info, kernel, mod, flags=0):
     if profile.checks.get("vermagic", False):
         modmagic = None if flags & MODULE_INIT_IGNORE_VERMAGIC else info.get_modinfo("vermagic")
         if modmagic is None:
-            if try_to_force_load(kernel, mod.name, "bad vermagic"):
+            if try_to_force_load(kernel, mod, "bad vermagic"):
                 raise KmodError(f"{info.name}: no vermagic", errno.ENOEXEC)
         elif not same_magic(modmagic, profile.vermagic, bool(info.index.get("vers"))):
             fail(kernel, KERN_ERR, f"{info.name}: version magic '{modmagic}' should be "
@@ -148,7 +148,8 @@ def check_modinfo(info, kernel, mod, flags=0):
             kernel.printk(KERN_WARNING, f"{mod.name}: loading out-of-tree module taints kernel.")
         add_taint_module(kernel, mod, "O")
     if info.get_modinfo("retpoline") is None and profile.config.get("CONFIG_RETPOLINE"):
-        kernel.printk(KERN_ERR, "System may be vulnerable to spectre v2")
+        # arch/x86/kernel/cpu/bugs.c: pr_fmt is "Spectre V2 : "
+        kernel.printk(KERN_ERR, "Spectre V2 : System may be vulnerable to spectre v2")
         kernel.printk(KERN_WARNING, f"{mod.name}: loading module not compiled with retpoline compiler.")
     if info.get_modinfo("staging") is not None:
         add_taint_module(kernel, mod, "C")
@@ -176,11 +177,13 @@ def set_license(kernel, mod, license):
     if license not in GPL_COMPATIBLE:
         if not kernel.test_taint("P"):
             kernel.printk(KERN_WARNING, f"{mod.name}: module license '{license}' taints kernel.")
-        add_taint_module(kernel, mod, "P")
+        add_taint_module(kernel, mod, "P", lockdep_unreliable=True)
 
 
-def add_taint_module(kernel, mod, letter):
-    kernel.add_taint(letter)
+def add_taint_module(kernel, mod, letter, lockdep_unreliable=False):
+    """``add_taint_module``: taint the kernel and the module; each call site says, as in the
+    kernel, whether lock debugging stays reliable (only P and F here make it unreliable)."""
+    kernel.add_taint(letter, lockdep_unreliable)
     mod.taints.add(letter)
 
 
@@ -217,9 +220,9 @@ def unsigned_taint(kernel, mod, sig_ok):
 def check_module_license_and_versions(kernel, mod, info):
     prev = kernel.test_taint("P")
     if mod.name == "ndiswrapper":
-        kernel.add_taint("P")
+        kernel.add_taint("P", True)
     if mod.name in ("driverloader", "lve"):
-        add_taint_module(kernel, mod, "P")
+        add_taint_module(kernel, mod, "P", lockdep_unreliable=True)
     if not prev and kernel.test_taint("P"):
         kernel.printk(KERN_WARNING, f"{mod.name}: module license taints kernel.")
     def count(name):
@@ -229,5 +232,5 @@ def check_module_license_and_versions(kernel, mod, info):
     if kernel.profile.config.get("CONFIG_MODVERSIONS") and (
             (count("__ksymtab") and not info.find_sec("__kcrctab")) or
             (count("__ksymtab_gpl") and not info.find_sec("__kcrctab_gpl"))):
-        if try_to_force_load(kernel, mod.name, "no versions for exported symbols"):
+        if try_to_force_load(kernel, mod, "no versions for exported symbols"):
             raise KmodError(f"{mod.name}: no versions for exported symbols", errno.ENOEXEC)

@@ -25,8 +25,10 @@ TAINT_FLAGS = (
     ("LIVEPATCH", "K", " "), ("AUX", "X", " "), ("RANDSTRUCT", "T", " "), ("TEST", "N", " "),
 )
 TAINT_LETTERS = {name: letter for name, letter, _ in TAINT_FLAGS}
-# taints whose first setting also prints "Disabling lock debugging due to kernel taint"
-LOCKDEP_NOW_UNRELIABLE = {"P", "F", "R", "M", "B", "U", "D", "A", "W", "C", "I", "L", "K"}
+# taints whose first setting also prints "Disabling lock debugging due to kernel taint":
+# the call sites that pass LOCKDEP_NOW_UNRELIABLE (module licence P, forced load F, forced
+# rmmod R, die D, machine check M, bad page B, user U); O, E, C, K, N, W, L keep lockdep
+LOCKDEP_NOW_UNRELIABLE = {"P", "F", "R", "M", "B", "U", "D"}
 
 
 @dataclass

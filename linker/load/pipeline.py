@@ -109,7 +109,7 @@ def link_module(data, kernel, flags=0, stop_before=None, fast=True, register=Fal
     rewrite_section_headers(info)
     mod = ModuleState(descriptor_name(info, profile) or info.name)
     lm = LinkedModule(info.name, info, mod, sig_ok)
-    checks.check_modstruct_version(info, kernel, mod.name)
+    checks.check_modstruct_version(info, kernel, mod)
     checks.check_modinfo(info, kernel, mod, flags)
     checks.module_enforce_rwx_sections(info, kernel, mod)
     _mark_special_sections(info)

@@ -167,7 +167,7 @@ def resolve_symbol(info, kernel, mod, name):
             kernel.printk(KERN_WARNING, f"{mod.name}: module uses symbols {name} from proprietary "
                                         f"module {owner.name}, inheriting taint.")
             mod.taints.add("P")
-    if not check_version(info, kernel, name, hit.crc, mod.name):
+    if not check_version(info, kernel, name, hit.crc, mod):
         return None, -errno.EINVAL
     if hit.namespace and hit.namespace not in info.get_all_modinfo("import_ns"):
         kernel.printk(KERN_ERR, f"{mod.name}: module uses symbol ({name}) from namespace "

@@ -62,7 +62,8 @@ def apply_one(rtype, buf, offset, S, A, P, module_name, rel_index=None):
     if width == 0:
         return Applied(value, 0, b"", b"")
     if rtype.zero_target and any(before):
-        raise RelocationError([nonzero_target_line(rtype.number, P, value)], rel_index)
+        # 6.1 prints val before a PC-relative type subtracts loc: S + A
+        raise RelocationError([nonzero_target_line(rtype.number, P, (S + A) & MASK64)], rel_index)
     buf[offset:offset + width] = (value & ((1 << (8 * width)) - 1)).to_bytes(width, "little")
     if rtype.overflow is not None and rtype.overflow(value):
         raise RelocationError(overflow_lines(rtype.number, value, module_name), rel_index)
