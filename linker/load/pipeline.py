@@ -95,8 +95,13 @@ class LinkedModule:
         return self.image.section_bytes(index)
 
 
-def link_module(data, kernel, flags=0, stop_before=None, fast=True, register=False):
-    """Run ``load_module``'s steps up to relocation for the module file ``data``."""
+def link_module(data, kernel, flags=0, stop_before=None, fast=True, register=False, keep=False):
+    """Run ``load_module``'s steps up to relocation for the module file ``data``.
+
+    ``register``: list the module (LIVE, init freed) so the next links find its exports;
+    ``keep``: leave its memory allocated for the caller (the emulator, which runs init next).
+    Otherwise the module's memory is freed again once it is linked.
+    """
     profile = kernel.profile
     length, sig_ok = checks.module_sig_check(data, kernel, flags)
     image_bytes = data[:length]
@@ -140,7 +145,7 @@ def link_module(data, kernel, flags=0, stop_before=None, fast=True, register=Fal
         raise
     if register:
         register_module(kernel, lm)
-    else:
+    elif not keep:
         _free(kernel, lm)
     return lm
 
@@ -174,6 +179,11 @@ def _percpu_modalloc(info, kernel):
         warn_percpu_alignment(kernel, info.name, align, page)
         align = page
     return kernel.percpu_alloc(s.sh_size, align)
+
+
+def free_module_memory(kernel, lm):
+    """Give the module's core and init allocations back to the module area."""
+    _free(kernel, lm)
 
 
 def _free(kernel, lm):
@@ -219,8 +229,12 @@ def module_exports(info, image, prel32=True):
     return out
 
 
-def register_module(kernel, lm, state="LIVE"):
-    """Make a linked module's exports visible to the next links (``--with``)."""
+def register_module(kernel, lm, state="LIVE", free_init=True):
+    """Make a linked module's exports visible to the next links (``--with``).
+
+    ``free_init``: take the module as initialised and free its init allocation (the link
+    command); the emulator keeps it until init has run.
+    """
     owner = LoadedModule(lm.mod.name, {}, set(lm.mod.taints), state=state, image=lm.image)
     for e in lm.exports:
         owner.exports[e.name] = SymbolHit(e.name, e.symbol, e.crc, e.gpl_only, e.namespace, owner)
@@ -229,6 +243,6 @@ def register_module(kernel, lm, state="LIVE"):
         owner.uses.append(used)
     kernel.add_module(owner)
     # the module is taken as initialised: its init allocation is freed, as after do_init_module
-    if kernel.module_area is not None and lm.image.init_addr is not None:
+    if free_init and kernel.module_area is not None and lm.image.init_addr is not None:
         kernel.module_area.free(lm.image.init_addr)
     return owner
