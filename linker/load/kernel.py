@@ -14,6 +14,7 @@ The emulator's kernel (``emulator/``) builds on this one; the linker never impor
 from dataclasses import dataclass, field
 
 KERN_EMERG, KERN_ALERT, KERN_CRIT, KERN_ERR, KERN_WARNING, KERN_NOTICE, KERN_INFO, KERN_DEBUG = range(8)
+KERN_DEFAULT_LEVEL = 4  # a message without a level: CONFIG_MESSAGE_LOGLEVEL_DEFAULT
 
 # include/linux/panic.h bit numbers and print_tainted()'s letters, in its order
 TAINT_FLAGS = (

@@ -47,7 +47,7 @@ _BUILTIN_RE = re.compile(r"builtin:[A-Za-z_]\w*\.[A-Za-z_]\w*")
 _PYTHON_RE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
 # Sections of a profile that map names to things: a user profile merges them key by key,
 # and (except in config, where null means "is not set") a null value removes the key.
-_MERGED = ("checks", "descriptor", "module_area", "kernel_text", "config", "bindings",
+_MERGED = ("checks", "descriptor", "module_area", "kernel_text", "kernel_image", "config", "bindings",
            "exports", "structs", "source")
 _NULL_REMOVES = ("bindings", "structs")
 
@@ -380,6 +380,7 @@ class Profile:
             raise ProfileError(f"{where}: page_size {self.page_size} is not a power of two")
         self.module_area = _area(doc.get("module_area"), f"{where}: module_area")
         self.kernel_text = _area(doc.get("kernel_text"), f"{where}: kernel_text")
+        self.kernel_image = _area(doc.get("kernel_image"), f"{where}: kernel_image")
         self.percpu_module_base = _int(doc.get("percpu_module_base"), f"{where}: percpu_module_base",
                                        allow_none=True)
         self.trusted_keys = tuple(_trusted_key(k, f"{where}: trusted_keys")

@@ -512,6 +512,7 @@ def linux_amd64_profile(shared):
         "page_size": 4096,
         "module_area": {"start": _hex(start), "end": _hex(end)},
         "kernel_text": {"start": _hex(addr["_stext"]), "end": _hex(addr["_etext"])},
+        "kernel_image": {"start": _hex(addr["_text"]), "end": _hex(addr["_end"])},
         # modules' per-CPU data comes from the reserved chunk right after the static area
         "percpu_module_base": _hex(addr["__per_cpu_end"]),
         "trusted_keys": TRUSTED_KEYS.get(name, []),

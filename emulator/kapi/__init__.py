@@ -1,0 +1,1 @@
+"""The kernel API modules call, in Python, grouped like the kernel's own files."""
