@@ -42,6 +42,8 @@ def run_guarded(k, mod, func, what):
         return Outcome(0, "panic")
     except UcError as exc:
         return oops(k, mod, what, exc)
+    if m.stop_reason == "kernel fault":
+        return oops(k, mod, what, None, rip=k.kernel_fault[0])
     if m.stop_reason != "returned":
         return lockup(k, mod, what)
     return Outcome(value)
@@ -49,11 +51,11 @@ def run_guarded(k, mod, func, what):
 
 # --------------------------------------------------------------------------- oops
 
-def oops(k, mod, what, exc):
+def oops(k, mod, what, exc, rip=None):
     m = k.machine
     fault = m.last_fault or ("unknown", m.pc, 0)
     access, addr = fault[0], fault[1]
-    rip = m.pc
+    rip = m.pc if rip is None else rip
     k.console_verbose()
     error = _error_code(m, access, addr)
     if addr < 4096:

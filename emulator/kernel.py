@@ -72,6 +72,7 @@ class Kernel(ModuleOps, LinkKernel):
         self.last_unloaded = None
         self.oops_count = 0
         self.panicked = None
+        self.kernel_fault = None       # (kernel function address, exception) of the last one
         self.code_cr2 = None           # CR2 after the oops code's own failed read, if any
         self.handlers = {}             # kernel address -> implementation
         self.names = {}                # kernel address -> export name (those modules resolved)
@@ -323,7 +324,16 @@ class Kernel(ModuleOps, LinkKernel):
         handler = self.handlers.get(addr)
         if handler is None:
             handler = self._handler_for(addr)
-        result = handler(self, m)
+        try:
+            result = handler(self, m)
+        except KernelPanic:
+            raise
+        except Exception as exc:  # a fault inside the kernel function, or a kmodsim bug
+            fault_addr = getattr(exc, "addr", None)
+            self.kernel_fault = (addr, exc)
+            m.last_fault = ("read", fault_addr if fault_addr is not None else addr, 0)
+            m.stop("kernel fault")
+            return
         if result is HANDLED:
             return
         m.return_from_call(result)

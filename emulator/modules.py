@@ -222,6 +222,8 @@ class ModuleOps:
         mod.init_size = 0
 
     def _free_module(self, mod):
+        from .kapi.paramops import module_free_params
+        module_free_params(self, mod)
         lm, m = mod.lm, self.machine
         lay, img = lm.layout, lm.image
         for used in list(mod.uses):
