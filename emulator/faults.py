@@ -56,7 +56,7 @@ def oops(k, mod, what, exc, rip=None):
     fault = m.last_fault or ("unknown", m.pc, 0)
     access, addr = fault[0], fault[1]
     rip = m.pc if rip is None else rip
-    k.console_verbose()
+    oops_enter(k)
     error = _error_code(m, access, addr)
     if addr < 4096:
         k.printk(KERN_ALERT, f"BUG: kernel NULL pointer dereference, address: {addr:016x}")
@@ -69,10 +69,11 @@ def oops(k, mod, what, exc, rip=None):
     k.printk(KERN_DEFAULT_LEVEL, "PGD 0 P4D 0 ")
     k.oops_count += 1
     k.printk(KERN_DEFAULT_LEVEL, f"Oops: {error:04x} [#{k.oops_count}] PREEMPT SMP NOPTI")
-    k.add_taint("D", True)
     regs = _regs(m)
     report_registers_and_trace(k, mod, what, regs, rip, cr2=addr)
     k.printk(KERN_DEFAULT_LEVEL, f"CR2: {addr:016x}")
+    # oops_end: the D taint comes after the report (the CPU lines above do not show it)
+    k.add_taint("D", True)
     k.printk(KERN_DEFAULT_LEVEL, "---[ end trace 0000000000000000 ]---")
     _regs_block(k, mod, regs, rip, addr)
     k.printk(KERN_DEFAULT_LEVEL, f"note: {k.current.comm}[{k.current.pid}] exited with irqs disabled")
@@ -173,6 +174,13 @@ def _uname_suffix(profile):
     words = version.split()
     deb = [w for w in words if w[:1].isdigit() and "." in w]
     return f"{words[0]}  Debian {deb[0]}" if deb else words[0]
+
+
+def oops_enter(k):
+    """``oops_begin``/``oops_enter``: the console turns verbose and lock debugging is switched
+    off quietly (so the D taint later prints no 'Disabling lock debugging' line)."""
+    k.console_verbose()
+    k.once.add("lockdep")
 
 
 # --------------------------------------------------------------------------- lockup, stack
