@@ -35,6 +35,7 @@ PERCPU_SIZE = 0x40000
 HEAP_BASE, HEAP_SIZE = 0xFF11000004000000, 64 << 20      # the direct map: kmalloc
 VMALLOC_BASE, VMALLOC_SIZE = 0xFFFFC90000400000, 64 << 20
 STACK_TOP, THREAD_SIZE = 0xFFA0000000630000, 16 << 10    # "RSP: 0018:ffa000000062fb30"
+RETURN_TRAMPOLINE = 0xFFFFFFFFFF600000  # the legacy vsyscall page: unused in kernel mode
 
 
 class KernelPanic(Exception):
@@ -90,6 +91,7 @@ class Kernel(ModuleOps, LinkKernel):
         m.map(img.start, text_end - img.start, R | E, "kernel text")
         m.map(text_end, page_align(img.end) - text_end, R | W, "kernel data")
         m.hook_kernel_text(img.start, text_end, self.on_kernel_code)
+        m.map_return_trampoline(RETURN_TRAMPOLINE)
         m.map(GS_BASE, PERCPU_SIZE, R | W, "per-CPU area (CPU 0)")
         m.set_reg(_x86("GS_BASE"), GS_BASE)
         self.heap = Heap(m, HEAP_BASE, HEAP_SIZE, "kmalloc heap (direct map)")
@@ -316,7 +318,7 @@ class Kernel(ModuleOps, LinkKernel):
 
     # ------------------------------------------------------------------------ kernel calls
 
-    def on_kernel_code(self, addr):
+    def on_kernel_code(self, uc, addr, size=0, user=None):
         m = self.machine
         if addr == self._sentinel:
             m.stop("returned")

@@ -76,6 +76,7 @@ class Machine:
             self.SP, self.IP, self.RET = r.UC_X86_REG_ESP, r.UC_X86_REG_EIP, r.UC_X86_REG_EAX
             self.ARGS = ()
         self.stop_reason = None
+        self.trampoline = None        # address of a `ret` the kernel calls return through
         self.last_fault = None        # (access, address, size) of the last invalid access
         self.last_interrupt = None    # the vector of the last CPU exception (0 #DE, 6 #UD, ...)
         self._hooks = [self.uc.hook_add(UC_HOOK_MEM_INVALID, self._on_invalid),
@@ -216,18 +217,34 @@ class Machine:
         return self.read_ptr(self.sp + slot * self.word)
 
     def return_from_call(self, value=None):
-        """Finish the kernel function being emulated: result in rax/eax, ``ret``."""
+        """Finish the kernel function being emulated: result in rax/eax, then ``ret``.
+
+        The ``ret`` itself is executed by the CPU: the PC is sent to a one-byte ``ret``
+        outside the hooked range (``map_return_trampoline``), which saves the Python-side
+        stack read and two register writes on every kernel call.
+        """
+        if self.trampoline is not None:
+            if value is not None:
+                self.uc.reg_write(self.RET, value & self.mask)
+            # a PC write must go through reg_write: only that one breaks the current block
+            self.uc.reg_write(self.IP, self.trampoline)
+            return
         if value is not None:
             self.set_reg(self.RET, value)
         self.set_reg(self.IP, self.pop())
 
+    def map_return_trampoline(self, addr):
+        """A page holding ``ret`` at ``addr``, where kernel calls finish (see above)."""
+        self.map(addr & ~(PAGE - 1), PAGE, R | E, "kmodsim return trampoline",
+                 data=b"\xcc" * (addr % PAGE) + b"\xc3")
+        self.trampoline = addr
+
     # -- execution ------------------------------------------------------------------------
 
     def hook_kernel_text(self, start, end, callback):
-        """Route every instruction fetched in [start, end) to ``callback(address)``."""
-        def on_code(uc, address, size, user):
-            callback(address)
-        self._hooks.append(self.uc.hook_add(UC_HOOK_CODE, on_code, begin=start, end=end - 1))
+        """Route every instruction fetched in [start, end) to ``callback(uc, address, size,
+        user)`` (Unicorn's own signature: no extra Python layer on each kernel call)."""
+        self._hooks.append(self.uc.hook_add(UC_HOOK_CODE, callback, begin=start, end=end - 1))
 
     def run(self, start, until, timeout_us=0, count=0):
         """Execute from ``start`` until the PC reaches ``until`` (or a stop).
