@@ -47,7 +47,7 @@ def scenario_output(scenario_text, modules, profile=None):
     system = KernelSystem(k)
     shell = Shell(system, modules)
     shell.run_script(scenario_text)
-    start = 0
+    start = system.clear_index      # what `dmesg -c` in the scenario cleared is gone
     out = ["=== SCENARIO\n", shell.output.decode("latin-1")]
     if not out[-1].endswith("\n") and out[-1]:
         out.append("\n")

@@ -50,12 +50,17 @@ def module_flags(mod, show_state=True):
 class ModuleOps:
     """The module subsystem of :class:`Kernel`: load, init, unload, and what /proc shows."""
 
-    def init_module(self, image, args="", flags=0, name=None):
-        """The ``init_module``/``finit_module`` syscall: 0 or ``-errno`` (as ``Result``).
+    def init_module(self, image, args="", flags=0, name=None, syscall="finit_module"):
+        """The ``finit_module``/``init_module`` syscall: 0 or ``-errno`` (as ``Result``).
 
         ``name`` names a hobby module (that format carries no name; the file's stem is used).
+        ``init_module`` copies the image from user memory first and refuses one shorter than
+        an ELF header silently (copy_module_from_user), where finit_module's check prints.
         """
         image = bytes(image)
+        if syscall == "init_module" and self.profile.kind == "linux" and \
+                len(image) < (64 if self.profile.elf_class == 64 else 52):
+            return Result(-errno.ENOEXEC)
         if self.profile.kind == "hobby":
             return self._init_hobby(image, name or "module")
         try:
@@ -64,6 +69,8 @@ class ModuleOps:
             return Result(-exc.errno, message=exc.message)
         mod = register_module(self, lm, state="COMING", free_init=False)
         mod.lm, mod.refcnt, mod.args = lm, 2, args
+        for used in mod.uses:      # ref_module: each module it uses is held once
+            used.refcnt = getattr(used, "refcnt", 1) + 1
         mod.init_addr, mod.exit_addr = self._descriptor_functions(lm)
         mod.init_size = lm.layout.init_size
         mod.core_size = lm.layout.core_size

@@ -50,7 +50,7 @@ class KernelSystem:
         return self._check(self.k.init_module(image, args, flags))
 
     def init_module(self, image, args):
-        return self._check(self.k.init_module(image, args))
+        return self._check(self.k.init_module(image, args, syscall="init_module"))
 
     def delete_module(self, name, flags):
         return self._check(self.k.delete_module(name, flags))

@@ -106,7 +106,11 @@ def link_module(data, kernel, flags=0, stop_before=None, fast=True, register=Fal
     length, sig_ok = checks.module_sig_check(data, kernel, flags)
     image_bytes = data[:length]
     native = RecordLayout(profile.elf_class, profile.endian == "little")
-    ehdr, shdrs = elf_validity_check(image_bytes, native, accepted_machines(profile))
+    try:
+        ehdr, shdrs = elf_validity_check(image_bytes, native, accepted_machines(profile))
+    except KmodError as exc:
+        kernel.printk(3, exc.message)  # pr_err, as every check of elf_validity_check
+        raise
     elf = ElfFile(image_bytes, checked=(native, ehdr, shdrs))
     info = setup_load_info(elf, kernel, flags)
     info.sig_ok = sig_ok
