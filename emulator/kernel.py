@@ -69,7 +69,7 @@ class Kernel(ModuleOps, LinkKernel):
         self._console_read = 0
         self.stub_calls = []           # (name, first args) of exports with no implementation
         self.caches = {}               # kmem_cache address -> (name, size)
-        self.next_pid = 80
+        self.next_pid = 0
         self.last_unloaded = None
         self.oops_count = 0
         self.panicked = None
@@ -102,7 +102,11 @@ class Kernel(ModuleOps, LinkKernel):
         m.write_int(GS_BASE + 0x28, 8, 0x4B4D4F4453494D00)  # the stack canary (gs:40)
         self.init_task = self._make_task(0, "swapper/0", self._export_addr("init_task"))
         self.tasks = [self.init_task]
-        self.current = self.spawn("insmod")
+        for pid, comm in guest_tasks():
+            self.next_pid = pid - 1
+            self.spawn(comm)
+        self.next_pid = 82
+        self.shell_task = self.spawn("sh")   # the scenario's shell, pid 83 as in the guest
         self._update_jiffies()
 
     def _boot_hobby(self):
@@ -415,6 +419,14 @@ def module_symbol(k, mod, addr):
     if best is None:
         return None
     return info.symbol_name(best), addr - bestval, nextval - bestval
+
+
+def guest_tasks():
+    """(pid, comm) of the tasks realkernel's guest runs before its scenario starts."""
+    from importlib import resources
+    text = resources.files("emulator").joinpath("data/guest_tasks.txt").read_text()
+    return [(int(line.split(" ", 1)[0]), line.split(" ", 1)[1]) for line in text.splitlines()
+            if line and not line.startswith("#")]
 
 
 def format_record(rec):

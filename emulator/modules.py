@@ -88,11 +88,12 @@ class ModuleOps:
     finit_module = init_module
 
     def insmod(self, path, args=""):
-        """Load a module file (as kmod's insmod does: finit_module on the file)."""
+        """Load a module file as ``insmod`` would: a process named insmod makes the call."""
         import os
         with open(path, "rb") as fh:
             data = fh.read()
-        return self.init_module(data, args, name=os.path.basename(path).split(".")[0])
+        with self.process("insmod"):
+            return self.init_module(data, args, name=os.path.basename(path).split(".")[0])
 
     def _init_hobby(self, image, name):
         """Seed 004's kernel: link (sectioned), map, call ``init`` with cdecl; no states."""
@@ -280,7 +281,28 @@ class ModuleOps:
         return Result(0)
 
     def rmmod(self, name, flags=O_NONBLOCK):
-        return self.delete_module(name, flags)
+        """Unload as ``rmmod`` would: a process named rmmod makes the call."""
+        with self.process("rmmod"):
+            return self.delete_module(name, flags)
+
+    def process(self, comm):
+        """A short-lived task that is ``current`` while the block runs (as the shell forks)."""
+        import contextlib
+
+        @contextlib.contextmanager
+        def scope():
+            if self.profile.kind != "linux":
+                yield None
+                return
+            parent = self.current
+            task = self.spawn(comm)
+            try:
+                yield task
+            finally:
+                self.reap(task)
+                self._set_current(parent)
+
+        return scope()
 
     def _try_force_unload(self, flags):
         if flags & O_TRUNC and self.profile.config.get("CONFIG_MODULE_FORCE_UNLOAD"):

@@ -81,3 +81,12 @@ def test_shell_scenarios(name, missing):
 def test_normalisation_keeps_module_frames():
     assert normalize("[    1.0] RIP: 0010:my_init+0x11/0x2c [m]") == ["RIP: 0010:my_init+0x11/0x2c [m]"]
     assert normalize(" do_one_initcall+0x59/0x220") == [" do_one_initcall"]
+
+
+def test_task_list_walk_matches_the_guest():
+    """tasks.ko prints current and every task after it: the guest's 46 boot tasks, sh, and
+    the insmod/rmmod processes with the pids the real guest gives them."""
+    sim = run(REAL / "tasks.sh", [SAMPLES / "linux/tasks/tasks.ko"])
+    matched, total = fidelity((REAL / "tasks.real.txt").read_text(), sim)
+    assert (matched, total) == (57, 57)
+    assert "tasks: current pid 84 comm insmod" in sim and "exit from pid 85 comm rmmod" in sim
