@@ -90,3 +90,18 @@ def test_task_list_walk_matches_the_guest():
     matched, total = fidelity((REAL / "tasks.real.txt").read_text(), sim)
     assert (matched, total) == (57, 57)
     assert "tasks: current pid 84 comm insmod" in sim and "exit from pid 85 comm rmmod" in sim
+
+
+def test_lifecycle_scenario():
+    """A failing init, init > 0 (warning and stack dump), no exit function ([permanent],
+    EBUSY, forced removal), a truncated file, export/import in both orders, rmmod in use."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        truncated = Path(tmp) / "truncated.ko"
+        truncated.write_bytes((SAMPLES / "linux/hello_debug/hello_debug.ko").read_bytes()[:4096])
+        sim = run(REAL / "lifecycle.sh", [SAMPLES / "linux/init_fails/init_fails.ko",
+                                          SAMPLES / "linux/noexit/noexit.ko",
+                                          SAMPLES / "linux/exporter/exporter.ko",
+                                          SAMPLES / "linux/importer/importer.ko", truncated])
+    matched, total = fidelity((REAL / "lifecycle.real.txt").read_text(), sim)
+    assert (matched, total) == (74, 74)
