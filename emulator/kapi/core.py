@@ -478,3 +478,32 @@ def check_object_size(k, m):
 def monitor_write(k, m):
     """seed 004: write a NUL-terminated string to the console."""
     k.console_write(_cstr(m, m.arg(0)))
+
+
+# --------------------------------------------------------------------------- kstrto*
+
+def _kstrto(size, signed, long_arg=False):
+    def impl(k, m):
+        from . import params
+        s, base, res = m.arg(0), m.arg(1) & 0xFFFFFFFF, m.arg(2)
+        rc, value = params.kstrtox(m.read_cstring(s), size if not long_arg else m.word, signed, base)
+        if rc == 0:
+            m.write_int(res, size if not long_arg else m.word, value)
+        return rc & m.mask
+    return impl
+
+
+for _name, _size, _signed in (("kstrtoint", 4, True), ("kstrtouint", 4, False),
+                              ("kstrtoll", 8, True), ("kstrtoull", 8, False)):
+    kapi(f"kstrtox.{_name}")(_kstrto(_size, _signed))
+kapi("kstrtox._kstrtol")(_kstrto(8, True, long_arg=True))
+kapi("kstrtox._kstrtoul")(_kstrto(8, False, long_arg=True))
+
+
+@kapi("kstrtox.kstrtobool")
+def kstrtobool(k, m):
+    from . import params
+    rc, value = params.kstrtobool(m.read_cstring(m.arg(0)))
+    if rc == 0:
+        m.write_int(m.arg(1), 1, int(value))
+    return rc & m.mask
