@@ -181,7 +181,9 @@ class ElfFile:
     def __init__(self, data, checked=None):
         """``checked``: ``(layout, ehdr, shdrs)`` from a validity check that already ran over
         these very bytes in the file's own layout (the loader's), so it is not done twice."""
-        self.data = data if isinstance(data, bytes) else bytes(data)
+        # bytes, or a read-only memoryview (of an mmap, say: a .ko's debug info is most of
+        # the file, and a loader never touches it)
+        self.data = data if isinstance(data, (bytes, memoryview)) else bytes(data)
         if checked is not None and checked[0] == Layout.for_ident(self.data[EI_CLASS], self.data[EI_DATA]):
             self.layout, self.header, self._shdrs = checked
             self.shnum, self.shstrndx = len(self._shdrs), self.header.e_shstrndx
