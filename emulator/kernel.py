@@ -380,7 +380,7 @@ class Kernel(ModuleOps, LinkKernel):
         # init returns into do_one_initcall, as the real call trace shows
         if self.profile.kind != "linux":
             return self.profile.kernel_text.start
-        addr = self._export_addr("do_one_initcall")
+        addr = self.profile.kernel_symbols.get("do_one_initcall") or self._export_addr("do_one_initcall")
         return (addr + 0x59) if addr else self.profile.kernel_text.start + 0x59
 
 

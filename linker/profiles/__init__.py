@@ -381,6 +381,9 @@ class Profile:
         self.module_area = _area(doc.get("module_area"), f"{where}: module_area")
         self.kernel_text = _area(doc.get("kernel_text"), f"{where}: kernel_text")
         self.kernel_image = _area(doc.get("kernel_image"), f"{where}: kernel_image")
+        self.kernel_symbols = types.MappingProxyType(
+            {k: _int(v, f"{where}: kernel_symbols.{k}")
+             for k, v in _dict(doc.get("kernel_symbols", {}), f"{where}: kernel_symbols").items()})
         self.percpu_module_base = _int(doc.get("percpu_module_base"), f"{where}: percpu_module_base",
                                        allow_none=True)
         self.trusted_keys = tuple(_trusted_key(k, f"{where}: trusted_keys")
