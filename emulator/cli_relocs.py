@@ -1,0 +1,125 @@
+"""``kmodsim relocs``: a module's relocations, in the order the kernel applies them.
+
+Without ``--step``, one line per relocation: the place (section + offset), the type, the
+symbol, S, A, P and the value written. With ``--step``, each relocation in full, as
+:meth:`linker.load.stepper.Step.text` gives it: how the symbol was resolved, the formula with
+the numbers filled in, the bytes and the instruction before and after. ``--section NAME``
+shows only the relocations that patch section NAME (or come from relocation section NAME);
+the ones before it are still applied, so the bytes shown are the kernel's. ``--limit N``
+stops after N shown. A refused load prints the kernel's lines and exits 1.
+"""
+
+import errno
+import os
+import sys
+
+from linker.errors import KmodError
+
+from .cli_link import print_log
+
+
+def add_parser(sub):
+    p = sub.add_parser("relocs", help="list or step through a module's relocations",
+                       description="Apply a module's relocations one at a time, in the kernel's "
+                                   "order, and show each: place, symbol, S, A, P, the value "
+                                   "written; --step also shows the formula, the bytes and the "
+                                   "instruction before and after.")
+    p.add_argument("module", metavar="MODULE", nargs="?")
+    p.add_argument("--profile", default=None, metavar="P",
+                   help="kernel profile name or file (default: linux-6.1.0-56-amd64)")
+    p.add_argument("--with", dest="with_", nargs="+", default=[], metavar="MODULE",
+                   help="link these modules first, so their exports resolve")
+    p.add_argument("--step", action="store_true",
+                   help="show every relocation in full, one after another")
+    p.add_argument("--section", metavar="NAME",
+                   help="show only the relocations that patch section NAME")
+    p.add_argument("--limit", type=int, metavar="N", help="show at most N relocations")
+    p.set_defaults(run=run)
+    return p
+
+
+def run(args):
+    from linker.load import LinkKernel
+    from linker.load.stepper import stepper_for
+    from linker.profiles import DEFAULT_PROFILE, load_profile
+
+    if args.module is None:
+        if not args.with_:
+            raise KmodError("no module given", errno.EINVAL)
+        args.module = args.with_.pop()   # `relocs --with A B`: the last name is the module
+    if args.limit is not None and args.limit < 0:
+        raise KmodError(f"--limit {args.limit}: must be 0 or more", errno.EINVAL)
+    profile = load_profile(args.profile or DEFAULT_PROFILE)
+    kernel = LinkKernel(profile)
+    try:
+        st = stepper_for(args.module, with_=args.with_, kernel=kernel)
+    except KmodError as exc:
+        return _refused(args.module, kernel, exc.message, exc.errno)
+    plan = st.plan()
+    if args.section is not None and not any(args.section in (r, t) for r, t, _ in plan):
+        names = sorted({t for _, t, n in plan if n})
+        print(f"kmodsim relocs: no relocation of {args.module} patches {args.section}; "
+              f"these sections have relocations: {', '.join(names) or 'none'}", file=sys.stderr)
+        return 1
+    print(f"{st.name} ({profile.arch}, profile {profile.name}): {len(st)} relocations in "
+          f"{len(plan)} sections, in the order the kernel applies them")
+    print()
+    if not args.step:
+        print(_table_header(st.bits))
+    shown = 0
+    for step in st:
+        if args.limit is not None and shown >= args.limit:
+            break
+        if args.section is not None and args.section not in (step.target_name, step.rel_section):
+            continue
+        shown += 1
+        if args.step:
+            print(step.text())
+            print()
+        else:
+            print(_table_line(step))
+            for line in step.error or ():
+                print(f"      refused: {line}")
+    if st.error is not None:
+        return _refused(args.module, kernel, st.error[0], errno.ENOEXEC)
+    if not args.step and st.done:
+        counts = {}
+        for step in st.history:
+            counts[step.type_name] = counts.get(step.type_name, 0) + 1
+        print()
+        print(f"  {len(st.history)} relocations applied: " +
+              ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    return 0
+
+
+def _table_header(bits):
+    w = bits // 4 + 2
+    return (f"  {'Place':<32} {'Type':<16} {'Symbol':<28} {'S':<{w}} {'A':>8}  {'P':<{w}} Value")
+
+
+def _table_line(step):
+    w = step.bits // 4 + 2
+    place = f"{step.target_name}+{step.r_offset:#x}" if step.r_offset is not None \
+        else f"({step.rel_section})"
+    S = f"{step.S:#0{w}x}" if step.S is not None else "-"
+    A = (f"-{-step.A:#x}" if step.A < 0 else f"{step.A:#x}") if step.A is not None else "-"
+    P = f"{step.P:#0{w}x}" if step.P is not None else "-"
+    if step.error:
+        value = "refused"
+    elif step.width:
+        value = f"{step.written:#0{2 * step.width + 2}x}"
+    else:
+        value = "(none)"
+    return (f"  {place:<32} {step.type_name:<16} {step.symbol or '-':<28} {S:<{w}} {A:>8}  "
+            f"{P:<{w}} {value}")
+
+
+def _refused(module, kernel, message, err):
+    """What ``kmodsim link`` prints for a refusal: dmesg, then one line with the errno."""
+    sys.stdout.flush()
+    print_log(kernel.log, sys.stderr)
+    said = any(message in r.text for r in kernel.log)
+    name = errno.errorcode.get(err, str(err))
+    print(f"kmodsim relocs: {module}: load refused: {'' if said else message + ': '}"
+          f"{name} ({os.strerror(err)})", file=sys.stderr)
+    return 1
