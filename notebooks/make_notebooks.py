@@ -58,6 +58,79 @@ assert m.get("vermagic") == "6.1.0-56-amd64 SMP preempt mod_unload modversions "
 assert len(m.params) == 16
 print("ok")"""),
     ],
+    "02_relocating_the_hobby_module.ipynb": [
+        ("md", "# 02 · Relocating seed 004's hobby module, by hand and with the stepper\n\n"
+               "The hobby kernel of seed 004 loads an ELF32 `.o` and patches two kinds of "
+               "relocations: `R_386_32` (write S + A) and `R_386_PC32` (write S + A - P). Here we "
+               "lay `hello.o` out, then work out its call to `monitor_write` by hand before letting "
+               "the stepper do every relocation."),
+        ("code", SETUP + """from linker.load.stepper import stepper_for
+st = stepper_for(SAMPLES / "hobby/hello.o", profile="hobby-i386")
+lm = st.lm
+for index, name, addr, size, region in lm.placed_sections():
+    print(f"[{index}] {name:16} {addr:#010x} {size:#6x} {region}")"""),
+        ("md", "## By hand: the call to `monitor_write`\nA `call rel32` holds the distance from the "
+               "end of the instruction to the target. The relocation is `R_386_PC32` on the 4 bytes "
+               "after the `e8` opcode, with the addend -4 stored in those bytes (REL): S + A - P."),
+        ("code", """elf = lm.elf
+text = next(s for s in elf.sections if s.name == ".text")
+rel = next(r for rs in elf.relocation_sections for r in rs.entries
+           if elf.symbols[r.sym].name == "monitor_write")
+S = 0x00101000                                  # monitor_write in the hobby profile
+A = int.from_bytes(text.data[rel.r_offset:rel.r_offset + 4], "little", signed=True)
+P = lm.image.address_of(text.index) + rel.r_offset
+by_hand = (S + A - P) & 0xFFFFFFFF
+print(f"S = {S:#x}, A = {A}, P = {P:#x}  ->  S + A - P = {by_hand:#010x}")"""),
+        ("md", "## With the stepper\nEach step shows the formula with the numbers filled in and the "
+               "instruction before and after."),
+        ("code", """steps = []
+while (step := st.step()) is not None:
+    steps.append(step)
+print(steps[0].text())
+call = next(s for s in steps if s.symbol == "monitor_write")
+print(call.text())"""),
+        ("code", """from emulator.kernel import Kernel
+k = Kernel("hobby-i386")
+k.insmod(SAMPLES / "hobby/hello.o"); k.rmmod("hello")
+print(k.console_text())
+assert call.value & 0xFFFFFFFF == by_hand and call.type_name == "R_386_PC32"
+assert {s.type_name for s in steps} == {"R_386_32", "R_386_PC32"}
+assert k.console_text() == "Hello from hello.ko!\\nGoodbye from hello.ko.\\n"
+print("ok")"""),
+    ],
+    "03_a_linux_module.ipynb": [
+        ("md", "# 03 · A Linux `.ko`: layout, resolution, x86-64 relocations, versions\n\n"
+               "Linux 6.1 lays a module out in two allocations (core and init), text then read-only "
+               "data then data, page-aligned between groups; resolves undefined symbols against the "
+               "kernel's exports (checking each CRC against `__versions`); and applies `PC32`, "
+               "`PLT32`, `32S` and `64` relocations."),
+        ("code", SETUP + """from linker.load import LinkKernel, link_module
+from linker.profiles import load_profile
+k = LinkKernel(load_profile())
+data = (SAMPLES / "linux/hello_debug/hello_debug.ko").read_bytes()
+lm = link_module(data, k)
+print(f"core {lm.layout.core_size} bytes at {lm.image.core_addr:#x}, init {lm.layout.init_size} at {lm.image.init_addr:#x}")
+for index, name, addr, size, region in lm.placed_sections():
+    print(f"[{index:2}] {name:28} {addr:#018x} {size:#6x} {region}")"""),
+        ("code", """for name, r in sorted(lm.symbols.resolved.items()):
+    print(f"{name:22} {r.value:#018x}  from {r.how}, CRC {r.crc:#010x}" if r.crc is not None else name)
+print(lm.relocations)"""),
+        ("md", "## When versions do not match\nChange one character of the vermagic and the kernel "
+               "refuses the module with `version magic '...' should be '...'` and ENOEXEC."),
+        ("code", """from linker.errors import KmodError
+bad = data.replace(b"vermagic=6.1.0-56-amd64 SMP", b"vermagic=6.1.0-56-amd64 XMP")
+k2 = LinkKernel(load_profile())
+try:
+    link_module(bad, k2)
+except KmodError as exc:
+    err = exc
+print(err.errno, [r.text for r in k2.log][-1])"""),
+        ("code", """assert lm.layout.core_size == 20480 and lm.image.core_addr == 0xffffffffc0201000
+assert set(lm.relocations) >= {"R_X86_64_PC32", "R_X86_64_PLT32", "R_X86_64_32S", "R_X86_64_64"}
+assert lm.symbols.resolved["_printk"].value == 0xffffffff81a07e3d
+assert err.errno == 8 and "should be" in k2.log[-1].text
+print("ok")"""),
+    ],
     "04_running_init_and_exit.ipynb": [
         ("md", "# 04 · Running init and exit\n\nkmodsim boots a simulated Debian 6.1 kernel, loads a "
                "module the way `load_module` does, and runs its init in an emulated x86-64 CPU. The "
