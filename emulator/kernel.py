@@ -74,6 +74,7 @@ class Kernel(ModuleOps, LinkKernel):
         self.oops_count = 0
         self.panicked = None
         self.kernel_fault = None       # (kernel function address, exception) of the last one
+        self.debugger = None           # set by emulator.debugger / the GDB stub to drive runs
         self.code_cr2 = None           # CR2 after the oops code's own failed read, if any
         self.handlers = {}             # kernel address -> implementation
         self.names = {}                # kernel address -> export name (those modules resolved)
@@ -238,14 +239,9 @@ class Kernel(ModuleOps, LinkKernel):
         return self.symbolize(addr, with_offset)
 
     def panic(self, message):
-        """``panic()``: the kernel's last words, then nothing runs any more."""
-        from linker.load.kernel import KERN_EMERG
-        self.console_verbose()
-        self.printk(KERN_EMERG, f"Kernel panic - not syncing: {message}")
-        self.dump_stack()
-        self.printk(KERN_EMERG, f"---[ end Kernel panic - not syncing: {message} ]---")
-        self.panicked = message
-        raise KernelPanic(message)
+        """``panic()``: the kernel's last words, then nothing runs any more (emulator.faults)."""
+        from .faults import panic
+        panic(self, message)
 
     def console_verbose(self):
         """``console_verbose()``: from now on the console shows every level (oops, panic)."""
@@ -371,7 +367,13 @@ class Kernel(ModuleOps, LinkKernel):
             for value in reversed(args):
                 m.push(value)
         m.push(self._sentinel)
-        m.run(func, self._sentinel, timeout_us=self.timeout_us, count=self.max_insns)
+        if self.debugger is not None:
+            # a debugger (emulator/debugger.py, the GDB stub) drives the run: it may stop
+            # at breakpoints and single-step, and returns once the function has returned
+            # or the CPU stopped for good (fault, timeout), leaving m.stop_reason set
+            self.debugger.run_call(self, func, self._sentinel)
+        else:
+            m.run(func, self._sentinel, timeout_us=self.timeout_us, count=self.max_insns)
         if m.pc == self._sentinel and m.stop_reason is None:
             m.stop_reason = "returned"   # Unicorn stopped at `until` before the hook ran
         return m.reg(m.RET)
@@ -418,7 +420,7 @@ def module_symbol(k, mod, addr):
             nextval = v
     if best is None:
         return None
-    return info.symbol_name(best), addr - bestval, nextval - bestval
+    return info.symbol_name(best), addr - bestval, (nextval - bestval) & 0xFFFFFFFFFFFFFFFF
 
 
 def guest_tasks():
