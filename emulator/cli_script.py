@@ -40,17 +40,22 @@ def scenario_output(scenario_text, modules, profile=None):
     """The framed text realkernel prints, produced by kmodsim."""
     from linker.profiles import DEFAULT_PROFILE
 
-    from .kernel import Kernel
+    from .kernel import Kernel, KernelPanic
     from .shell import Shell
     from .system import KernelSystem
     k = Kernel(profile or DEFAULT_PROFILE)
     system = KernelSystem(k)
     shell = Shell(system, modules)
-    shell.run_script(scenario_text)
+    try:
+        shell.run_script(scenario_text)
+    except KernelPanic:             # the guest is dead: no more commands, and no dmesg
+        shell.flush_console()
     start = system.clear_index      # what `dmesg -c` in the scenario cleared is gone
     out = ["=== SCENARIO\n", shell.output.decode("latin-1")]
     if not out[-1].endswith("\n") and out[-1]:
         out.append("\n")
+    if k.panicked is not None:      # realkernel's VM restarts (panic=-1): the output ends
+        return "".join(out)
     out.append("=== DMESG\n")
     from .kernel import format_record
     out += [format_record(r) + "\n" for r in k.log[start:]]
@@ -61,20 +66,21 @@ def scenario_output(scenario_text, modules, profile=None):
 def run_script(args):
     with open(args.scenario, encoding="utf-8", errors="surrogateescape") as fh:
         text = fh.read()
-    sys.stdout.write(scenario_output(text, _modules(args.modules), args.profile))
+    sys.stdout.buffer.write(scenario_output(text, _modules(args.modules), args.profile)
+                            .encode("latin-1"))
     return 0
 
 
 def run_shell(args):
     from linker.profiles import DEFAULT_PROFILE
 
-    from .kernel import Kernel
+    from .kernel import Kernel, KernelPanic
     from .shell import Shell
     from .system import KernelSystem
     k = Kernel(args.profile or DEFAULT_PROFILE)
 
     def write(data):
-        sys.stdout.write(data.decode("latin-1"))
+        sys.stdout.buffer.write(bytes(data))
         sys.stdout.flush()
 
     shell = Shell(KernelSystem(k), _modules(args.modules), write=write)
@@ -87,6 +93,9 @@ def run_shell(args):
             return status
         try:
             status = shell.run_interactive(line)
+        except KernelPanic:         # the kernel is dead: the session ends with it
+            shell.flush_console()
+            return 1
         except SystemExit as exc:
             return exc.code or 0
         except Exception as exc:   # the shell's own exit (ExitShell) and anything else

@@ -202,6 +202,9 @@ class Kernel(ModuleOps, LinkKernel):
             self.machine.write_int(addr, 8, j)
 
     def printk(self, level, text):
+        # a record holds at most PRINTKRB_RECORD_MAX - 1 = 991 bytes, level prefix included
+        if len(text) > 989:
+            text = text[:989]
         self.ns += 1000  # each record takes its microsecond
         rec = Record(level, text)
         rec.ts_ns = self.ns
@@ -213,6 +216,7 @@ class Kernel(ModuleOps, LinkKernel):
         """A module's printk: level prefixes, KERN_CONT, one record per call (6.1's
         vprintk_store); returns the number of bytes printed, as printk does."""
         n = len(text)
+        text = text[:991]   # PRINTKRB_RECORD_MAX - 1: the level prefix counts
         level, cont = None, False
         while len(text) >= 2 and text[0] == 1:
             c = text[1:2]

@@ -20,14 +20,22 @@ What it runs
     echo, printf, test/[, true, false, :, cd, pwd, exit, return, break, continue, shift,
     set (``set -- ARGS``), export, unset, local, read, eval, ``.``.
   * applets, each a process (``System.spawn``/``System.reap`` around it): insmod, rmmod,
-    lsmod, modprobe, modinfo, depmod, dmesg, cat, head, ls, sleep. Any other busybox applet
-    says it is not simulated (rc 127) rather than pretend.
+    lsmod, modprobe, modinfo, depmod, dmesg, cat, head, ls, sleep; and the text applets
+    stat (-c), grep (egrep, fgrep; GNU BRE and ERE with POSIX leftmost-longest matches),
+    wc, tail, sort, uniq, cut, tr, seq, basename, dirname, tee. ``APPLET --help`` prints
+    the usage and exits 0. Any other busybox applet says it is not simulated (rc 127)
+    rather than pretend. An applet's stdout is stdio's: line-buffered on the console,
+    fully buffered (4096 bytes) elsewhere, so ``grep x f > /sys/...`` makes one write(2).
   * files: a scratch in-memory filesystem holding the guest's initramfs (``/bin /dev /mods
-    /proc /root /sys /tmp``, ``/init``, ``/scenario.sh``; the modules in ``/mods``). Paths
-    under ``/proc``, ``/sys`` and ``/dev`` go to the System, except ``/dev/null``.
+    /proc /root /sys /tmp``, ``/init``, ``/scenario.sh``; the modules in ``/mods``), a
+    tmpfs as the guest's rootfs is (directory sizes, /root 0700, /init 0755). Paths under
+    ``/proc``, ``/sys`` and ``/dev`` go to the System, except ``/dev/null`` and
+    ``/dev/zero``, which the shell answers itself.
   * not simulated, and said so on stderr (``kmodsim: ...``), never faked: running programs
     (an ELF executable such as ./finit), ``set`` options, ``ls -l``, ``cat -n``, modprobe/
-    modinfo/depmod with a /lib/modules tree (the guest has none).
+    modinfo/depmod with a /lib/modules tree (the guest has none), ``stat`` without -c or
+    with inodes, device numbers or times, ``stat -f``, ``tail -f``, ``grep -o -v``, sed,
+    awk and the other applets.
 
 The console
   The kernel's console and the scenario's output are the same serial line, and a kernel
@@ -51,6 +59,7 @@ from __future__ import annotations
 
 import bz2
 import errno as E
+import functools
 import gzip
 import lzma
 import posixpath
@@ -96,11 +105,23 @@ class TaskKilled(Exception):
 
 @dataclass(frozen=True)
 class Stat:
-    """What ``stat(2)`` says about a kernel-owned path (the part the shell looks at)."""
+    """What ``stat(2)`` says about a kernel-owned path (the part the shell looks at).
+
+    ``kind`` is the file type as ls -l shows it: "" means "d" for a directory and "-" (a
+    regular file) otherwise; "c" and "b" are device nodes (``rdev`` their major, minor),
+    "l" a symbolic link, "p" a fifo, "s" a socket. Everything is owned by root (uid and
+    gid 0), as in the guest.
+    """
 
     is_dir: bool
-    mode: int = 0o444  # permission bits: test -r/-w/-x as root, ls -p
-    size: int = 0      # test -s (sysfs attributes say 4096, procfs files 0)
+    mode: int = 0o444  # permission bits: test -r/-w/-x as root, ls -p, stat %a
+    size: int = 0      # test -s, stat %s (sysfs attributes say 4096, procfs files 0)
+    kind: str = ""
+    rdev: tuple = (0, 0)
+
+    @property
+    def type(self) -> str:
+        return self.kind or ("d" if self.is_dir else "-")
 
 
 class System(Protocol):
@@ -118,8 +139,10 @@ class System(Protocol):
     Kernel files (absolute, normalised paths under /proc, /sys and /dev; the shell reads
     /proc/modules, /proc/sys/kernel/tainted for lsmod and /proc/sys/kernel/osrelease for
     what busybox gets from uname(2)):
-      stat          Stat, or -errno (ENOENT, ENOTDIR)
-      list_dir      the names in a directory (no "." and ".."), or -errno (ENOTDIR...)
+      stat          Stat, or -errno (ENOENT, ENOTDIR); a device node says so (kind "c",
+                    rdev), a procfs file has size 0 (stat -c %s %F, tail -c's lseek)
+      list_dir      the names in a directory (no "." and ".."), or -errno (ENOTDIR...),
+                    in readdir order (grep -r follows it; ls and globs sort)
       open          a file descriptor >= 0 or -errno; O_RDONLY on a directory succeeds
                     (read then fails with EISDIR); O_WRONLY|O_CREAT|O_TRUNC is the shell's ">"
       read          up to ``count`` bytes (b"" at the end), or -errno
@@ -159,6 +182,9 @@ class System(Protocol):
 
 
 KERNEL_MOUNTS = ("/proc", "/sys", "/dev")
+# the memory devices the shell answers itself (major, minor): nothing of the simulated
+# kernel is behind them
+SHELL_DEVICES = {"/dev/null": (1, 3), "/dev/zero": (1, 5)}
 
 # glibc 2.36 strerror(3) and strsignal(3): busybox-static links glibc
 STRERROR = {
@@ -222,6 +248,7 @@ class ScratchFs:
 
     def __init__(self):
         self._nodes: dict[str, bytearray | None] = {"/": None}  # None: a directory
+        self.modes: dict[str, int] = {}  # permission bits other than 0755 (dirs), 0644
 
     def mkdir(self, path: str) -> None:
         parent = posixpath.dirname(path)
@@ -309,6 +336,16 @@ class NullHandle(Handle):
         return len(data)
 
 
+class ZeroHandle(Handle):
+    """/dev/zero: reads give NUL bytes without end, writes vanish."""
+
+    def read(self, count: int) -> bytes:
+        return bytes(count)
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
 class BufferHandle(Handle):
     """A pipe or a command substitution's output: written whole, then read."""
 
@@ -332,6 +369,10 @@ class ScratchHandle(Handle):
     def __init__(self, node: bytearray | None):
         self._node = node  # None: a directory
         self._pos = 0
+
+    @property
+    def size(self) -> int:
+        return len(self._node) if self._node is not None else 0
 
     def read(self, count: int) -> bytes | int:
         if self._node is None:
@@ -1440,6 +1481,7 @@ class Shell:
         for directory in ("/bin", "/dev", "/mods", "/proc", "/root", "/sys", "/tmp"):
             self.fs.mkdir(directory)
         self.fs.put("/init", GUEST_INIT.encode())
+        self.fs.modes.update({"/root": 0o700, "/init": 0o755})
         for name, data in (modules or {}).items():
             self.fs.put(posixpath.join("/mods", name), data)
         self.script_name = script_name
@@ -1777,10 +1819,15 @@ class Shell:
         comm = name if name in NOEXEC_APPLETS else "exe"
         pid = self._sys("spawn", comm)
         killed = None
+        app = Applet(self, name)
         try:
-            status = APPLETS[name](Applet(self, name), argv)
-        except AppletExit as exc:
-            status = exc.status
+            try:
+                if argv[1:] == ["--help"] and name in USAGE:
+                    app.usage(0)  # show_usage_if_dash_dash_help: exit 0
+                status = APPLETS[name](app, argv)
+            except AppletExit as exc:
+                status = exc.status
+            app.flush()  # exit(): stdio writes out what it holds, errors unreported
         except NotSimulated as exc:
             self._puts(2, f"kmodsim: {exc}\n")
             status = 127
@@ -1852,17 +1899,22 @@ class Shell:
         return normpath(posixpath.join(self.cwd, path)) if path else ""
 
     def _stat(self, path: str) -> Stat | int:
-        if path == "/dev/null":
-            return Stat(is_dir=False, mode=0o666)
+        if path in SHELL_DEVICES:
+            return Stat(is_dir=False, mode=0o666, kind="c", rdev=SHELL_DEVICES[path])
         if is_kernel_path(path) and path not in KERNEL_MOUNTS:
             return self._sys("stat", path)
         kind = self.fs.kind(path)
         if kind is None:
             parent = posixpath.dirname(path)
             return -E.ENOTDIR if self.fs.kind(parent) == "f" else -E.ENOENT
-        data = self.fs.data(path)
-        return Stat(is_dir=kind == "d", mode=0o755 if kind == "d" else 0o644,
-                    size=len(data) if isinstance(data, bytes) else 0)
+        if kind == "d":
+            # the guest's rootfs is a tmpfs: a directory's size is 20 per entry, "." and
+            # ".." included (BOGO_DIRENT_SIZE)
+            entries = self.fs.list_dir(path)
+            return Stat(is_dir=True, mode=self.fs.modes.get(path, 0o755),
+                        size=20 * (len(entries) + 2))
+        return Stat(is_dir=False, mode=self.fs.modes.get(path, 0o644),
+                    size=len(self.fs.data(path)))
 
     def _list_dir(self, path: str) -> list[str] | int:
         if is_kernel_path(path):
@@ -1875,6 +1927,8 @@ class Shell:
             return -E.ENOENT
         if path == "/dev/null":
             return NullHandle()
+        if path == "/dev/zero":
+            return ZeroHandle()
         if is_kernel_path(path) and path not in KERNEL_MOUNTS:
             fd = self._sys("open", path, flags)
             return fd if fd < 0 else KernelHandle(self, fd)
@@ -2232,6 +2286,12 @@ def builtin_echo(shell: Shell, argv: list[str]) -> int:
     return 0
 
 
+def byte_char(value: int) -> str:
+    """The character that stands for one byte in the shell's strings: bytes that are not
+    ASCII are kept surrogate-escaped, so \\240 writes the byte 0xa0, not UTF-8."""
+    return chr(value) if value < 0x80 else chr(0xDC00 + value)
+
+
 def process_escapes(text: str, echo: bool = False) -> tuple[str, bool]:
     """bb_process_escape_sequence over a string: (result, saw \\c)."""
     out, i = [], 0
@@ -2251,7 +2311,7 @@ def process_escapes(text: str, echo: bool = False) -> tuple[str, bool]:
         if text[i] == "x":
             digits = re.match(r"[0-9a-fA-F]{1,2}", text[i + 1:])
             if digits:
-                out.append(chr(int(digits.group(), 16)))
+                out.append(byte_char(int(digits.group(), 16)))
                 i += 1 + len(digits.group())
             else:
                 out.append("\\")
@@ -2263,7 +2323,7 @@ def process_escapes(text: str, echo: bool = False) -> tuple[str, bool]:
                 if value * 8 + int(d) > 255:
                     break
                 value, used = value * 8 + int(d), used + 1
-            out.append(chr(value))
+            out.append(byte_char(value))
             i += used
             continue
         if text[i] in simple:
@@ -2324,7 +2384,10 @@ def builtin_printf(shell: Shell, argv: list[str]) -> int:
         args = args[used:]
         if stop or not args or used == 0:
             break
-    shell._puts(1, "".join(out))
+    if shell._puts(1, "".join(out)) < 0:
+        # printf writes through stdio; ash's evalbuiltin ORs ferror(stdout) into the
+        # status after flushing, and says nothing (a sysfs store refusing "5\n\n")
+        status |= 1
     return status
 
 
@@ -2647,14 +2710,18 @@ class TestExpr:
         if op == "-d":
             return stat.is_dir
         if op == "-f":
-            return not stat.is_dir
+            return stat.type == "-"
         if op == "-s":
             return stat.size > 0
         if op == "-x":  # root may execute what has any x bit, and enter any directory
             return stat.is_dir or bool(stat.mode & 0o111)
         if op in ("-e", "-r", "-w"):
             return True
-        return False  # -L -h -b -c -p -S -g -u -k: nothing like that here
+        if op in ("-b", "-c", "-p", "-S"):
+            return stat.type == {"-b": "b", "-c": "c", "-p": "p", "-S": "s"}[op]
+        if op in ("-g", "-u", "-k"):
+            return bool(stat.mode & {"-g": 0o2000, "-u": 0o4000, "-k": 0o1000}[op])
+        return False  # -L -h: no symbolic links here
 
 
 BUILTINS = {
@@ -2724,10 +2791,104 @@ USAGE = {
     "sleep": "Usage: sleep [N]...\n\nPause for a time equal to the total of the args given,"
              " where each arg can\nhave an optional suffix of (s)econds, (m)inutes, (h)ours,"
              " or (d)ays\n",
+    "stat": "Usage: stat [-ltf] [-c FMT] FILE...\n\n"
+            "Display file (default) or filesystem status\n\n"
+            "\t-c FMT\tUse the specified format\n\t-f\tDisplay filesystem status\n"
+            "\t-L\tFollow links\n\t-t\tTerse display\n\nFMT sequences for files:\n"
+            " %a\tAccess rights in octal\n %A\tAccess rights in human readable form\n"
+            " %b\tNumber of blocks allocated (see %B)\n"
+            " %B\tSize in bytes of each block reported by %b\n %d\tDevice number in decimal\n"
+            " %D\tDevice number in hex\n %f\tRaw mode in hex\n %F\tFile type\n %g\tGroup ID\n"
+            " %G\tGroup name\n %h\tNumber of hard links\n %i\tInode number\n %n\tFile name\n"
+            " %N\tFile name, with -> TARGET if symlink\n %o\tI/O block size\n"
+            " %s\tTotal size in bytes\n %t\tMajor device type in hex\n"
+            " %T\tMinor device type in hex\n %u\tUser ID\n %U\tUser name\n"
+            " %x\tTime of last access\n %X\tTime of last access as seconds since Epoch\n"
+            " %y\tTime of last modification\n"
+            " %Y\tTime of last modification as seconds since Epoch\n %z\tTime of last change\n"
+            " %Z\tTime of last change as seconds since Epoch\n\n"
+            "FMT sequences for file systems:\n %a\tFree blocks available to non-superuser\n"
+            " %b\tTotal data blocks\n %c\tTotal file nodes\n %d\tFree file nodes\n"
+            " %f\tFree blocks\n %i\tFile System ID in hex\n %l\tMaximum length of filenames\n"
+            " %n\tFile name\n %s\tBlock size (for faster transfer)\n"
+            " %S\tFundamental block size (for block counts)\n %t\tType in hex\n"
+            " %T\tType in human readable form\n",
+    "grep": "Usage: grep [-HhnlLoqvsrRiwFEz] [-m N] [-A|B|C N] "
+            "{ PATTERN | -e PATTERN... | -f FILE... } [FILE]...\n"
+            "\nSearch for PATTERN in FILEs (or stdin)\n\n\t-H\tAdd 'filename:' prefix\n"
+            "\t-h\tDo not add 'filename:' prefix\n\t-n\tAdd 'line_no:' prefix\n"
+            "\t-l\tShow only names of files that match\n"
+            "\t-L\tShow only names of files that don't match\n"
+            "\t-c\tShow only count of matching lines\n"
+            "\t-o\tShow only the matching part of line\n"
+            "\t-q\tQuiet. Return 0 if PATTERN is found, 1 otherwise\n"
+            "\t-v\tSelect non-matching lines\n\t-s\tSuppress open and read errors\n"
+            "\t-r\tRecurse\n\t-R\tRecurse and dereference symlinks\n\t-i\tIgnore case\n"
+            "\t-w\tMatch whole words only\n\t-x\tMatch whole lines only\n"
+            "\t-F\tPATTERN is a literal (not regexp)\n\t-E\tPATTERN is an extended regexp\n"
+            "\t-z\tNUL terminated input\n\t-m N\tMatch up to N times per file\n"
+            "\t-A N\tPrint N lines of trailing context\n"
+            "\t-B N\tPrint N lines of leading context\n\t-C N\tSame as '-A N -B N'\n"
+            "\t-e PTRN\tPattern to match\n\t-f FILE\tRead pattern from file\n",
+    "wc": "Usage: wc [-cmlwL] [FILE]...\n\n"
+          "Count lines, words, and bytes for FILEs (or stdin)\n\n\t-c\tCount bytes\n"
+          "\t-m\tCount characters\n\t-l\tCount newlines\n\t-w\tCount words\n"
+          "\t-L\tPrint longest line length\n",
+    "tail": "Usage: tail [OPTIONS] [FILE]...\n\nPrint last 10 lines of FILEs (or stdin) to.\n"
+            "With more than one FILE, precede each with a filename header.\n\n"
+            "\t-c [+]N[bkm]\tPrint last N bytes\n\t-n N[bkm]\tPrint last N lines\n"
+            "\t-n +N[bkm]\tStart on Nth line and print the rest\n"
+            "\t\t\t(b:*512 k:*1024 m:*1024^2)\n\t-q\t\tNever print headers\n"
+            "\t-v\t\tAlways print headers\n\t-f\t\tPrint data as file grows\n"
+            "\t-F\t\tSame as -f, but keep retrying\n"
+            "\t-s SECONDS\tWait SECONDS between reads with -f\n",
+    "sort": "Usage: sort [-nrugMcszbdfiokt] [-o FILE] "
+            "[-k START[.OFS][OPTS][,END[.OFS][OPTS]] [-t CHAR] [FILE]...\n"
+            "\nSort lines of text\n\n\t-o FILE\tOutput to FILE\n"
+            "\t-c\tCheck whether input is sorted\n\t-b\tIgnore leading blanks\n"
+            "\t-f\tIgnore case\n\t-i\tIgnore unprintable characters\n"
+            "\t-d\tDictionary order (blank or alphanumeric only)\n\t-n\tSort numbers\n"
+            "\t-g\tGeneral numerical sort\n\t-M\tSort month\n\t-V\tSort version\n"
+            "\t-t CHAR\tField separator\n\t-k N[,M] Sort by Nth field\n"
+            "\t-r\tReverse sort order\n\t-s\tStable (don't sort ties alphabetically)\n"
+            "\t-u\tSuppress duplicate lines\n\t-z\tNUL terminated input and output\n",
+    "uniq": "Usage: uniq [-cduiz] [-f,s,w N] [FILE [OUTFILE]]\n\nDiscard duplicate lines\n\n"
+            "\t-c\tPrefix lines by the number of occurrences\n"
+            "\t-d\tOnly print duplicate lines\n\t-u\tOnly print unique lines\n"
+            "\t-i\tIgnore case\n\t-z\tNUL terminated output\n\t-f N\tSkip first N fields\n"
+            "\t-s N\tSkip first N chars (after any skipped fields)\n"
+            "\t-w N\tCompare N characters in line\n",
+    "cut": "Usage: cut [OPTIONS] [FILE]...\n\nPrint selected fields from FILEs to stdout\n\n"
+           "\t-b LIST\tOutput only bytes from LIST\n"
+           "\t-c LIST\tOutput only characters from LIST\n"
+           "\t-d SEP\tField delimiter for input (default -f TAB, -F run of whitespace)\n"
+           "\t-O SEP\tField delimiter for output (default = -d for -f, one space for -F)\n"
+           "\t-D\tDon't sort/collate sections or match -fF lines without delimiter\n"
+           "\t-f LIST\tPrint only these fields (-d is single char)\n"
+           "\t-F LIST\tPrint only these fields (-d is regex)\n"
+           "\t-s\tOutput only lines containing delimiter\n\t-n\tIgnored\n",
+    "tr": "Usage: tr [-cds] STRING1 [STRING2]\n\n"
+          "Translate, squeeze, or delete characters from stdin, writing to stdout\n\n"
+          "\t-c\tTake complement of STRING1\n\t-d\tDelete input characters coded STRING1\n"
+          "\t-s\tSqueeze multiple output characters of STRING2 into one character\n",
+    "seq": "Usage: seq [-w] [-s SEP] [FIRST [INC]] LAST\n\n"
+           "Print numbers from FIRST to LAST, in steps of INC.\nFIRST, INC default to 1.\n\n"
+           "\t-w\tPad to last with leading zeros\n\t-s SEP\tString separator\n",
+    "basename": "Usage: basename FILE [SUFFIX] | -a FILE... | -s SUFFIX FILE...\n\n"
+                "Strip directory path and SUFFIX from FILE\n\n\t-a\t\tAll arguments are FILEs\n"
+                "\t-s SUFFIX\tRemove SUFFIX (implies -a)\n",
+    "dirname": "Usage: dirname FILENAME\n\nStrip non-directory suffix from FILENAME\n",
+    "tee": "Usage: tee [-ai] [FILE]...\n\nCopy stdin to each FILE, and also to stdout\n\n"
+           "\t-a\tAppend to the given FILEs, don't overwrite\n"
+           "\t-i\tIgnore interrupt signals (SIGINT)\n",
+    "egrep": "No help available\n",
+    "fgrep": "No help available\n",
 }
 
-# APPLET_NOEXEC in busybox 1.35: ash forks and runs them without exec (set_task_comm)
-NOEXEC_APPLETS = frozenset(("insmod", "rmmod", "lsmod", "modprobe", "modinfo", "ls", "head"))
+# APPLET_NOEXEC (and APPLET_NOFORK, which are NOEXEC too) in busybox 1.35: ash (without
+# FEATURE_SH_NOFORK) forks and runs them without exec (set_task_comm)
+NOEXEC_APPLETS = frozenset(("insmod", "rmmod", "lsmod", "modprobe", "modinfo", "ls", "head",
+                            "stat", "sort", "cut", "seq", "basename", "dirname"))
 
 # `busybox --list` of Debian's busybox-static 1.35 (the guest's /bin), for honest messages
 BUSYBOX_APPLETS = frozenset("""
@@ -2754,44 +2915,107 @@ zcat""".split())
 
 
 class Applet:
-    """An applet's process: its name (for messages), stdout and stderr."""
+    """An applet's process: its name (for messages), stdout (stdio) and stderr.
+
+    ``write`` is stdio's stdout: line-buffered on the console (a tty), fully buffered
+    (BUFSIZ 4096) elsewhere, so a grep redirected into a sysfs file or /dev/kmsg makes
+    one write(2) as the real one does; ``out`` writes at once (full_write, xwrite).
+    Messages on stderr flush stdout first (bb_verror_msg's fflush_all); so does the exit.
+    """
+
+    STDIO_BUFSIZ = 4096
 
     def __init__(self, shell: Shell, name: str):
         self.shell = shell
         self.name = name
+        self._stdout = bytearray()
+        self.exit_status = 1  # xfunc_error_retval: what a usage or fatal error exits with
 
     @property
     def tty(self) -> bool:
         return self.shell.fds.get(1, NullHandle()).console
 
     def out(self, data: str | bytes) -> int:
+        self.flush()
         return self.shell._puts(1, data)
+
+    def write(self, data: str | bytes) -> None:
+        """printf/puts/fwrite to stdout."""
+        if isinstance(data, str):
+            data = data.encode("utf-8", "surrogateescape")
+        if self.tty:
+            self.shell._puts(1, data)
+            return
+        self._stdout += data
+        if len(self._stdout) >= self.STDIO_BUFSIZ:
+            self.flush()
+
+    def flush(self) -> int:
+        """fflush(stdout): 0, or -errno of the write(2) that failed (the data is dropped)."""
+        if not self._stdout:
+            return 0
+        data, self._stdout = bytes(self._stdout), bytearray()
+        return self.shell._puts(1, data)
+
+    def fflush_stdout_and_exit(self, status: int) -> int:
+        """libbb fflush_stdout_and_exit: a failed flush says ``standard output: strerror``."""
+        err = self.flush()
+        if err < 0:
+            self.error(f"standard output: {strerror(err)}")
+        return status
 
     def error(self, message: str) -> None:
         """bb_error_msg: ``applet: message`` (stdio flushed first: program order)."""
+        self.flush()
         self.shell._puts(2, f"{self.name}: {message}\n")
 
-    def die(self, message: str, status: int = 1):
+    def die(self, message: str, status: int | None = None):
         self.error(message)
-        raise AppletExit(status)
+        raise AppletExit(self.exit_status if status is None else status)
 
-    def usage(self):
+    def usage(self, status: int | None = None):
+        """bb_show_usage: the banner and usage on stderr, exit xfunc_error_retval."""
+        self.flush()
         self.shell._puts(2, BUSYBOX_BANNER + USAGE[self.name])
-        raise AppletExit(1)
+        raise AppletExit(self.exit_status if status is None else status)
 
     def getopt(self, argv: list[str], spec: str) -> tuple[dict, list[str]]:
-        """getopt32 for ``spec`` like "cs:n:r" (glibc getopt: options stop at the first
-        non-option unless it follows...): {option: value or True}, operands."""
-        options, args, i = {}, list(argv[1:]), 0
+        """getopt32 for ``spec`` like "cs:n:r": {option: value or True}, operands."""
+        pairs, args = self.getopt_list(argv, spec)
+        return dict(pairs), args
+
+    def getopt_list(self, argv: list[str], spec: str, longopts: dict | None = None,
+                    ) -> tuple[list, list[str]]:
+        """glibc getopt_long as getopt32 drives it: [(option, value or True)] in command-line
+        order, and the operands. glibc permutes (options may follow operands) unless
+        ``spec`` starts with "+" (stop at the first operand). ``longopts`` maps a long name
+        to whether it takes an optional ``=VALUE`` (returned as ("--name", value)); a
+        unique prefix of a long name is accepted, as glibc does. Errors print glibc's
+        message and the usage (exit ``exit_status``)."""
+        permute = not spec.startswith("+")
+        spec = spec.lstrip("+")
+        longopts = longopts or {}
+        pairs, args, i = [], list(argv[1:]), 0
         while i < len(args):
             arg = args[i]
             if arg == "--":
                 del args[i]
                 break
             if not arg.startswith("-") or arg == "-":
+                if not permute:
+                    break
                 i += 1
-                continue  # glibc permutes: options may follow operands
+                continue
             del args[i]
+            if arg.startswith("--"):
+                name, eq, value = arg[2:].partition("=")
+                found = [n for n in longopts if n == name] or \
+                    [n for n in longopts if n.startswith(name)]
+                if len(found) != 1:
+                    self.shell._puts(2, f"{self.name}: unrecognized option '{arg}'\n")
+                    self.usage()
+                pairs.append(("--" + found[0], value if eq else True))
+                continue
             j = 1
             while j < len(arg):
                 letter = arg[j]
@@ -2806,11 +3030,11 @@ class Applet:
                             self.error(f"option requires an argument -- '{letter}'")
                             self.usage()
                         value = args.pop(i)
-                    options[letter] = value
+                    pairs.append((letter, value))
                     break
-                options[letter] = True
+                pairs.append((letter, True))
                 j += 1
-        return options, args
+        return pairs, args
 
     def number(self, text: str, low: int = 0, high: int = (1 << 31) - 1) -> int:
         """xatoi_positive / xatou: ``invalid number 'x'`` and the range check."""
@@ -3124,7 +3348,10 @@ def applet_head(app: Applet, argv: list[str]) -> int:
             label = "standard input" if name == "-" else name
             app.out(("" if first else "\n") + f"==> {label} <==\n")
         first = False
-        data = read_all(handle)
+        # stdio reads 4096 bytes at a time and head stops once it has its count (head -c
+        # N /dev/zero ends); all but the last N needs everything
+        limit = None if negative else count
+        data = read_stream(handle, limit=limit, lines="c" not in options)
         if name != "-":
             handle.close()
         if isinstance(data, int):
@@ -3133,6 +3360,21 @@ def applet_head(app: Applet, argv: list[str]) -> int:
             continue
         app.out(head_select(data, count, "c" in options, negative))
     return status
+
+
+def read_stream(handle: Handle, limit: int | None = None, lines: bool = False,
+                chunk: int = 4096) -> bytes | int:
+    """Read to the end, as stdio does (``chunk`` at a time), or until ``limit`` bytes
+    (``lines``: newlines) are in; -errno if a read fails."""
+    out = bytearray()
+    while limit is None or (out.count(b"\n") if lines else len(out)) < limit:
+        data = handle.read(chunk)
+        if isinstance(data, int):
+            return data
+        if not data:
+            break
+        out += data
+    return bytes(out)
 
 
 def head_count(app: Applet, text: str) -> int:
@@ -3145,7 +3387,7 @@ def head_count(app: Applet, text: str) -> int:
 def head_select(data: bytes, count: int, in_bytes: bool, negative: bool) -> bytes:
     if in_bytes:
         return data[:max(len(data) - count, 0)] if negative else data[:count]
-    lines = data.splitlines(keepends=True)
+    lines = lines_keepends(data)
     return b"".join(lines[:max(len(lines) - count, 0)] if negative else lines[:count])
 
 
@@ -3234,9 +3476,1794 @@ def applet_sleep(app: Applet, argv: list[str]) -> int:
     return 0
 
 
+# -- text applets: the common parts ---------------------------------------------------------
+
+def arg_bytes(text: str) -> bytes:
+    """An argument as the bytes execve passed (the shell keeps them surrogate-escaped)."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+def bytes_text(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
+
+
+def read_input(app: Applet, name: str, warn: bool = True) -> tuple[Handle | None, bytes]:
+    """Open ``name`` ("-": stdin) and read it all, as fopen + getline to EOF do: a read
+    error (a directory's EISDIR) ends the input like EOF. Returns (None, b"") after the
+    open failed, having said ``applet: NAME: strerror`` (fopen_or_warn) if ``warn``."""
+    handle = open_input(app, name)
+    if isinstance(handle, int):
+        if warn:
+            app.error(f"{name}: {strerror(handle)}")
+        return None, b""
+    data, _ = read_until_error(handle)
+    if name != "-":
+        handle.close()
+    return handle, data
+
+
+def read_until_error(handle: Handle) -> tuple[bytes, int]:
+    """Everything readable, and 0 or the -errno that stopped the reading."""
+    out = bytearray()
+    while True:
+        data = handle.read(4096)
+        if isinstance(data, int):
+            return bytes(out), data
+        if not data:
+            return bytes(out), 0
+        out += data
+
+
+def split_lines(data: bytes, delim: bytes = b"\n") -> list[bytes]:
+    """getline/xmalloc_fgetline: the lines without their delimiter (a last line without
+    one counts)."""
+    if not data:
+        return []
+    lines = data.split(delim)
+    if lines[-1] == b"":
+        lines.pop()
+    return lines
+
+
+def lines_keepends(data: bytes) -> list[bytes]:
+    """The lines with their newlines (only b"\\n" ends one; bytes.splitlines would also
+    split at \\r)."""
+    return re.findall(rb"[^\n]*\n|[^\n]+$", data)
+
+
+def c_string(data: bytes) -> bytes:
+    """What C's string functions see of a line: up to its first NUL."""
+    return data.split(b"\0", 1)[0]
+
+
+def c_format(spec: str, value) -> str:
+    """One printf conversion ``%[flags][width][.precision]conv`` as glibc formats it,
+    for conversions d i u o x X s c (Python's % differs on %#o and ignores some flags)."""
+    match = re.fullmatch(r"%([-+ #0I]*)(\d*)(?:\.(\d*))?([diuoxXsc])", spec)
+    if not match:
+        raise NotSimulated(f"printf conversion {spec}")
+    flags, width, precision, conv = match.groups()
+    width = int(width or 0)
+    precision = None if precision is None else int(precision or 0)
+    if conv in "sc":
+        text = value if conv == "s" else value[:1]
+        if conv == "s" and precision is not None:
+            text = text[:precision]
+        return text.ljust(width) if "-" in flags else text.rjust(width)
+    value = int(value)
+    digits = format(abs(value), {"d": "d", "i": "d", "u": "d", "o": "o", "x": "x",
+                                 "X": "X"}[conv])
+    if precision is not None:
+        digits = "" if precision == 0 and value == 0 else digits.rjust(precision, "0")
+    prefix = ""
+    if conv in "di":
+        prefix = "-" if value < 0 else "+" if "+" in flags else " " if " " in flags else ""
+    if "#" in flags:
+        if conv == "o" and not digits.startswith("0"):
+            digits = "0" + digits
+        elif conv in "xX" and value:
+            prefix = "0" + conv
+    if "-" in flags:
+        return (prefix + digits).ljust(width)
+    if "0" in flags and precision is None:
+        return prefix + digits.rjust(width - len(prefix), "0")
+    return (prefix + digits).rjust(width)
+
+
+STRTOD = re.compile(
+    rb"[ \t\n\v\f\r]*([-+]?)(?:"
+    rb"(0[xX](?=\.?[0-9a-fA-F])[0-9a-fA-F]*(?:\.[0-9a-fA-F]*)?(?:[pP][-+]?\d+)?)|"
+    rb"((?=\.?\d)\d*(?:\.\d*)?(?:[eE][-+]?\d+)?)|"
+    rb"([iI][nN][fF](?:[iI][nN][iI][tT][yY])?)|"
+    rb"([nN][aA][nN](?:\([0-9A-Za-z_]*\))?))")
+
+
+def strtod_prefix(text: bytes) -> tuple[float, int]:
+    """glibc strtod on a C string: the value and how many bytes it used (0: no number).
+    Leading white space, a sign, decimal or hexadecimal (0x, with a p exponent) digits,
+    inf/infinity and nan(...)."""
+    match = STRTOD.match(text)
+    if not match:
+        return 0.0, 0
+    sign, hexa, decimal, inf, nan = match.groups()
+    negative = sign == b"-"
+    if hexa:
+        mantissa, _, exponent = hexa[2:].lower().partition(b"p")
+        whole, _, frac = mantissa.partition(b".")
+        value = float(int(whole or b"0", 16)) + (int(frac, 16) / 16 ** len(frac) if frac else 0)
+        value *= 2.0 ** int(exponent or b"0")
+    elif decimal is not None:
+        value = float(decimal)
+    elif inf:
+        value = float("inf")
+    else:
+        value = float("nan")
+    return (-value if negative else value), match.end()
+
+
+# -- POSIX regular expressions (glibc regex) in Python's re ----------------------------------
+
+class RegexError(Exception):
+    """The pattern does not compile (glibc would say why; busybox grep says "bad regex")."""
+
+
+# character classes of the C locale (busybox is built without locale support)
+REGEX_CLASSES = {
+    "alpha": bytes(range(65, 91)) + bytes(range(97, 123)),
+    "upper": bytes(range(65, 91)),
+    "lower": bytes(range(97, 123)),
+    "digit": b"0123456789",
+    "xdigit": b"0123456789ABCDEFabcdef",
+    "alnum": b"0123456789" + bytes(range(65, 91)) + bytes(range(97, 123)),
+    "space": b" \t\n\v\f\r",
+    "blank": b" \t",
+    "punct": bytes(c for c in range(33, 127) if not chr(c).isalnum()),
+    "print": bytes(range(32, 127)),
+    "graph": bytes(range(33, 127)),
+    "cntrl": bytes(range(32)) + b"\x7f",
+}
+
+
+# GNU regex's zero-width operators in Python's re (Python's own \B never matches an empty
+# string; glibc's does)
+GNU_ASSERTIONS = {"b": r"\b", "B": r"(?:(?<=\w)(?=\w)|(?<!\w)(?!\w))", "<": r"\b(?=\w)",
+                  ">": r"\b(?<=\w)", "`": r"\A", "'": r"\Z"}
+
+
+def _re_byte(c: int) -> str:
+    return chr(c) if chr(c).isalnum() and c < 128 else f"\\x{c:02x}"
+
+
+class PosixRegex:
+    """A glibc regular expression (GNU BRE as busybox grep compiles it with RE_SYNTAX_GREP,
+    or ERE), translated to Python's re over bytes, with POSIX leftmost-longest matches.
+
+    The GNU grammar, as the guest's grep shows it: BRE has \\( \\) \\| \\{m,n\\} \\+ \\?
+    and * (literal first in an expression, as are \\+ \\? \\{ there); ^ and $ anchor only
+    at the ends of an expression. ERE has ( ) | {m,n} + ? * anywhere, drops a repetition
+    (or a "{") with nothing before it, takes an unmatched ) and an invalid {...} literally
+    ("{}" is an error). An anchor is no atom: a repetition after one counts as first in
+    an expression (a\\>* is a, end of word, "*"). Both know
+    [...] with [:class:] [=c=] [.c.] (backslash literal inside), back-references \\1-\\9,
+    \\w \\W \\s \\S \\b \\B \\< \\> \\` \\', and \\c as c for any other c. "." and [^...]
+    match a newline too; ^ and $ also match at a newline inside a -z record
+    (re_compile_pattern sets newline_anchor).
+    """
+
+    def __init__(self, pattern: bytes, extended: bool, icase: bool = False,
+                 posix: bool = False):
+        """``posix``: regcomp(REG_EXTENDED) rather than GNU egrep syntax: a repetition
+        of nothing is an error."""
+        source, self._context, self._variable, self.anchored = \
+            self._translate(pattern, extended, posix)
+        self._flags = re.DOTALL | re.MULTILINE | (re.IGNORECASE if icase else 0)
+        self._source = source.encode("ascii")
+        try:
+            self.rx = re.compile(self._source, self._flags)
+        except (re.error, OverflowError, RecursionError) as exc:
+            raise RegexError(str(exc)) from None
+
+    # -- matching ---------------------------------------------------------------------
+
+    def search(self, data: bytes, pos: int = 0) -> tuple[int, int] | None:
+        """re_search from ``pos`` over the whole of ``data``: the leftmost match and, of
+        those starting there, the longest (Python's own choice is the first alternative)."""
+        match = self.rx.search(data, pos)
+        if match is None:
+            return None
+        start, end = match.span()
+        if self._variable:
+            for longer in range(len(data), end, -1):
+                if self._matches_exactly(data, start, longer):
+                    return start, longer
+        return start, end
+
+    def fullmatch(self, data: bytes) -> bool:
+        return self.rx.fullmatch(data) is not None
+
+    def _matches_exactly(self, data: bytes, start: int, end: int) -> bool:
+        if not self._context:  # nothing looks past the end: a shorter subject is the same
+            return self.rx.fullmatch(data, start, end) is not None
+        rest = len(data) - end
+        anchored = re.compile(b"(?:" + self._source + b")(?=[\\s\\S]{%d}\\Z)" % rest, self._flags)
+        return anchored.match(data, start) is not None
+
+    # -- translation ------------------------------------------------------------------
+
+    @staticmethod
+    def _translate(pattern: bytes, ere: bool, posix: bool = False) -> tuple:
+        """(Python source, whether it looks at what follows a match, whether a match can
+        vary in length, whether it has anchors)."""
+        out: list[str] = []
+        atom_at = None        # where the last atom starts in out (None: no atom yet)
+        quantified = False    # the last atom already carries a repetition
+        prev = "start"        # "start" (of an expression), "anchor" (after one), "atom",
+        #                       "dropped" (after an ERE repetition of nothing)
+        # open groups: [out position, number, completed groups when it opened, those
+        # completed in its earlier alternatives]; a back-reference must name a group
+        # completed in the same alternative (glibc's completed_bkref_map)
+        groups: list[list] = []
+        top = [0, 0, set(), set()]
+        done: set[int] = set()
+        opened = 0
+        context = variable = anchors = False
+        i, n = 0, len(pattern)
+
+        def open_group():
+            nonlocal prev, atom_at, opened
+            opened += 1
+            groups.append([len(out), opened, set(done), set()])
+            out.append("(")
+            prev, atom_at = "start", None
+
+        def close_group():
+            nonlocal atom_at, quantified, prev
+            at, number, _, earlier = groups.pop()
+            out.append(")")
+            done.update(earlier)
+            done.add(number)
+            atom_at, quantified, prev = at, False, "atom"
+
+        def alternative():
+            nonlocal prev, atom_at, variable
+            frame = groups[-1] if groups else top
+            frame[3].update(done)
+            done.clear()
+            done.update(frame[2])
+            out.append("|")
+            prev, atom_at, variable = "start", None, True
+
+        def literal(c: int):
+            nonlocal atom_at, quantified, prev
+            atom_at, quantified, prev = len(out), False, "atom"
+            out.append(_re_byte(c))
+
+        def repeat(text: str):
+            nonlocal quantified, variable
+            if quantified:  # a** or a+*: repeat the repetition
+                out[atom_at:] = ["(?:" + "".join(out[atom_at:]) + ")"]
+            out.append(text)
+            quantified, variable = True, True
+
+        def interval(j: int, close: bytes) -> tuple[str, int] | None:
+            """{m}, {m,}, {m,n} or {,n} from pattern[j:] up to ``close``."""
+            if pattern[j:j + len(close)] == close:
+                raise RegexError("Invalid content of \\{\\}")  # "{}"
+            match = re.match(rb"(\d*)(,?)(\d*)" + re.escape(close), pattern[j:])
+            if not match or (not match.group(1) and not match.group(2)):
+                return None
+            low = int(match.group(1) or 0)
+            high = int(match.group(3)) if match.group(3) else (None if match.group(2) else low)
+            if high is not None and high < low or max(low, high or 0) > 0x7FFF:
+                raise RegexError("Invalid content of \\{\\}")
+            text = "{%d}" % low if high == low and not match.group(2) else \
+                "{%d,%s}" % (low, "" if high is None else high)
+            return text, j + match.end()
+
+        while i < n:
+            c = pattern[i]
+            ch = chr(c)
+            if ch == "\\":
+                if i + 1 >= n:
+                    raise RegexError("Trailing backslash")
+                e = chr(pattern[i + 1])
+                i += 2
+                if not ere and e == "(":
+                    open_group()
+                elif not ere and e == ")":
+                    if not groups:
+                        raise RegexError("Unmatched ) or \\)")
+                    close_group()
+                elif not ere and e == "|":
+                    alternative()
+                elif not ere and e in "+?" and prev == "atom":
+                    repeat(e)
+                elif not ere and e == "{" and prev == "atom":
+                    found = interval(i, b"\\}")
+                    if found is None:
+                        raise RegexError("Unmatched \\{")
+                    repeat(found[0])
+                    i = found[1]
+                elif e in "123456789":
+                    if int(e) not in done:
+                        raise RegexError("Invalid back reference")
+                    atom_at, quantified, prev = len(out), False, "atom"
+                    out.append(f"(?:\\{e})")
+                    variable = True
+                elif e in "wWsS":
+                    atom_at, quantified, prev = len(out), False, "atom"
+                    out.append("\\" + e)
+                elif e in "bB<>`'":
+                    out.append(GNU_ASSERTIONS[e])
+                    context = context or e in "bB<>'"
+                    anchors = anchors or e in "`'"
+                    prev, atom_at = "anchor", None
+                else:
+                    literal(ord(e))
+            elif ch == "[":
+                members, negate, i = PosixRegex._bracket(pattern, i + 1)
+                atom_at, quantified, prev = len(out), False, "atom"
+                out.append("[" + ("^" if negate else "") +
+                           "".join(_re_byte(b) for b in sorted(members)) + "]")
+            elif ch == ".":
+                atom_at, quantified, prev = len(out), False, "atom"
+                out.append(".")
+                i += 1
+            elif ch == "*" or ere and ch in "+?":
+                i += 1
+                if prev == "atom":
+                    repeat(ch)
+                elif not ere:
+                    literal(c)
+                elif posix:
+                    raise RegexError("Invalid preceding regular expression")
+                else:  # GNU ERE: a repetition of nothing is dropped
+                    prev = "dropped"
+            elif ere and ch == "{":
+                if prev != "atom":  # like a repetition of nothing: dropped
+                    prev = "dropped"
+                    i += 1
+                    continue
+                found = interval(i + 1, b"}")
+                if found is None:  # not an interval: RE_INVALID_INTERVAL_ORD
+                    literal(c)
+                    i += 1
+                else:
+                    repeat(found[0])
+                    i = found[1]
+            elif ch == "^" and (ere or prev == "start"):
+                out.append("^")
+                prev, atom_at, anchors = "anchor", None, True
+                i += 1
+            elif ch == "$" and (ere or i + 1 == n or pattern[i + 1:i + 3] in (b"\\)", b"\\|")):
+                out.append("$")
+                context = anchors = True
+                prev, atom_at = "anchor", None
+                i += 1
+            elif ere and ch == "(":
+                open_group()
+                i += 1
+            elif ere and ch == ")" and groups and prev != "dropped":
+                # (after a dropped repetition the parser wants an expression: ")" is one)
+                close_group()
+                i += 1
+            elif ere and ch == "|":
+                alternative()
+                i += 1
+            else:
+                literal(c)
+                i += 1
+        if groups:
+            raise RegexError("Unmatched ( or \\(")
+        return "".join(out), context, variable, anchors
+
+    @staticmethod
+    def _bracket(pattern: bytes, i: int) -> tuple[set, bool, int]:
+        """A bracket expression from just after its "[": (byte values, negated, end)."""
+        n = len(pattern)
+        negate = i < n and pattern[i] == ord("^")
+        if negate:
+            i += 1
+        members: set[int] = set()
+        first = True
+
+        def element(j: int) -> tuple[int | bytes, int]:
+            """One element at j: a byte, or the bytes of a [:class:] (and where it ends)."""
+            if pattern[j:j + 2] in (b"[.", b"[=", b"[:"):
+                kind = pattern[j + 1:j + 2]
+                end = pattern.find(kind + b"]", j + 2)
+                if end < 0:
+                    raise RegexError("Unmatched [, [^, [:, [., or [=")
+                name = pattern[j + 2:end]
+                if kind == b":":
+                    if name.decode("latin-1") not in REGEX_CLASSES:
+                        raise RegexError("Invalid character class name")
+                    return REGEX_CLASSES[name.decode("latin-1")], end + 2
+                if len(name) != 1:
+                    raise RegexError("Invalid collation character")
+                return name[0], end + 2
+            return pattern[j], j + 1
+
+        while True:
+            if i >= n:
+                raise RegexError("Unmatched [, [^, [:, [., or [=")
+            if pattern[i] == ord("]") and not first:
+                return members, negate, i + 1
+            first = False
+            low, i = element(i)
+            if isinstance(low, bytes):
+                members.update(low)
+                continue
+            if pattern[i:i + 1] == b"-" and i + 1 < n and pattern[i + 1] != ord("]"):
+                high, i = element(i + 1)
+                if isinstance(high, bytes) or high < low:
+                    raise RegexError("Invalid range end")
+                members.update(range(low, high + 1))
+            else:
+                members.add(low)
+
+
+# -- stat -----------------------------------------------------------------------------------
+
+# the %-sequences of stat -c the simulation cannot answer: inodes, device numbers, times
+STAT_UNSIMULATED = frozenset("dDixXyYzZ")
+STAT_TYPE_BITS = {"-": 0o100000, "d": 0o040000, "c": 0o020000, "b": 0o060000,
+                  "p": 0o010000, "l": 0o120000, "s": 0o140000}
+STAT_TYPE_NAMES = {"d": "directory", "c": "character special file", "b": "block special file",
+                   "p": "fifo", "l": "symbolic link", "s": "socket"}
+
+
+def mode_string(kind: str, mode: int) -> str:
+    """bb_mode_string: ``drwxr-xr-x``, with s/S t/T for set-id and sticky bits."""
+    chars = [kind]
+    for shift, special, mark in ((6, 0o4000, "s"), (3, 0o2000, "s"), (0, 0o1000, "t")):
+        bits = mode >> shift
+        chars.append("r" if bits & 4 else "-")
+        chars.append("w" if bits & 2 else "-")
+        execute = bits & 1
+        if mode & special:
+            chars.append(mark if execute else mark.upper())
+        else:
+            chars.append("x" if execute else "-")
+    return "".join(chars)
+
+
+def account_name(shell: Shell, path: str, ident: int) -> str:
+    """bb_internal getpwuid/getgrgid (USE_BB_PWD_GRP): the name on /etc/passwd's or
+    /etc/group's line for ``ident``; the guest has no /etc, hence ``UNKNOWN``."""
+    data = shell.fs.data(path)
+    if isinstance(data, bytes):
+        for line in data.split(b"\n"):
+            fields = line.split(b":")
+            if len(fields) >= 3 and fields[2] == str(ident).encode():
+                return bytes_text(fields[0])
+    return "UNKNOWN"
+
+
+def applet_stat(app: Applet, argv: list[str]) -> int:
+    """busybox stat (FEATURE_STAT_FORMAT): -c FMT per file, as print_it() does: the text
+    between %-sequences as is, each %[#-+. 0-9I]X through printf, %% a "%", a "%" at the
+    very end printed and no newline; otherwise a newline ends each file's line. A file
+    that cannot be stat'ed: ``stat: can't stat 'F': strerror`` and rc 1 (the others are
+    still shown). Without -c (or with -t, -f, or sequences for inodes, devices, blocks or
+    times) it is not simulated: the simulation keeps none of those."""
+    options, names = app.getopt(argv, "tLfc:")
+    if not names:
+        app.usage()
+    if "f" in options:
+        raise NotSimulated("stat -f")
+    if "c" not in options:
+        raise NotSimulated("stat without -c (inodes, devices and times are not simulated)")
+    fmt = arg_bytes(options["c"])
+    pieces = stat_parse(fmt)
+    for piece in pieces:
+        if isinstance(piece, tuple) and piece[1] in STAT_UNSIMULATED:
+            raise NotSimulated(f"stat -c %{piece[1]}")
+    shell, ok = app.shell, True
+    for name in names:
+        path = shell._abspath(name)
+        stat = shell._stat(path) if path else -E.ENOENT
+        if isinstance(stat, int):
+            app.error(f"can't stat '{name}': {strerror(stat)}")
+            ok = False
+            continue
+        out = bytearray()
+        for piece in pieces:
+            if isinstance(piece, bytes):
+                out += piece
+            else:
+                out += arg_bytes(stat_field(app, piece[0], piece[1], name, path, stat))
+        app.write(bytes(out))
+    return 0 if ok else 1
+
+
+def stat_parse(fmt: bytes) -> list:
+    """print_it()'s walk over the format: bytes to print and (modifiers, letter) pairs;
+    the newline puts() adds is the last piece unless the format ends in a lone "%"."""
+    pieces, pos = [], 0
+    while True:
+        at = fmt.find(b"%", pos)
+        if at < 0:
+            pieces.append(fmt[pos:] + b"\n")
+            return pieces
+        pieces.append(fmt[pos:at])
+        end = at + 1
+        while end < len(fmt) and chr(fmt[end]) in "#-+.I 0123456789":
+            end += 1
+        if end >= len(fmt):
+            pieces.append(b"%")
+            return pieces
+        letter = chr(fmt[end])
+        pieces.append(b"%" if letter == "%" else (bytes_text(fmt[at + 1:end]), letter))
+        pos = end + 1
+
+
+def stat_field(app: Applet, mods: str, letter: str, name: str, path: str, stat: Stat) -> str:
+    kind = stat.type
+    if letter in "nN":
+        return c_format(f"%{mods}s", name)
+    if letter == "a":
+        return c_format(f"%{mods}o", stat.mode & 0o7777)
+    if letter == "A":
+        return c_format(f"%{mods}s", mode_string(kind, stat.mode))
+    if letter == "f":
+        return c_format(f"%{mods}x", STAT_TYPE_BITS.get(kind, 0) | stat.mode & 0o7777)
+    if letter == "F":
+        if kind == "-":
+            text = "regular empty file" if stat.size == 0 else "regular file"
+        else:
+            text = STAT_TYPE_NAMES.get(kind, "weird file")
+        return c_format(f"%{mods}s", text)
+    if letter in "ug":
+        return c_format(f"%{mods}u", 0)
+    if letter in "UG":
+        return c_format(f"%{mods}s", account_name(
+            app.shell, "/etc/passwd" if letter == "U" else "/etc/group", 0))
+    if letter == "s":
+        return c_format(f"%{mods}u", stat.size)
+    if letter == "B":
+        return c_format(f"%{mods}u", 512)
+    if letter == "o":  # st_blksize: procfs says 1024, sysfs, devtmpfs and tmpfs a page
+        return c_format(f"%{mods}u", 1024 if path == "/proc" or path.startswith("/proc/")
+                        else 4096)
+    if letter == "b":  # st_blocks: only the rootfs (tmpfs) has pages behind its files
+        blocks = 0
+        if kind == "-" and not is_kernel_path(path):
+            blocks = -(-stat.size // 4096) * 8
+        return c_format(f"%{mods}u", blocks)
+    if letter in "tT":
+        return c_format(f"%{mods}x", stat.rdev[0 if letter == "t" else 1])
+    if letter == "h":
+        return c_format(f"%{mods}u", link_count(app, path, stat))
+    return c_format(f"%{mods}c", letter)
+
+
+def link_count(app: Applet, path: str, stat: Stat) -> int:
+    """st_nlink: 1 for a file; 2 and one per subdirectory for a directory, as tmpfs,
+    devtmpfs and sysfs (kernfs) count them; 1 for a /proc/sys directory (sysctl). The rest
+    of procfs counts its own way (/proc: processes): not simulated."""
+    if not stat.is_dir:
+        return 1
+    if path.startswith("/proc/sys"):
+        return 1
+    if path == "/proc" or path.startswith("/proc/"):
+        raise NotSimulated("stat %h of a /proc directory")
+    entries = app.shell._list_dir(path)
+    if isinstance(entries, int):
+        return 2
+    subdirs = 0
+    for entry in entries:
+        child = app.shell._stat(normpath(posixpath.join(path, entry)))
+        subdirs += isinstance(child, Stat) and child.is_dir
+    return 2 + subdirs
+
+
+# -- grep -----------------------------------------------------------------------------------
+
+def is_word_byte(c: int | None) -> bool:
+    """isalnum(c) || c == '_' in the C locale (None: the end of the line)."""
+    return c is not None and (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c == 95)
+
+
+class Grep:
+    """busybox grep (FEATURE_GREP_CONTEXT, EXTRA_COMPAT: GNU re_search, -z)."""
+
+    def __init__(self, app: Applet, options: set, patterns: list, before: int, after: int,
+                 max_matches: int, invert: bool):
+        self.app = app
+        self.options = options
+        self.patterns = patterns          # [[pattern bytes, PosixRegex or None]]
+        self.before, self.after = before, after
+        self.max_matches = max_matches
+        self.invert = invert
+        self.print_filename = False
+        self.did_print_line = False
+        self.last_line_printed = 0
+        self.before_buf: list = [None] * before
+        self.delim = b"\0" if "z" in options else b"\n"
+
+    def regex(self, entry: list) -> PosixRegex:
+        """Compiled at its first use, as grep_file() does: a bad one dies right then."""
+        if entry[1] is None:
+            try:
+                entry[1] = PosixRegex(entry[0], "E" in self.options, "i" in self.options)
+            except RegexError:
+                self.app.die(f"bad regex '{bytes_text(entry[0])}'")
+        return entry[1]
+
+    def print_line(self, name: str, line: bytes, linenum: int, decoration: str) -> None:
+        if linenum < 1:
+            return
+        if (self.before or self.after) and self.did_print_line \
+                and self.last_line_printed != linenum - 1:
+            self.app.write(b"--\n")
+        self.did_print_line = True
+        self.last_line_printed = linenum
+        prefix = ""
+        if self.print_filename:
+            prefix += name + decoration
+        if "n" in self.options:
+            prefix += f"{linenum}{decoration}"
+        self.app.write(arg_bytes(prefix) + line + self.delim)
+
+    def fixed_match(self, line: bytes, pattern: bytes) -> bool:
+        """-F: strstr/strcasestr on the line as a C string, then the -x/-w checks."""
+        text = c_string(line)
+        hay, needle = (text.lower(), pattern.lower()) if "i" in self.options else (text, pattern)
+        start = 0
+        while True:
+            if start > len(text):
+                # -w moved past the line's NUL (an empty pattern): strstr then reads the
+                # getline buffer beyond it, and the real grep ends up matching
+                return True
+            at = hay.find(needle, start)
+            if at < 0:
+                return False
+            if "x" in self.options:
+                return at == 0 and len(text) == len(pattern)
+            if "w" not in self.options:
+                return True
+            before = text[at - 1] if at else None
+            after = text[at + len(pattern)] if at + len(pattern) < len(text) else None
+            if not is_word_byte(before) and not is_word_byte(after):
+                return True
+            start = at + 1
+
+    def regex_match(self, line: bytes, regex: PosixRegex) -> tuple[bool, tuple | None]:
+        """re_search with -x / -w as grep_file() checks them: (found, the match used)."""
+        if "x" in self.options:
+            return regex.fullmatch(line), regex.search(line)
+        start_pos = 0
+        while True:
+            span = regex.search(line, start_pos)
+            if span is None:
+                return False, None
+            if "w" not in self.options:
+                return True, span
+            start, end = span
+            before = line[start - 1] if start else None
+            after = line[end] if end < len(line) else None
+            if not is_word_byte(before) and not is_word_byte(after):
+                return True, span
+            if end <= start_pos:
+                return False, span
+            start_pos = end
+
+    def grep_file(self, name: str, data: bytes) -> bool:
+        app, options = self.app, self.options
+        nmatches = linenum = 0
+        print_after = 0
+        curpos = 0
+        for line in split_lines(data, self.delim):
+            linenum += 1
+            found, used, span = False, None, None
+            for entry in self.patterns:
+                used = entry
+                if "F" in options:
+                    found = self.fixed_match(line, entry[0])
+                else:
+                    found, span = self.regex_match(line, self.regex(entry))
+                if found:
+                    break
+            if found != self.invert:
+                nmatches += 1
+                if options & {"q", "l", "L"}:
+                    if "q" in options:
+                        raise AppletExit(0)
+                    if "l" in options:
+                        app.write(arg_bytes(name) + b"\n")
+                        return True
+                    return False
+                if "m" in options and nmatches > self.max_matches:
+                    break
+                if "c" not in options:
+                    if self.before:
+                        prevpos = self.before - 1 if curpos == 0 else curpos - 1
+                        if self.before_buf[prevpos] is not None:
+                            number, idx = linenum - self.before, curpos
+                            while self.before_buf[idx] is None:
+                                idx, number = (idx + 1) % self.before, number + 1
+                            while self.before_buf[idx] is not None:
+                                self.print_line(name, self.before_buf[idx], number, "-")
+                                self.before_buf[idx] = None
+                                idx, number = (idx + 1) % self.before, number + 1
+                    print_after = self.after
+                    if "o" in options:
+                        self.print_matches(name, line, linenum, used, span)
+                    else:
+                        self.print_line(name, line, linenum, ":")
+            elif print_after:
+                self.print_line(name, line, linenum, "-")
+                print_after -= 1
+            elif self.before:
+                self.before_buf[curpos] = line
+                curpos = (curpos + 1) % self.before
+            if "m" in options and not print_after and nmatches == self.max_matches:
+                break
+        if "c" in options:
+            app.write((name + ":" if self.print_filename else "") + f"{nmatches}\n")
+        if "L" in options:
+            app.write(arg_bytes(name) + b"\n")
+            return True
+        return nmatches != 0
+
+    def print_matches(self, name: str, line: bytes, linenum: int, entry: list, span) -> None:
+        """-o: -F prints the pattern once; a regex prints each non-empty match, the first
+        being the one found (checked for -w/-x), the next ones searched from its end."""
+        if "F" in self.options:
+            self.print_line(name, entry[0], linenum, ":")
+            return
+        regex = self.regex(entry)
+        while span is not None:
+            start, end = span
+            if end > start:
+                self.print_line(name, line[start:end], linenum, ":")
+            if end >= len(line):
+                break
+            if end == start:
+                end += 1
+            span = regex.search(line, end)
+
+
+GREP_SPEC = "lnqvscFiHhe:f:LorRm:wxA:B:C:EzaI"
+
+
+def applet_grep(app: Applet, argv: list[str]) -> int:
+    """busybox grep: -HhnlLcoqvsrRiwxFEz -m N -A/-B/-C N -e PATTERN -f FILE (and egrep,
+    fgrep). Patterns are GNU BRE (or ERE), compiled when first used ("bad regex 'P'",
+    rc 2); a file that does not open says ``grep: F: strerror`` (not with -s) and makes
+    the rc 2 unless -q found a match; a directory reads as empty. rc 0 matched, 1 not."""
+    app.exit_status = 2
+    pairs, args = app.getopt_list(argv, GREP_SPEC, longopts={"color": True})
+    options, texts, files = set(), [], []
+    max_matches = after = before = context = 0
+    for option, value in pairs:
+        if option == "--color":
+            continue
+        if option in "mABC":
+            value = app.number(value)
+        if option == "H":
+            options.discard("h")
+        elif option == "C":
+            options -= {"A", "B"}
+            context = value
+        elif option == "A":
+            after = value
+        elif option == "B":
+            before = value
+        elif option == "m":
+            max_matches = value
+        elif option == "e":
+            texts.append(arg_bytes(value))
+        elif option == "f":
+            files.append(value)
+        options.add(option)
+    if "C" in options:
+        after = after if "A" in options else context
+        before = before if "B" in options else context
+    if options & {"c", "q", "l", "L"}:
+        options.discard("n")
+        before = after = 0
+    invert = "v" in options
+    patterns = []
+    for text in texts:
+        for piece in text.split(b"\n"):
+            patterns.insert(0, [piece, None])
+    for name in files:
+        handle, data = read_input(app, name)
+        if handle is None:
+            raise AppletExit(2)
+        for line in split_lines(data):
+            patterns.insert(0, [c_string(line), None])
+    if files and not patterns:
+        patterns.append([b".*" if "x" in options else b"", None])
+        invert = not invert
+    if app.name == "fgrep":
+        options.add("F")
+    if app.name == "egrep":
+        options.add("E")
+    if "o" in options and invert:
+        raise NotSimulated("grep -o -v (busybox prints stale matches, or crashes)")
+    if not patterns:
+        if not args:
+            app.usage()
+        for piece in arg_bytes(args.pop(0)).split(b"\n"):
+            patterns.insert(0, [piece, None])
+    grep = Grep(app, options, patterns, before, after, max_matches, invert)
+    grep.print_filename = len(args) > 1
+    if "H" in options:
+        grep.print_filename = True
+    if "h" in options:
+        grep.print_filename = False
+    matched = open_errors = False
+    for name in args or ["-"]:
+        if name == "-":
+            matched |= grep.grep_file("(standard input)", read_input(app, "-")[1])
+            continue
+        if options & {"r", "R"}:
+            stat = app.shell._stat(app.shell._abspath(name))
+            if isinstance(stat, Stat) and stat.is_dir:
+                if "h" not in options:
+                    grep.print_filename = True
+                found, failed = grep_dir(grep, name)
+                matched, open_errors = matched or found, open_errors or failed
+                continue
+        handle, data = read_input(app, name, warn="s" not in options)
+        if handle is None:
+            open_errors = True
+            continue
+        matched |= grep.grep_file(name, data)
+    if open_errors:
+        return 2
+    return 0 if matched else 1
+
+
+def grep_dir(grep: Grep, directory: str) -> tuple[bool, bool]:
+    """recursive_action(ACTION_RECURSE | ACTION_DEPTHFIRST): the entries in the order the
+    directory lists them (the System's list_dir stands for readdir), files grepped,
+    subdirectories entered. (matched, open errors)."""
+    shell = grep.app.shell
+    entries = shell._list_dir(shell._abspath(directory))
+    if isinstance(entries, int):
+        if "s" not in grep.options:
+            grep.app.error(f"{directory}: {strerror(entries)}")
+        return False, False
+    matched = failed = False
+    for entry in entries:
+        path = directory + entry if directory.endswith("/") else f"{directory}/{entry}"
+        stat = shell._stat(shell._abspath(path))
+        if isinstance(stat, Stat) and stat.is_dir:
+            found, bad = grep_dir(grep, path)
+            matched, failed = matched or found, failed or bad
+            continue
+        handle, data = read_input(grep.app, path, warn="s" not in grep.options)
+        if handle is None:
+            failed = True
+            continue
+        matched |= grep.grep_file(path, data)
+    return matched, failed
+
+
+# -- wc, tail, sort, uniq, cut, tr ----------------------------------------------------------
+
+def applet_wc(app: Applet, argv: list[str]) -> int:
+    """busybox wc: -l -w -c (-m counts bytes: no unicode in the guest's environment) -L.
+    Columns " %9u" (the first without its space; a lone count of one file as "%u"),
+    then " NAME"; "total" after two or more files. A word is a run of printable non-space
+    bytes ended by white space (other bytes do neither). A file that does not open:
+    ``wc: F: strerror``; a read error (a directory): the same, and its counts shown."""
+    options, names = app.getopt(argv, "lwmcL")
+    order = "lwmcL"
+    chosen = [o for o in order if o in options] or ["l", "w", "c"]
+    stdin = not names
+    names = names or ["-"]
+    lone = len(names) == 1 and len(chosen) == 1
+    totals = dict.fromkeys(order, 0)
+    status = 0
+    for name in names:
+        handle = open_input(app, name)
+        if isinstance(handle, int):
+            app.error(f"{name}: {strerror(handle)}")
+            status = 1
+            continue
+        data, err = read_until_error(handle)
+        if name != "-":
+            handle.close()
+        if err:
+            app.error(f"{name}: {strerror(err)}")
+            status = 1
+        counts = wc_counts(data)
+        for key in order:
+            totals[key] = max(totals[key], counts[key]) if key == "L" else \
+                totals[key] + counts[key]
+        app.write(wc_line(chosen, counts, lone, None if stdin else name))
+    if len(names) > 1:
+        app.write(wc_line(chosen, totals, False, "total"))
+    return app.fflush_stdout_and_exit(status)
+
+
+def wc_counts(data: bytes) -> dict:
+    counts = {"l": data.count(b"\n"), "w": 0, "m": len(data), "c": len(data), "L": 0}
+    in_word, linepos = False, 0
+    for c in data:
+        if 32 <= c <= 126:
+            linepos += 1
+            if c != 32:
+                in_word = True
+                continue
+        elif 9 <= c <= 13:
+            if c == 9:
+                linepos = (linepos | 7) + 1
+            else:
+                counts["L"] = max(counts["L"], linepos)
+                if c != 11:
+                    linepos = 0
+        else:
+            continue
+        counts["w"] += in_word
+        in_word = False
+    counts["L"] = max(counts["L"], linepos)
+    counts["w"] += in_word
+    return counts
+
+
+def wc_line(chosen: list, counts: dict, lone: bool, name: str | None) -> str:
+    fields = [("%u" if lone else "%9u") % counts[chosen[0]]]
+    fields += ["%9u" % counts[key] for key in chosen[1:]]
+    return " ".join(fields) + (f" {name}\n" if name is not None else "\n")
+
+
+def size_suffix_number(app: Applet, text: str) -> int:
+    """xatou_sfx with b (512), k (1024), m (1024*1024)."""
+    match = re.fullmatch(r"(\d+)([bkm]?)", text)
+    if not match:
+        app.die(f"invalid number '{text}'")
+    value = int(match.group(1)) * {"": 1, "b": 512, "k": 1024, "m": 1 << 20}[match.group(2)]
+    if value > 0xFFFFFFFF:
+        app.die(f"number {text} is not in 0..4294967295 range")
+    return value
+
+
+def applet_tail(app: Applet, argv: list[str]) -> int:
+    """busybox tail (FANCY_TAIL): -n [+]N, -c [+]N (b k m suffixes), -N, -q, -v. Files
+    that do not open (``tail: can't open 'F': strerror``) are dropped, so one left out of
+    two has no header; none left: ``tail: no files``. Headers ``==> F <==`` with a blank
+    line before all but the first. A read error: ``tail: read error: strerror``, rc 1.
+    -c N on a file with a size seeks to size - N first: a sysfs attribute (4096 bytes as
+    stat says, much less to read) gives nothing there, as on the real kernel."""
+    args = list(argv)
+    from_top = False
+    count_text = None
+    if len(args) > 1 and len(args[1]) > 1 and args[1][0] in "+-" and args[1][1].isdigit():
+        count_text = args.pop(1)
+    options, names = app.getopt(args, "fc:n:qs:vF")
+    if options.keys() & {"f", "F"}:
+        raise NotSimulated("tail -f")
+    in_bytes = "c" in options
+    for key in ("c", "n"):
+        if key in options:
+            count_text = options[key]
+    count = 10
+    if count_text is not None:
+        if count_text[:1] == "+":
+            from_top = True
+        count = size_suffix_number(app, count_text[1:] if count_text[:1] in "+-" else count_text)
+    threshold = 1
+    if "q" in options:
+        threshold = float("inf")
+    if "v" in options:
+        threshold = 0
+    status = 0
+    opened = []
+    for name in names or ["-"]:
+        handle = open_input(app, name)
+        if isinstance(handle, int):
+            app.error(f"can't open '{name}': {strerror(handle)}")
+            status = 1
+            continue
+        opened.append((name, handle))
+    if not opened:
+        app.die("no files")
+    header = "==> %s <==\n"
+    for name, handle in opened:
+        if len(opened) > threshold:
+            app.out(header % ("standard input" if name == "-" and not names else name))
+            header = "\n==> %s <==\n"
+        data, err = read_until_error(handle)
+        if name != "-":
+            handle.close()
+        size = tail_seekable_size(app, name, handle)
+        if not from_top and in_bytes and size:
+            if count:
+                app.out(data[max(size - count, 0):][:count])
+            continue
+        if err:
+            app.error(f"read error: {strerror(err)}")
+            status = 1
+        if from_top:
+            if in_bytes:
+                app.out(data[max(count - 1, 0):])
+            else:
+                app.out(b"".join(lines_keepends(data)[max(count - 1, 0):]))
+        elif count:
+            if in_bytes:
+                app.out(data[-count:])
+            else:
+                app.out(b"".join(lines_keepends(data)[-count:]))
+    return status
+
+
+def tail_seekable_size(app: Applet, name: str, handle: Handle) -> int:
+    """What lseek(fd, 0, SEEK_END) returns: a named file's st_size (0 for a pipe)."""
+    if name == "-":  # stdin: a file only if redirected from one
+        return handle.size if isinstance(handle, ScratchHandle) else 0
+    stat = app.shell._stat(app.shell._abspath(name))
+    return stat.size if isinstance(stat, Stat) and not stat.is_dir else 0
+
+
+SORT_KEY_FLAGS = "ngMbrdfi"
+
+
+def applet_sort(app: Applet, argv: list[str]) -> int:
+    """busybox sort (FEATURE_SORT_BIG): -n -g -M -V -r -u -c -s -z -b -d -f -i -o FILE
+    -t CHAR -k START[.CHAR][OPTS][,END[.CHAR][OPTS]]. Lines compare by their keys
+    (strcmp, atof, strtod, month), then, unless -s, by the whole line with strcmp; -r
+    reverses the lot. A file that does not open ends it: ``sort: F: strerror``, rc 2."""
+    app.exit_status = 2
+    pairs, names = app.getopt_list(argv, "ngMVucszbrdfimS:T:o:k:t:")
+    flags = {option for option, _ in pairs}
+    keys_text = [value for option, value in pairs if option == "k"]
+    output = [value for option, value in pairs if option == "o"]
+    separator = [value for option, value in pairs if option == "t"]
+    if len(output) > 1 or len(separator) > 1:
+        app.usage()
+    sep = None
+    if separator:
+        sep = arg_bytes(separator[0])
+        if len(sep) != 1:
+            app.die("bad -t parameter")
+    global_flags = set(flags)
+    if "b" in flags:
+        global_flags.add("bb")
+    keys = [sort_parse_key(app, text) for text in keys_text] or [((1, 0, 0, 0), set())]
+    lines = []
+    delim = b"\0" if "z" in flags else b"\n"
+    for name in names or ["-"]:
+        handle, data = read_input(app, name)
+        if handle is None:
+            raise AppletExit(2)
+        lines += [c_string(line) for line in split_lines(data, delim)]
+
+    def compare(x: tuple, y: tuple, tie_break: bool = True) -> int:
+        result, used = 0, global_flags
+        for key_range, key_flags in keys:
+            used = key_flags or global_flags
+            result = sort_compare(sort_key(x[1], key_range, used, sep),
+                                  sort_key(y[1], key_range, used, sep), used)
+            if result:
+                break
+        if result == 0:
+            if "s" in flags:
+                result = 1 if x[0] > y[0] else -1
+            elif tie_break:
+                used = global_flags
+                result = (x[1] > y[1]) - (x[1] < y[1])
+        return -result if "r" in used else result
+
+    try:
+        return sort_output(app, flags, lines, delim, output, compare)
+    except SortTypeError:
+        app.die("unknown sort type")
+
+
+def sort_output(app: Applet, flags: set, lines: list, delim: bytes, output: list,
+                compare: Callable) -> int:
+    """sort -c, or sort (and -u) and print (to -o FILE)."""
+    indexed = list(enumerate(lines))
+    if "c" in flags:
+        allowed = -1 if "u" in flags else 0
+        for index in range(1, len(indexed)):
+            if compare(indexed[index - 1], indexed[index]) > allowed:
+                app.flush()
+                app.shell._puts(2, f"Check line {index}\n")
+                return 1
+        return 0
+    indexed.sort(key=functools.cmp_to_key(compare))
+    if "u" in flags:
+        unique = indexed[:1]
+        for item in indexed[1:]:
+            if compare(unique[-1], item, tie_break=False) != 0:
+                unique.append(item)
+        indexed = unique
+    data = b"".join(line + delim for _, line in indexed)
+    if output:  # opened once all input is read: sort -o F F works
+        handle = app.shell._open(app.shell._abspath(output[0]), O_WRONLY | O_CREAT | O_TRUNC)
+        if isinstance(handle, int):
+            app.die(f"can't open '{output[0]}': {strerror(handle)}")
+        err = write_stdio(handle, data)
+        handle.close()
+        if err < 0:
+            app.error(f"standard output: {strerror(err)}")
+        return 0
+    app.write(data)
+    return app.fflush_stdout_and_exit(0)
+
+
+def sort_parse_key(app: Applet, text: str) -> tuple:
+    """-k START[.C][OPTS][,END[.C][OPTS]]: ((start field, start char, end field, end
+    char), flags); b after the comma strips trailing blanks."""
+    key_range, key_flags, pos, part = [0, 0, 0, 0], set(), 0, 0
+
+    def number() -> int:
+        nonlocal pos
+        match = re.match(r"\d+", text[pos:])
+        if not match or int(match.group()) == 0 or int(match.group()) > 0x7FFFFFFF:
+            app.die("bad field specification")
+        pos += match.end()
+        return int(match.group())
+
+    while pos < len(text):
+        key_range[2 * part] = number()
+        if text[pos:pos + 1] == ".":
+            pos += 1
+            key_range[2 * part + 1] = number()
+        while pos < len(text):
+            c = text[pos]
+            if c == "," and part == 0:
+                part = 1
+                pos += 1
+                break
+            if c not in "ngMVucszbrdfimS:T:o:k:*t:":
+                app.die("unknown key option")
+            if c not in SORT_KEY_FLAGS:
+                app.die("unknown sort type")
+            key_flags.add("bb" if c == "b" and part else c)
+            pos += 1
+    return tuple(key_range), key_flags
+
+
+def sort_key(line: bytes, key_range: tuple, flags: set, sep: bytes | None) -> bytes:
+    """get_key(): the part of the line the key covers, after -b/-d/-i/-f."""
+    if key_range == (1, 0, 0, 0) and not flags & {"b", "d", "f", "i", "bb"}:
+        return line
+    length = len(line)
+    start = end = 0
+    for part in range(2):
+        field = key_range[2 * part]
+        if not field:
+            end = length
+        else:
+            end, last = 0, None
+            for _ in range(1, field + part):
+                if sep is not None:
+                    while True:  # to past the separator; at the end ch is the NUL
+                        if end >= length:
+                            last = None
+                            break
+                        last = line[end]
+                        end += 1
+                        if last == sep[0]:
+                            break
+                else:
+                    while end < length and line[end] in b" \t\n\v\f\r":
+                        end += 1
+                    while end < length and line[end] not in b" \t\n\v\f\r":
+                        end += 1
+            if part and last:
+                end -= 1
+        if part == 0:
+            start = end
+    if "b" in flags:
+        while start < length and line[start] in b" \t\n\v\f\r":
+            start += 1
+    if "bb" in flags:
+        while end > start and line[end - 1] in b" \t\n\v\f\r":
+            end -= 1
+    if key_range[3]:
+        end = min(key_range[3], length)
+    if key_range[1]:
+        start = min(start + key_range[1] - 1, length)
+    key = line[start:max(end, start)]
+    if "d" in flags:
+        key = bytes(c for c in key if c in b" \t\n\v\f\r" or chr(c).isalnum() and c < 128)
+    if "i" in flags:
+        key = bytes(c for c in key if 32 <= c <= 126)
+    if "f" in flags:
+        key = key.upper()
+    return key
+
+
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august",
+               "september", "october", "november", "december")
+
+
+def sort_month(key: bytes) -> int | None:
+    """strptime(key, "%b"): the month (0-11) a full or abbreviated name starts with
+    (no white space skipped)."""
+    text = key.decode("latin-1").lower()
+    for number, (short, full) in enumerate(zip(MONTHS, MONTH_NAMES)):
+        if text.startswith(full) or text.startswith(short):
+            return number
+    return None
+
+
+class SortTypeError(Exception):
+    """Two of -n -g -M -V on one key: "unknown sort type" at the first comparison."""
+
+
+def sort_compare(x: bytes, y: bytes, flags: set) -> int:
+    kinds = flags & {"n", "g", "M", "V"}
+    if len(kinds) > 1:
+        raise SortTypeError()  # compare_keys() dies when it first compares such a key
+    if "n" in kinds:
+        dx, dy = strtod_prefix(x)[0], strtod_prefix(y)[0]
+        return (dx > dy) - (dx < dy)
+    if "g" in kinds:
+        (dx, nx), (dy, ny) = strtod_prefix(x), strtod_prefix(y)
+        if not nx:
+            return 0 if not ny else -1
+        if not ny:
+            return 1
+        if dx != dx:
+            return 0 if dy != dy else -1
+        if dy != dy:
+            return 1
+        return (dx > dy) - (dx < dy)
+    if "M" in kinds:
+        mx, my = sort_month(x), sort_month(y)
+        if mx is None:
+            return 0 if my is None else -1
+        if my is None:
+            return 1
+        return mx - my
+    if "V" in kinds:
+        return strverscmp(x, y)
+    return (x > y) - (x < y)
+
+
+# glibc strverscmp's automaton: states normal, integral, fractional, leading zeros (each
+# a multiple of 3, plus the class of the byte: other 0, digit 1-9 1, "0" 2)
+VERS_NEXT = (0, 3, 9, 0, 3, 3, 0, 6, 6, 0, 6, 9)
+VERS_CMP, VERS_LEN = 2, 3
+VERS_RESULT = (VERS_CMP, VERS_CMP, VERS_CMP, VERS_CMP, VERS_LEN, VERS_CMP, VERS_CMP, VERS_CMP,
+               VERS_CMP,
+               VERS_CMP, -1, -1, 1, VERS_LEN, VERS_LEN, 1, VERS_LEN, VERS_LEN,
+               VERS_CMP, VERS_CMP, VERS_CMP, VERS_CMP, VERS_CMP, VERS_CMP, VERS_CMP, VERS_CMP,
+               VERS_CMP,
+               VERS_CMP, 1, 1, -1, VERS_CMP, VERS_CMP, -1, VERS_CMP, VERS_CMP)
+
+
+def strverscmp(x: bytes, y: bytes) -> int:
+    """glibc strverscmp (sort -V): digit runs compare as numbers, runs with leading
+    zeros as fractions."""
+    def at(text: bytes, i: int) -> int:
+        return text[i] if i < len(text) else 0
+
+    def kind(c: int) -> int:
+        return (c == 48) + (48 <= c <= 57)
+
+    i = 0
+    c1, c2 = at(x, 0), at(y, 0)
+    state = kind(c1)
+    while c1 == c2:
+        if c1 == 0:
+            return 0
+        state = VERS_NEXT[state]
+        i += 1
+        c1, c2 = at(x, i), at(y, i)
+        state += kind(c1)
+    result = VERS_RESULT[state * 3 + kind(c2)]
+    if result == VERS_CMP:
+        return c1 - c2
+    if result == VERS_LEN:  # the longer run of digits is the bigger number
+        k = i + 1
+        while 48 <= at(x, k) <= 57:
+            if not 48 <= at(y, k) <= 57:
+                return 1
+            k += 1
+        return -1 if 48 <= at(y, k) <= 57 else c1 - c2
+    return result
+
+
+def applet_uniq(app: Applet, argv: list[str]) -> int:
+    """busybox uniq: -c ("%7lu "), -d, -u, -i, -z, -f N, -s N, -w N; [INPUT [OUTPUT]].
+    An input that does not open: ``uniq: can't open 'F': strerror``, rc 1; a read error
+    ends with ``uniq: F: I/O error``."""
+    pairs, names = app.getopt_list(argv, "cduf:s:w:iz")
+    options, skip_fields, skip_chars, max_chars = set(), 0, 0, 0x7FFFFFFF
+    for option, value in pairs:
+        if option in "fsw":
+            number = app.number(value)
+            if option == "f":
+                skip_fields = number
+            elif option == "s":
+                skip_chars = number
+            else:
+                max_chars = number
+        options.add(option)
+    shell = app.shell
+    handle = shell.fds.get(0, NullHandle())
+    if names and names[0] != "-":
+        handle = shell._open(shell._abspath(names[0]), O_RDONLY)
+        if isinstance(handle, int):
+            app.die(f"can't open '{names[0]}': {strerror(handle)}")
+    output = None
+    if len(names) > 1:
+        if len(names) > 2:
+            app.usage()
+        if names[1] != "-":
+            output = shell._open(shell._abspath(names[1]), O_WRONLY | O_CREAT | O_TRUNC)
+            if isinstance(output, int):
+                app.die(f"can't open '{names[1]}': {strerror(output)}")
+    data, err = read_until_error(handle)
+    if names and names[0] != "-":
+        handle.close()
+    eol = b"\0" if "z" in options else b"\n"
+
+    def compared(line: bytes) -> bytes:
+        pos = 0
+        for _ in range(skip_fields):
+            while pos < len(line) and line[pos] in b" \t\n\v\f\r":
+                pos += 1
+            while pos < len(line) and line[pos] not in b" \t\n\v\f\r":
+                pos += 1
+        pos = min(pos + skip_chars, len(line))
+        key = line[pos:pos + max_chars]
+        return key.lower() if "i" in options else key
+
+    lines = [c_string(line) for line in split_lines(data)]
+    result = bytearray()
+    index = 0
+    while index < len(lines):
+        first, dups = lines[index], 0
+        key = compared(first)
+        index += 1
+        while index < len(lines) and compared(lines[index]) == key:
+            dups += 1
+            index += 1
+        if ("u" if dups else "d") not in options:
+            result += (b"%7u " % (dups + 1) if "c" in options else b"") + first + eol
+    if output is not None:
+        err_out = write_stdio(output, bytes(result))
+        output.close()
+    else:
+        app.write(bytes(result))
+        err_out = 0
+    if err:
+        app.die(f"{names[0] if names else '(null)'}: I/O error")
+    if err_out < 0:
+        app.error(f"standard output: {strerror(err_out)}")
+        return 0
+    return app.fflush_stdout_and_exit(0)
+
+
+def applet_cut(app: Applet, argv: list[str]) -> int:
+    """busybox cut: -b/-c LIST (bytes), -f LIST with -d CHAR (TAB) and -s, -O SEP, -D,
+    -F LIST (-d an ERE, default [[:space:]]+). LISTs N, N-, N-M, -M joined by commas.
+    Fields come out joined with -O (default: all of -d); a line without the delimiter
+    comes out whole unless -s. Files that do not open: ``cut: F: strerror``, rc 1."""
+    pairs, names = app.getopt_list(argv, "b:c:f:d:O:sDF:n")
+    options = {}
+    modes = []
+    for option, value in pairs:
+        if option in "bcfF":
+            modes.append(option)
+            if len(set(modes)) > 1:
+                app.usage()
+        options[option] = value
+    delim = arg_bytes(options.get("d", "")) or (b"[[:space:]]+" if "F" in options else b"\t")
+    odelim = arg_bytes(options["O"]) if "O" in options else (b" " if "F" in options else delim)
+    if not modes:
+        app.die("expected a list of bytes, characters, or fields")
+    mode = modes[-1]
+    if mode in "bc":
+        if "s" in options:
+            app.die("suppressing non-delimited lines makes sense only when operating on fields")
+        if "d" in options:
+            app.die("a delimiter may be specified only when operating on fields")
+    ranges = []
+    for item in options[mode].split(","):
+        if not item:
+            continue
+        first, dash, last = item.partition("-")
+        start = app.number(first) if first else 0
+        start = start - 1 if start else 0
+        if not dash:
+            end = start
+        elif not last:
+            end = 0x7FFFFFFF
+        else:
+            end = app.number(last)
+            if end < start:
+                app.die(f"{end}<{start}")
+            end -= 1
+        ranges.append((start, end))
+    if not ranges:
+        app.die("missing list of positions")
+    if "D" not in options:
+        ranges.sort(key=lambda r: r[0])
+    regex = None
+    status = 0
+    for name in names or ["-"]:
+        handle, data = read_input(app, name)
+        if handle is None:
+            status = 1
+            continue
+        if mode == "F" and regex is None:  # xregcomp(REG_EXTENDED) in cut_file()
+            try:
+                regex = PosixRegex(delim, extended=True, posix=True)
+            except RegexError as exc:
+                app.die(f"bad regex '{bytes_text(delim)}': {exc}")
+            if regex.anchored:
+                raise NotSimulated("cut -F with an anchored delimiter")
+        for line in split_lines(data):
+            out = cut_line(c_string(line), mode, ranges, delim, odelim, regex, options)
+            if out is not None:
+                app.write(out)
+    return app.fflush_stdout_and_exit(status)
+
+
+def cut_line(line: bytes, mode: str, ranges: list, delim: bytes, odelim: bytes,
+             regex: PosixRegex | None, options: dict) -> bytes | None:
+    """cut_file() for one line: what it prints, newline included (None: nothing)."""
+    if mode in "bc":
+        printed, out = set(), bytearray()
+        for start, end in ranges:
+            for pos in range(start, min(end + 1, len(line))):
+                if pos not in printed:
+                    printed.add(pos)
+                    out.append(line[pos])
+        return bytes(out) + b"\n"
+    if delim[:1] == b"\n":
+        raise NotSimulated("cut -d with a newline")
+    out, linelen = bytearray(), len(line)
+    shoe = regex is not None
+    uu = start = end = nout = dcount = 0
+    pos = 0
+    while True:
+        if end == linelen or dcount > ranges[pos][1]:
+            pos += 1
+            if pos >= len(ranges):
+                break
+            if "D" in options:
+                start = dcount = uu = 0
+            end = 0
+        if uu == linelen:
+            if not pos and not dcount and not shoe:
+                if "s" in options:
+                    return None
+            elif dcount < ranges[pos][0]:
+                start = linelen
+            end = linelen
+        else:
+            if shoe:
+                span = regex.search(line[uu:])  # regexec(line + uu, NOTBOL|NOTEOL)
+                if span is None:
+                    uu = linelen
+                    continue
+                end, uu = uu + span[0], uu + span[1]
+            else:
+                end = uu
+                uu += 1
+                if line[end] != delim[0]:
+                    continue
+            dcount += 1
+            if dcount - 1 < ranges[pos][0]:
+                start = uu
+                continue
+        if end != start or not shoe:
+            out += (odelim if nout else b"") + line[start:end]
+            nout += 1
+        start = uu
+        if not dcount:
+            break
+    return bytes(out) + b"\n"
+
+
+def fflush_all(app: Applet) -> int:
+    """``return fflush_all();``: EOF (exit status 255) when the flush failed."""
+    return 255 if app.flush() < 0 else 0
+
+
+def write_stdio(handle: Handle, data: bytes) -> int:
+    """A fully buffered stdio stream's writes: BUFSIZ (4096) bytes at a time."""
+    for start in range(0, len(data), Applet.STDIO_BUFSIZ):
+        err = full_write(handle, data[start:start + Applet.STDIO_BUFSIZ])
+        if err < 0:
+            return err
+    return 0
+
+
+def escape_sequence(text: bytes, i: int) -> tuple[int, int]:
+    """bb_process_escape_sequence at text[i:] (just after a backslash): the byte and
+    where the sequence ends; \\NUL and an unknown \\z give a backslash and end at i."""
+    if text[i:i + 1] == b"x":
+        match = re.match(rb"[0-9a-fA-F]{1,2}", text[i + 1:])
+        if not match:
+            return ord("\\"), i
+        return int(match.group(), 16), i + 1 + match.end()
+    value, j = 0, i
+    while j < len(text) and j - i < 3 and 48 <= text[j] <= 55:
+        if value * 8 + text[j] - 48 > 255:
+            break
+        value = value * 8 + text[j] - 48
+        j += 1
+    if j > i:
+        return value, j
+    simple = {ord("a"): 7, ord("b"): 8, ord("e"): 27, ord("f"): 12, ord("n"): 10,
+              ord("r"): 13, ord("t"): 9, ord("v"): 11, ord("\\"): 92}
+    if i < len(text) and text[i] in simple:
+        return simple[text[i]], i + 1
+    return ord("\\"), i
+
+
+def tr_expand(app: Applet, arg: bytes) -> bytes:
+    """expand(): ranges a-z, escapes, [:class:] and [=c=]; other [ are plain."""
+    out = bytearray()
+    text = bytearray(arg)
+    i = 0
+    while i < len(text):
+        if text[i] == ord("\\"):
+            value, end = escape_sequence(bytes(text), i + 1)
+            i = end - 1
+            text[i] = value
+        if text[i + 1:i + 2] == b"-":
+            if i + 2 >= len(text):
+                out.append(text[i])
+                i += 1
+                continue
+            low, high = text[i], text[i + 2]
+            i += 3
+            if high == ord("\\"):
+                high, i = escape_sequence(bytes(text), i)
+            out += bytes(range(low, high + 1))
+            continue
+        if text[i] == ord("[") and i + 1 < len(text):
+            kind = text[i + 1]
+            if kind == ord(":"):
+                name = bytes(text[i + 2:i + 2 + (8 if text[i + 2:i + 3] == b"x" else 7)])
+                classes = {b"alpha:]": "alpha", b"alnum:]": "alnum", b"digit:]": "digit",
+                           b"lower:]": "lower", b"upper:]": "upper", b"space:]": "space",
+                           b"blank:]": "blank", b"punct:]": "punct", b"cntrl:]": "cntrl",
+                           b"xdigit:]": "xdigit"}
+                if name in classes:
+                    out += tr_class(classes[name])
+                    i += 2 + len(name)
+                    continue
+            elif kind == ord("="):
+                if i + 2 >= len(text):
+                    app.usage()
+                out.append(text[i + 2])
+                if text[i + 3:i + 5] != b"=]":
+                    app.usage()
+                i += 5
+                continue
+        out.append(text[i])
+        i += 1
+    return bytes(out)
+
+
+def tr_class(name: str) -> bytes:
+    """The bytes of a tr class, in expand()'s order."""
+    digits, upper, lower = b"0123456789", bytes(range(65, 91)), bytes(range(97, 123))
+    if name == "alpha":
+        return upper + lower
+    if name == "alnum":
+        return digits + upper + lower
+    if name in ("digit", "upper", "lower"):
+        return {"digit": digits, "upper": upper, "lower": lower}[name]
+    if name == "space":
+        return b"\t\n\v\f\r "
+    if name == "blank":
+        return b"\t "
+    if name == "punct":
+        return bytes(c for c in range(33, 127) if not chr(c).isalnum())
+    if name == "cntrl":
+        return bytes(range(32)) + b"\x7f"
+    return digits + b"ABCDEF" + b"abcdef"  # xdigit
+
+
+def applet_tr(app: Applet, argv: list[str]) -> int:
+    """busybox tr: -c/-C, -d, -s; STRING2 shorter than STRING1 repeats its last byte
+    (nothing given: "0"). Bytes in, bytes out."""
+    options, args = app.getopt(argv, "+Ccds")
+    if not args:
+        app.usage()
+    set1 = tr_expand(app, arg_bytes(args[0]))
+    if options.keys() & {"c", "C"}:
+        set1 = bytes(c for c in range(256) if c not in set1)
+    vector = list(range(256))
+    set2 = b""
+    if len(args) > 1:
+        if not args[1]:
+            app.die("STRING2 cannot be empty")
+        set2 = tr_expand(app, arg_bytes(args[1]))
+        last = ord("0")
+        for index, c in enumerate(set1):
+            if index < len(set2):
+                last = set2[index]
+            vector[c] = last
+    invec, outvec = set(set1), set(set2)
+    stdin = app.shell.fds.get(0, NullHandle())
+    last = None
+    while True:  # TR_BUFSIZ (8192) read, translated, written
+        data = stdin.read(8192)
+        if isinstance(data, int):
+            app.die(f"read error: {strerror(data)}")
+        if not data:
+            return 0
+        out = bytearray()
+        for c in data:
+            if "d" in options and c in invec:
+                continue
+            coded = vector[c]
+            if "s" in options and last == coded and (c in invec or coded in outvec):
+                continue
+            out.append(coded)
+            last = coded
+        if out:
+            app.out(bytes(out))
+
+
+def applet_seq(app: Applet, argv: list[str]) -> int:
+    """busybox seq [-w] [-s SEP] [FIRST [INC]] LAST: "%0*.*f", the precision from the
+    fractional digits of FIRST and INC; the usage for anything strtod does not take."""
+    options, args = app.getopt(argv, "+ws:")
+    if not 1 <= len(args) <= 3:
+        app.usage()
+    values = []
+    for text in args:
+        value, used = strtod_prefix(arg_bytes(text))
+        overflow = abs(value) == float("inf") and not re.search(r"(?i)inf", text)
+        if used != len(arg_bytes(text)) or overflow:  # trailing junk, or ERANGE
+            app.usage()
+        values.append(value)
+    first, increment = 1.0, 1.0
+    if len(args) == 3:
+        first, increment, last = values
+    elif len(args) == 2:
+        first, last = values
+    else:
+        last = values[0]
+    width = frac = 0
+    for index, text in enumerate(args):
+        dot = text.find(".")
+        w = len(text) if dot < 0 else dot
+        width = max(width, w)
+        if index < len(args) - 1:
+            frac = max(frac, len(text) - w)
+    if frac:
+        frac -= 1
+        if frac:
+            width += frac + 1
+    if "w" not in options:
+        width = 0
+    if increment == 0 and first <= last:
+        raise NotSimulated("seq that never ends")
+    sep = options.get("s", "\n")
+    out, n, value = [], 0, first
+    while (value <= last) if increment >= 0 else (value >= last):
+        out.append("%0*.*f" % (width, frac, value))
+        n += 1
+        value = first + n * increment
+        if n > 10_000_000:
+            raise NotSimulated("seq of more than ten million numbers")
+    if n:
+        app.write(sep.join(out) + "\n")
+    return fflush_all(app)
+
+
+def applet_basename(app: Applet, argv: list[str]) -> int:
+    """busybox basename FILE [SUFFIX] | -a FILE... | -s SUFFIX FILE...: trailing slashes
+    go, "/" stays; one full_write per name."""
+    pairs, args = app.getopt_list(argv, "+as:")
+    if not args:
+        app.usage()
+    suffix = None
+    for option, value in pairs:
+        if option == "s":
+            suffix = arg_bytes(value)
+    names = [arg_bytes(a) for a in args]
+    index = 0
+    while True:
+        path = names[index].rstrip(b"/") or names[index][:1]
+        slash = path.rfind(b"/")
+        base = path if slash < 0 or path == b"/" else path[slash + 1:]
+        index += 1
+        if not pairs and index < len(names):
+            suffix = names[index]
+            if index + 1 < len(names):
+                app.usage()
+        if suffix is not None and len(base) > len(suffix) and base.endswith(suffix):
+            base = base[:-len(suffix)]
+        if app.out(base + b"\n") < 0:
+            return 1
+        if not pairs or index >= len(names):
+            return 0
+
+
+def applet_dirname(app: Applet, argv: list[str]) -> int:
+    """busybox dirname FILENAME: glibc dirname() ("." without a slash, "/" for "/",
+    a leading "//" kept)."""
+    args = argv[1:]
+    if args[:1] == ["--"]:
+        args = args[1:]
+    if len(args) != 1:
+        app.usage()
+    path = arg_bytes(args[0])
+    app.write(posix_dirname(path) + b"\n")
+    return fflush_all(app)
+
+
+def posix_dirname(path: bytes) -> bytes:
+    """glibc dirname(): "." without a slash; trailing slashes ignored; "/" for what is
+    only slashes, except that exactly two leading ones stay "//"."""
+    last = path.rfind(b"/")
+    if 0 < last == len(path) - 1:
+        run = last
+        while run > 0 and path[run - 1] == ord("/"):
+            run -= 1
+        if run:
+            last = path.rfind(b"/", 0, run)
+    if last < 0:
+        return b"."
+    run = last
+    while run > 0 and path[run - 1] == ord("/"):
+        run -= 1
+    if run:
+        return path[:run]
+    return path[:2] if last == 1 else path[:1]
+
+
+def applet_tee(app: Applet, argv: list[str]) -> int:
+    """busybox tee [-ai] FILE...: each read of stdin (up to COMMON_BUFSIZE) written to
+    stdout then to each file, unbuffered; a file that does not open: ``tee: F:
+    strerror``, rc 1; a file whose write failed: ``tee: F: I/O error`` at the end."""
+    options, names = app.getopt(argv, "ia")
+    shell = app.shell
+    flags = O_WRONLY | O_CREAT | (O_APPEND if "a" in options else O_TRUNC)
+    status = 0
+    outputs = []  # [name, handle, failed]
+    for name in names:
+        if name == "-":
+            outputs.append([name, shell.fds.get(1), False])
+            continue
+        handle = shell._open(shell._abspath(name), flags)
+        if isinstance(handle, int):
+            app.error(f"{name}: {strerror(handle)}")
+            status = 1
+            continue
+        outputs.append([name, handle, False])
+    stdin = shell.fds.get(0, NullHandle())
+    stdout_failed = False
+    try:
+        while True:
+            data = stdin.read(1024)
+            if isinstance(data, int):
+                status = 1
+                break
+            if not data:
+                break
+            stdout_failed |= app.out(data) < 0
+            for entry in outputs:
+                if entry[1] is not None and full_write(entry[1], data) < 0:
+                    entry[2] = True
+    finally:
+        for name, handle, _ in outputs:
+            if name != "-" and handle is not None:
+                handle.close()
+    for name, _, failed in outputs:
+        if failed:
+            app.die(f"{name}: I/O error")
+    return status
+
 APPLETS = {
     "insmod": applet_insmod, "rmmod": applet_rmmod, "lsmod": applet_lsmod,
     "modprobe": applet_modprobe, "modinfo": applet_modinfo, "depmod": applet_depmod,
     "dmesg": applet_dmesg, "cat": applet_cat, "head": applet_head, "ls": applet_ls,
-    "sleep": applet_sleep,
+    "sleep": applet_sleep, "stat": applet_stat, "grep": applet_grep, "egrep": applet_grep,
+    "fgrep": applet_grep, "wc": applet_wc, "tail": applet_tail, "sort": applet_sort,
+    "uniq": applet_uniq, "cut": applet_cut, "tr": applet_tr, "seq": applet_seq,
+    "basename": applet_basename, "dirname": applet_dirname, "tee": applet_tee,
 }

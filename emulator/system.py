@@ -27,6 +27,9 @@ class Node:
     mode: int = 0o444
     is_dir: bool = False
     entries: object = None  # callable() -> list of names, for directories
+    size: int | None = None  # what stat says; None: 0 for /proc, 4096 for /sys
+    kind: str = ""          # "c" for a character device
+    rdev: tuple = (0, 0)
 
 
 class KernelSystem:
@@ -41,8 +44,9 @@ class KernelSystem:
 
     def _check(self, result):
         if result.signal is not None:
-            if result.signal == "panic":
-                raise TaskKilled(9)
+            if result.signal == "panic":   # the kernel is dead: nothing runs any more
+                from .kernel import KernelPanic
+                raise KernelPanic(self.k.panicked)
             raise TaskKilled(result.signal)
         return result.rc
 
@@ -69,9 +73,13 @@ class KernelSystem:
         if top == "sys":
             return self._sys(parts[1:])
         if top == "dev" and parts[1:] == ["kmsg"]:
-            return Node(read=lambda: b"", write=self._kmsg_write, mode=0o644)
+            return Node(read=lambda: b"", write=self._kmsg_write, mode=0o644, size=0, kind="c",
+                        rdev=(1, 11))
+        if top == "dev" and parts[1:] == ["console"]:
+            return Node(read=lambda: b"", write=self._console_write, mode=0o600, size=0,
+                        kind="c", rdev=(5, 1))
         if top == "dev" and not parts[1:]:
-            return Node(is_dir=True, mode=0o755, entries=lambda: ["kmsg", "null"])
+            return Node(is_dir=True, mode=0o755, entries=lambda: ["console", "kmsg", "null"])
         del k
         return None
 
@@ -199,7 +207,14 @@ class KernelSystem:
         node = self._node(path)
         if node is None:
             return -errno.ENOENT
-        return Stat(node.is_dir, node.mode, 0 if node.is_dir else 4096)
+        size = node.size
+        if size is None:   # procfs files say 0, sysfs attributes a page
+            size = 0 if node.is_dir or path.startswith("/proc") else 4096
+        return Stat(node.is_dir, node.mode, size, node.kind, node.rdev)
+
+    def _console_write(self, data):
+        self.k.console.append(bytes(data).decode("latin-1"))
+        return len(data)
 
     def list_dir(self, path):
         node = self._node(path)

@@ -21,9 +21,10 @@ import pytest
 from emulator.shell import (
     O_EXCL, O_NONBLOCK, O_RDWR, O_TRUNC, O_WRONLY,
     SYSLOG_ACTION_CONSOLE_LEVEL, SYSLOG_ACTION_READ_ALL, SYSLOG_ACTION_READ_CLEAR,
-    SYSLOG_ACTION_SIZE_BUFFER, AndOr, Parser, Pipeline, Shell, ShellSyntaxError, Simple,
-    Stat, TaskKilled, filename2modname, ls_format, module_options, moderror, parse,
-    process_escapes, strerror, taint_summary,
+    SYSLOG_ACTION_SIZE_BUFFER, AndOr, Parser, Pipeline, PosixRegex, RegexError, Shell,
+    ShellSyntaxError, Simple, Stat, TaskKilled, c_format, filename2modname, ls_format,
+    module_options, moderror, parse, posix_dirname, process_escapes, strerror, strverscmp,
+    taint_summary,
 )
 
 REALKERNEL = Path(__file__).resolve().parent / "realkernel"
@@ -349,6 +350,122 @@ def test_shell3_console_and_dmesg():
     assert system.slept == [1.0]
 
 
+class GuestFiles(FakeSystem):
+    """A FakeSystem whose files carry the real guest's modes and types: ``modes`` (path ->
+    permission bits), ``kinds`` (path -> (type, rdev), e.g. a character device), ``sizes``
+    (procfs files say 0, sysfs ones 4096), ``unreadable`` files (EACCES on open, as a
+    write-only sysfs attribute) and ``order`` (directory -> the names in readdir order)."""
+
+    def __init__(self, files=None, steps=(), modes=None, kinds=None, sizes=None,
+                 unreadable=(), order=None, **kw):
+        super().__init__(files, steps, **kw)
+        self.modes, self.kinds, self.sizes = modes or {}, kinds or {}, sizes or {}
+        self.unreadable, self.order = set(unreadable), order or {}
+
+    def stat(self, path):
+        stat = super().stat(path)
+        if isinstance(stat, int):
+            return stat
+        kind, rdev = self.kinds.get(path, ("", (0, 0)))
+        size = self.sizes.get(path, 0 if stat.is_dir or kind else stat.size)
+        return Stat(stat.is_dir, self.modes.get(path, stat.mode), size, kind, rdev)
+
+    def list_dir(self, path):
+        names = super().list_dir(path)
+        if isinstance(names, int) or path not in self.order:
+            return names
+        return [n for n in self.order[path] if n in names] + \
+            [n for n in names if n not in self.order[path]]
+
+    def open(self, path, flags):
+        if path in self.unreadable and not flags & (O_WRONLY | O_RDWR):
+            return -E.EACCES
+        return super().open(path, flags)
+
+
+# the params module's sysfs parameters as the guest shows them: mode, value
+PARAMS_SYSFS = {
+    "p_bint": (0o600, "1"), "p_bool": (0o644, "Y"), "p_byte": (0o444, "254"),
+    "p_hexint": (0o644, "0x00cafe"), "p_int": (0o644, "-42"), "p_ints": (0o444, "10,20"),
+    "p_invbool": (0o444, "Y"), "p_names": (0o600, "alpha"), "p_short": (0o644, "-300"),
+    "p_string": (0o644, "fixed buffer"), "p_uint": (0o444, "4000000000"),
+    "p_ullong": (0o600, "81985529216486895"), "p_ulong": (0o444, "18000000000000000000"),
+    "p_ushort": (0o600, "65000"),
+}
+# kernfs lists a directory in name-hash order, not alphabetically (the guest's grep -r)
+PARAMS_READDIR = ["p_ints", "p_bint", "p_int", "p_byte", "p_bool", "p_uint", "p_ulong",
+                  "p_ushort", "p_hexint", "p_string", "p_ullong", "p_invbool", "p_short",
+                  "p_names"]
+
+
+def params_guest(**values):
+    """sysfs and procfs of the guest with params.ko loaded (``values`` override)."""
+    files = {PARAMETERS + name: ((values.get(name, value)) + "\n").encode()
+             for name, (_, value) in PARAMS_SYSFS.items()}
+    for name, value in (("coresize", "16384"), ("initsize", "0"), ("initstate", "live"),
+                        ("refcnt", "0"), ("taint", "OE"), ("uevent", "")):
+        files[f"/sys/module/params/{name}"] = (value + "\n").encode()
+    modes = {PARAMETERS + name: mode for name, (mode, _) in PARAMS_SYSFS.items()}
+    modes["/sys/module/params/uevent"] = 0o200
+    return files, modes
+
+
+def test_params_show_lists_modes_and_contents():
+    """params1.sh's show(): stat -c '%a %n' and grep -H '' over the parameter files, as
+    the guest printed them after the first load."""
+    files, modes = params_guest()
+    steps = [finit("params.ko", files=files)]
+    system = GuestFiles({"/proc/modules": b""}, steps, modes=modes,
+                        order={PARAMETERS.rstrip("/"): PARAMS_READDIR})
+    out, _ = run("insmod params.ko\nstat -c '%a %n' /sys/module/params/parameters/*\n"
+                 "grep -H '' /sys/module/params/parameters/*\n", system, MODS)
+    golden = scenario_part(REALKERNEL / "params1.real.txt").decode("latin-1")
+    first = golden.split("@@ sysfs\n", 1)[1].split("rc=0\n", 1)[0]
+    assert out == first
+
+
+def test_shell4_text_applets_over_kernel_files():
+    """stat, grep, wc, tail, head, sort, uniq, cut, tr, seq, basename, dirname, tee over
+    sysfs, procfs, /dev and the initramfs, and stdio's buffering into a sysfs store
+    (shell4.real.txt): the SCENARIO part byte for byte."""
+    expected = scenario_part(REALKERNEL / "shell4.real.txt")
+    files, modes = params_guest(p_int="5", p_names="a,b")
+    for directory in ("holders", "notes", "sections"):
+        files[f"/sys/module/params/{directory}/.keep"] = b""
+    proc = {"/proc/modules": b"params 16384 0 - Live 0xffffffffc0203000 (OE)\n",
+            "/proc/sys/kernel/tainted": b"12288\n", **OSRELEASE}
+    p_int = PARAMETERS + "p_int"
+
+    def store(data, result, value=None):
+        return Step("write", (p_int, data), result,
+                    files={p_int: value} if value is not None else {})
+
+    image = bytes(208472)  # the size of the params.ko realkernel copied to /mods
+    steps = [
+        Step("finit_module", (image, "p_int=5 p_names=a,b ", 0), files=files),
+        store(b"7\n", 2, b"7\n"), store(b"junk\n", -E.EINVAL),
+        store(b"8\n9\n", -E.EINVAL), store(b"8\n", 2, b"8\n"), store(b"9\nx\n", -E.EINVAL),
+        store(b"4\n", 2, b"4\n"), store(b"1\n2\n", -E.EINVAL),
+        store(b"        1 /proc/modules\n        1 /sys/module/params/parameters/p_int\n"
+              b"        2 total\n", -E.EINVAL),
+        store(b"4096\n", 5, b"4096\n"),
+        Step("write", (KMSG, b"one\ntwo\n"), 8),
+        delete("params", files={"/sys/module/params": None}),
+    ]
+    builtin = {f"/sys/module/builtin{i}" for i in range(64)}  # the kernel's own modules
+    system = GuestFiles(
+        {**proc, KMSG: b"", "/dev/console": b""}, steps, dirs=builtin | {"/proc/sys/kernel"},
+        modes={**modes, "/proc/modules": 0o444, "/proc/sys/kernel": 0o555, KMSG: 0o644,
+               "/dev/console": 0o600},
+        kinds={KMSG: ("c", (1, 11)), "/dev/console": ("c", (5, 1))},
+        sizes={path: 0 for path in proc},
+        unreadable={"/sys/module/params/uevent"},
+        order={PARAMETERS.rstrip("/"): PARAMS_READDIR,
+               "/sys/module/params": ["uevent", "parameters"]})
+    shell, _ = run_guest("shell4", system, {"params.ko": image})
+    assert bytes(shell.output) == expected
+
+
 @pytest.mark.shared
 def test_seed_golden_oops_killed():
     """The shared golden: an oops in init kills insmod (``Killed``, $? 137) and its
@@ -494,8 +611,8 @@ def test_modprobe_modinfo_depmod_without_lib_modules():
 
 
 def test_unsimulated_applet_says_so():
-    out, _ = run("grep x y; echo $?\n")
-    assert out == "kmodsim: grep: busybox applet not simulated\n127\n"
+    out, _ = run("awk x y; echo $?\n")
+    assert out == "kmodsim: awk: busybox applet not simulated\n127\n"
 
 
 def test_sleep_sums_suffixes():
@@ -671,6 +788,78 @@ def test_head_headers_and_errors():
                    "\n==> /tmp/b <==\n1\n2\nrc=1\n1\n2\n1\n2")
 
 
+def test_printf_escapes_make_bytes_and_write_errors_set_the_status():
+    """printf '\\240' writes the byte 0xa0 (params1.sh passes it to the kernel); a write
+    the kernel refuses makes printf's status 1 without a message (ash ORs ferror(stdout)
+    in after the builtin), as params3.sh's "5\\n\\n" into p_int shows."""
+    shell = Shell(FakeSystem())
+    shell.run_script("printf 'a\\240b\\n'; echo -e '\\xff'\n")
+    assert bytes(shell.output) == b"a\xa0b\n\xff\n"
+    steps = [Step("write", (PARAMETERS + "p_int", b"5\n\n"), -E.EINVAL)]
+    out, _ = run("printf '%s\\n\\n' 5 > /sys/module/params/parameters/p_int; echo rc=$?\n",
+                 FakeSystem({PARAMETERS + "p_int": b"77\n"}, steps))
+    assert out == "rc=1\n"
+
+
+@pytest.mark.parametrize("pattern, ere, line, span", [
+    (b"a\\|ab", False, b"ab", (0, 2)),          # POSIX: the longest at the leftmost start
+    (b"(a|ab)(c|bcd)", True, b"abcd", (0, 4)),
+    (b"*a", False, b"x*a", (1, 3)),             # BRE: a leading * is literal
+    (b"*a", True, b"xa", (1, 2)),               # ERE: dropped
+    (b"a\\>*", False, b"a*", (0, 2)),           # no repetition of an anchor: "*" literal
+    (b"a\\>+", True, b"a b", (0, 1)),           # ... in ERE dropped
+    (b"{1}a", True, b"1}a", (0, 3)),            # ERE: a "{" with nothing before is dropped
+    (b"a{1", True, b"a{1", (0, 3)),             # not an interval: literal
+    (b"\\{1\\}a", False, b"{1}a", (0, 4)),
+    (b"[]a]*", False, b"]a]", (0, 3)),
+    (b"[[:digit:]-]", False, b"x-", (1, 2)),
+    (b"\\(a\\)\\1", False, b"aa", (0, 2)),
+    (b"\\B", False, b"", (0, 0)),               # glibc's \\B matches an empty line
+    (b"a.c", False, b"a\nc", (0, 3)),
+    (b"\\n", False, b"n", (0, 1)),              # unknown escapes are the character
+])
+def test_posix_regex_matches_as_glibc(pattern, ere, line, span):
+    assert PosixRegex(pattern, ere).search(line) == span
+
+
+@pytest.mark.parametrize("pattern, ere", [
+    (b"a\\{1", False), (b"a\\{x\\}", False), (b"a{}", True), (b"(", True), (b"(+)", True),
+    (b"a\\)", False), (b"[b-a]", False), (b"[[:foo:]]", False), (b"\\", False),
+    (b"\\(a\\)\\|\\1", False), (b"a{2,1}", True),
+])
+def test_posix_regex_errors(pattern, ere):
+    with pytest.raises(RegexError):
+        PosixRegex(pattern, ere)
+
+
+def test_c_format_and_helpers():
+    assert c_format("%#o", 0o644) == "0644" and c_format("%#o", 0) == "0"
+    assert c_format("%05s", "ab") == "   ab" and c_format("%.1s", "ab") == "a"
+    assert c_format("%-4x", 255) == "ff  " and c_format("%#x", 0) == "0"
+    assert c_format("%+d", 5) == "+5" and c_format("%.0d", 0) == ""
+    assert [posix_dirname(p) for p in (b"a/", b"//", b"///", b"/", b"", b"a//b//", b"//a")] \
+        == [b".", b"//", b"/", b"/", b".", b"a", b"//"]
+    assert strverscmp(b"a9", b"a10") < 0 and strverscmp(b"x01", b"x1") < 0
+
+
+def test_text_applets_say_what_they_do_not_simulate():
+    out, _ = run("stat /tmp; echo $?; stat -c '%i %n' /tmp; echo $?; tail -f x; echo $?\n"
+                 "echo x | grep -ov y; echo $?; wc --help > /dev/null 2>&1; echo $?\n")
+    assert out == ("kmodsim: stat without -c (inodes, devices and times are not simulated)\n127\n"
+                   "kmodsim: stat -c %i\n127\nkmodsim: tail -f\n127\n"
+                   "kmodsim: grep -o -v (busybox prints stale matches, or crashes)\n127\n0\n")
+
+
+def test_stat_names_and_zero_device():
+    """No /etc in the guest: user and group are UNKNOWN, unless a scenario writes one;
+    head stops reading /dev/zero once it has its count."""
+    out, _ = run("stat -c '%U:%G %A %F' /tmp /dev/zero\n"
+                 "echo root:x:0:0::/root:/bin/sh > /tmp/passwd; stat -c %U /tmp\n"
+                 "head -c 4 /dev/zero | tr '\\0' z; echo\n")
+    assert out == ("UNKNOWN:UNKNOWN drwxr-xr-x directory\n"
+                   "UNKNOWN:UNKNOWN crw-rw-rw- character special file\nUNKNOWN\nzzzz\n")
+
+
 @pytest.mark.parametrize("args, expected", [
     ([], ""), (["a=1"], "a=1 "), (['p="a b"', "x"], 'p="a b" x '), (["p=a b"], "p=a b "),
 ])
@@ -738,6 +927,164 @@ def test_differential_against_busybox(script, tmp_path):
     path.write_text(script)
     real = subprocess.run([busybox, "sh", "-c", f"cd {tmp_path} && sh {path} 2>&1"],
                           capture_output=True).stdout
+    shell = Shell(FakeSystem(), script_name=str(path), cwd=str(tmp_path))
+    shell.run_script(script)
+    assert bytes(shell.output) == real
+
+
+# the text applets (grep stat wc tail sort uniq cut tr seq basename dirname tee): messages,
+# exit codes, regex dialects, option corners; run with an empty environment (no LANG: the
+# guest has none, and busybox wc -m would count UTF-8 characters with one)
+APPLET_DIFFERENTIAL = [
+    "printf 'abc\\nfoo bar\\nFoo\\n{1}a\\na\\n*a\\nb\\nB\\n+a\\nab\\nabc\\n"
+    "x^y\\nx$y\\na.c\\n' > g\n"
+    "for p in 'a' '^a' 'a$' 'a\\{1\\}' '\\{1\\}a' '*a' '^*a' 'a\\+' '\\+a' 'a\\?b' '"
+    "a\\|b' 'x^y' 'x$y' '\\(a\\)\\1' '[[:upper:]]' '[^a-z]' '[]a]' '[a-]' 'a.c' '"
+    "a\\.c' '\\<a' 'b\\>' '\\ba' '\\Bb' '\\w\\W' 'a**' '\\(\\)a' '' '.' 'o*'; "
+    'do echo "== $p"; grep "$p" g; echo "rc=$?"; done\n',
+    "printf 'abc\\nfoo bar\\nFoo\\n{1}a\\na\\n*a\\nb\\nB\\n+a\\nab\\nabc\\n"
+    "x^y\\nx$y\\na.c\\n' > g\n"
+    "for p in 'a' '{1}a' 'a{1}' '+a' '^*a' 'a|*b' '(*a)' 'x^y' 'x\\^y' 'a**' 'a+*' '"
+    "a{,2}c' 'a{1' 'a{x}' ')' 'a|' '()a' 'a\\|b' '(a|ab)(c|bcd)' 'o+' 'b?c' '"
+    "[[:alpha:]]+[[:space:]]' 'a{2}' 'x[$^]y'; "
+    'do echo "== $p"; grep -E "$p" g; echo "rc=$?"; done\n',
+    "printf 'abc\\nfoo bar\\nFoo\\n' > f\n"
+    "for p in 'a\\(' '[b-a]' '[[:foo:]]' 'a\\)' 'a\\{1' 'a\\{x\\}' '\\' '[a' '"
+    "a\\{2,1\\}' '\\(a\\)\\2'; "
+    'do grep "$p" f; echo "rc=$?"; done\n'
+    "grep -E '(' f; echo $?; grep -E 'a{2,1}' f; echo $?; grep -E '[' f; echo $?\n",
+    "printf 'abc\\nfoo bar\\nFoo\\n' > f; printf 'a\\nab\\nabc\\nb a\\n' > g\n"
+    "grep -c a f g; grep -c a f nosuch; echo $?; grep -l a f g nosuch; echo $?; "
+    "grep -L a f g /dev/null; echo $?\n"
+    "echo a | grep -H a; echo a | grep -c a -; grep -h a f g; grep -nH a f; "
+    "grep -n a g f\n"
+    "grep -s x nosuch; echo rc=$?; grep -q abc nosuch f; echo rc=$?; grep -q zzz f; "
+    "echo rc=$?\n",
+    "printf 'a\\nab\\nabc\\nb a\\n{1}a\\n+a\\n' > g\n"
+    "grep -w 'a\\|ab' g; grep -o 'a\\|ab' g; grep -x 'a\\|ab' g; grep -w 'a*' g; "
+    "echo 'foo bar' | grep -ow 'o*'; echo rc=$?\n"
+    "echo 'a ab a' | grep -ow a; echo 'xyz abcabc' | grep -o 'abc'; "
+    "echo 'aaa' | grep -o 'a*'; echo test | grep -o ''; echo rc=$?\n",
+    "printf 'a\\nab\\nabc\\nb a\\n{1}a\\n+a\\n' > g\n"
+    "grep -F -x a g; grep -F -w a g; grep -Fi AB g; grep -Fo a g; grep -F '' g | head -2; "
+    "grep -F -w '' g; echo rc=$?\n"
+    "grep -F -e a -e b -c g; fgrep -n 'b a' g; egrep 'a|b' g; egrep -c '^a+$' g\n",
+    "printf '1\\n2\\n3 x\\n4\\n5\\n6 x\\n7\\n8\\n9\\n10 x\\n11\\n' > c\n"
+    "grep -A1 x c; echo ==; grep -B2 x c; echo ==; grep -C1 -n x c; echo ==; "
+    "grep -A 1 -B 1 -m 2 x c; echo ==; grep -m1 -c x c; grep -n -m 2 x c\n"
+    "grep -C1 -A0 x c; echo ==; grep -A0 -C1 x c\n",
+    "printf 'abc\\nABC\\nAbc\\n' > f\n"
+    "grep -i abc f; grep -i '[a-c]b' f; grep -vi abc f; echo rc=$?; grep -vc b f; "
+    "grep -e a -e B f; grep -ie B f\n",
+    "printf 'a\\nb\\n' > pf; echo ab | grep -o -f pf -e ab; echo ab | grep -o -e a -e ab; "
+    "echo ab | grep -o -e ab -e a\n"
+    ": > empty; grep -f empty pf; echo rc=$?; grep -v -f empty pf; echo rc=$?; "
+    "grep -x -f empty pf; echo rc=$?\n"
+    "grep -f nosuch pf; echo rc=$?\n",
+    "grep; echo rc=$?; grep -y x; echo rc=$?; grep --bogus x; echo rc=$?; grep -m x a; "
+    "echo rc=$?; grep -A; echo rc=$?\n"
+    "echo xyz | grep --color=auto y; echo xyz | grep --col y; echo rc=$?\n",
+    "printf 'a\\0b\\nc\\0d\\n' > z; grep -c b z; grep b z | tr '\\0' @; grep -F b z; "
+    "echo rc=$?; printf 'a\\0b\\0' | grep -z b | tr '\\0' @\n",
+    "printf 'one\\ntwo\\n' > f; grep o /tmp >/dev/null; echo rc=$?; grep -r o f; "
+    "grep -c o . ; echo rc=$?; grep -L o .; echo rc=$?\n",
+    "printf 'x\\n' > a; printf 'x\\ny\\n' > b; grep -H -h x a b; grep -h -H x a b; "
+    "grep x a b -c; grep -- -x a; echo rc=$?; grep -e -x a; echo rc=$?\n",
+    "printf 'hello world\\n' > f; grep 'o w' f; grep 'l\\{2\\}' f; grep -E 'l{2}' f; "
+    "grep -E '(l)\\1' f; grep '\\(l\\)\\1' f; grep -E 'w.*d$' f; grep '^h.*d$' f; "
+    "grep -x 'hello' f; echo rc=$?\n"
+    "grep -o 'l*' f; grep -o -n 'o' f; grep -ob o f; echo rc=$?\n",
+    "printf 'abc\\nfoo bar\\nFoo\\n' > f; : > e\n"
+    "stat -c '%a %n|%s|%F|%A|%h|%f|%B|%t,%T|%u %g' f e /dev/null nosuch; echo rc=$?\n"
+    "stat -c '%5a|%-6s|%#a|x%' f; stat -c '%05n %.2n %q %-5q %%|%-3%|' f; stat -c '' f; "
+    "stat -c '%' f; echo; stat -c 'a%-5' f; echo\n"
+    "stat; echo rc=$?; stat -c; echo rc=$?; stat -c '%a' nosuch f; echo rc=$?; "
+    "stat -c '%F %a %t %T' /dev/zero /dev/null\n",
+    "printf 'abc\\nfoo bar\\nFoo\\n' > f; "
+    "printf 'a b\\tc\\n\\nd  e\\r\\nlongest line here\\tx\\n' > g; "
+    "printf 'no newline' > h\n"
+    "wc f; wc -l f; wc -l < f; wc -lc f g; wc -L f g h; wc -w g h; wc -c h; wc -m g; "
+    "wc f nosuch; echo rc=$?; wc -x; echo rc=$?\n"
+    "cat f | wc; printf '\\x80\\x81 x\\x01y' | wc; wc - < f; wc -lwcL f\n",
+    "printf '1\\n2\\n3\\n4\\n5\\n6\\n7\\n8\\n9\\n10\\n11\\n12\\n' > n; "
+    "printf 'a\\nb' > p\n"
+    "tail n; tail -n 2 n; tail -3 n; tail -n +10 n; tail -c 5 n; tail -c +20 n; "
+    "tail -n 2 p; tail -c 1 p; tail -n 0 n; echo rc=$?\n"
+    "tail -n 2 n p; tail -q -n 1 n p; tail -v -n 1 p; tail -n 1 n nosuch; echo rc=$?; "
+    "tail nosuch; echo rc=$?; tail -n x n; echo rc=$?\n"
+    "cat n | tail -n 2; tail -n 1 - < p; echo; tail -c 2k n | head -2; tail -n +0 p; echo; "
+    "tail +11 n\n",
+    "printf 'b\\na\\nc\\nB\\n10\\n9\\n 2\\na\\n' > s\n"
+    "sort s; sort -r s; sort -n s; sort -u s; sort -f s; sort -fu s; sort -rn s; "
+    "sort -c s; echo rc=$?; sort s | sort -c; echo rc=$?\n"
+    "sort nosuch; echo rc=$?; sort -k x s; echo rc=$?; sort -t ab s; echo rc=$?; "
+    "sort -k 1,1x s; echo rc=$?; sort -k 1,2,3 s; echo rc=$?\n",
+    "printf 'x 3 b\\ny 1 a\\nz 2 c\\nw 1 d\\n' > k; "
+    "printf 'a:3:x\\nb:1:y\\nc:2:z\\nd::w\\n' > t\n"
+    "sort -k 2 k; sort -k 2n k; sort -k 2,2n -k 1,1r k; sort -k 3r k; sort -t : -k 2 t; "
+    "sort -t : -k 2,2n t; sort -t: -k3 t; sort -k 1.2 k; sort -k 2.1,2.1 k\n"
+    "sort -s -k 2,2 k; sort -u -k 2,2 k; sort -b -k 2 k; sort -k2b,2 k; sort -o out k; "
+    "cat out; sort -d k; sort -i k\n",
+    "printf '1.5\\n-2\\n1e3\\n0x10\\nabc\\n  7\\ninf\\n-inf\\nnan\\n3\\n' > g\n"
+    "sort -g g; echo ==; sort -n g; echo ==; "
+    "printf 'Feb\\njan\\n mar\\nxyz\\nDecember\\n' | sort -M; "
+    "printf 'a10\\na9\\na1.2\\na1.10\\nx01\\nx1\\nx001\\n' | sort -V\n",
+    "printf 'a\\na\\nb\\nc\\nc\\nc\\na\\n' > u; printf 'x a\\ny a\\nz b\\n' > v\n"
+    "uniq u; uniq -c u; uniq -d u; uniq -u u; uniq -cd u; uniq -f 1 v; uniq -s 2 v; "
+    "uniq -w 1 v; printf 'A\\na\\n' | uniq -i; uniq nosuch; echo rc=$?; uniq a b c; "
+    "echo rc=$?\n"
+    "uniq u out; cat out; cat u | uniq -c; uniq - < u | head -1; uniq -z u | tr '\\0' @; "
+    "echo\n",
+    "printf 'a:b:c\\nd:e\\nnodelim\\n\\n1:2:3:4:5\\n' > c; "
+    "printf 'a\\tb\\tc\\nx\\n' > t\n"
+    "cut -d : -f 2 c; cut -d : -f 1,3 c; cut -d : -f 2- c; cut -d : -f -2 c; "
+    "cut -s -d : -f 1 c; cut -f 2 t; cut -c 2-3 c; cut -b 1,3 c; cut -c 3- c; "
+    "cut -d : -f 3,1 c; cut -D -d : -f 3,1 c\n"
+    "cut -d : -O '|' -f 1,2 c; cut -d ':x' -f 1,2 c; cut -d '' -f 2 t\n",
+    "printf 'a:b:c\\nd  e\\tf\\n' > c\n"
+    "cut f c; echo rc=$?; cut -c 1 -d x c; echo rc=$?; cut -s -c 1 c; echo rc=$?; "
+    "cut -f 3-1 c; echo rc=$?; cut -f x c; echo rc=$?; cut -f 1 nosuch c; echo rc=$?; "
+    "cut -f '' c; echo rc=$?\n"
+    "cut -b 1 -c 2 c; echo rc=$?; cut -F 2 c; cut -F 1,3 -d '[:]' c; cut -F 2 -O - c; "
+    "cut -F 1 -d '(' c; echo rc=$?; cut -F 1 -d '*a' c; echo rc=$?\n",
+    "echo hello | tr a-y b-z; echo hello | tr -d l; echo hello | tr -s l; "
+    "echo 'a  b   c' | tr -s ' '; echo hello | tr 'a-z' 'A-Z'; "
+    "echo hello | tr '[:lower:]' '[:upper:]'\n"
+    "echo hello | tr -c 'l\\n' x; echo hello | tr -cd 'l'; echo; "
+    "echo 'a\\b' | tr '\\\\' /; printf 'a\\tb\\n' | tr '\\t' ' '; echo abc | tr abc x; "
+    "echo abc | tr ab '[=x=]'\n"
+    "head -c 10 /dev/zero | tr '\\0' y; echo; echo hello | tr; echo rc=$?; "
+    "echo hello | tr a ''; echo rc=$?; echo hello | tr -x a; echo rc=$?\n"
+    "echo 'a-b' | tr a-b x; echo 'abc' | tr 'a-' 'xy'; echo '[x]' | tr '[x]' 'yzw'; "
+    "echo 123 | tr '[:digit:]' 'a-j'; echo 'Hi!' | tr '[:punct:]' '.'; "
+    "echo ab | tr '\\141' '\\x42'\n",
+    "seq 3; seq 2 4; seq 1 2 7; seq 5 -1 3; seq -w 8 10; seq -s , 3; seq 1.5 3; "
+    "seq 0.1 0.1 0.5; seq -w 1 0.5 2; seq 3 1; seq; echo rc=$?; seq x; echo rc=$?; "
+    "seq -1 3; echo rc=$?; seq 1 2 3 4; echo rc=$?\n"
+    "seq -- -1 1; seq -s '' 3; echo; seq 1e1 1.2e1; seq '' ; echo rc=$?; seq -w -1 1; "
+    "seq 0x3\n",
+    "basename /a/b/c; basename /a/b/; basename /; basename ''; basename a.txt .txt; "
+    "basename .txt .txt; basename -s .c a.c b.c; basename -a x/y z/w; basename; "
+    "echo rc=$?; basename a b c; echo rc=$?\n"
+    "dirname /a/b/c; dirname a; dirname /; dirname //; dirname a/; dirname -- /x/y; "
+    "dirname; echo rc=$?; dirname a b; echo rc=$?\n",
+    "echo hi | tee o1 o2; cat o1 o2; echo more | tee -a o1 >/dev/null; cat o1; "
+    "echo x | tee /nonexist/y; echo rc=$?; echo x | tee -; echo rc=$?\n",
+    "printf 'x\\n' > a; "
+    "for a in stat grep wc tail sort uniq cut tr seq basename dirname tee; "
+    'do $a --help > /dev/null 2>&1; echo "$a $?"; done\n',
+]
+
+
+@pytest.mark.parametrize("script", APPLET_DIFFERENTIAL)
+def test_applets_against_busybox(script, tmp_path):
+    busybox = busybox_135()
+    if busybox is None:
+        pytest.skip("busybox 1.35 is not installed")
+    path = tmp_path / "scenario.sh"
+    path.write_text(script)
+    real = subprocess.run([busybox, "sh", "-c", f"cd {tmp_path} && sh {path} 2>&1"],
+                          capture_output=True, env={"PATH": "/usr/bin:/bin"}).stdout
     shell = Shell(FakeSystem(), script_name=str(path), cwd=str(tmp_path))
     shell.run_script(script)
     assert bytes(shell.output) == real
