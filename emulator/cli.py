@@ -14,6 +14,7 @@ from linker.errors import KmodError
 # subcommand modules, in the order ``kmodsim --help`` lists them
 SUBCOMMANDS = ("emulator.cli_readelf", "emulator.cli_modinfo", "emulator.cli_profile",
                "emulator.cli_link", "emulator.cli_run", "emulator.cli_script",
+               "emulator.cli_kmod",
                "emulator.cli_relocs")
 
 
