@@ -156,6 +156,48 @@ assert r.rc == 0 and bad.rc == -2 and ok1.rc == ok2.rc == 0 and busy.rc == -11
 assert "params: int=5" in k.dmesg() and "exporter: unloaded after" in k.dmesg()
 print("ok")"""),
     ],
+    "06_your_own_hobby_kernel.ipynb": [
+        ("md", "# 06 · Describing your own hobby kernel, and debugging a module with it\n\n"
+               "A *profile* tells kmodsim what kernel a module is loaded into: the ELF class and "
+               "machine it accepts, the section holding the module descriptor, the symbols the "
+               "kernel exports and which Python function implements each. A hobby-kernel "
+               "developer writes one as JSON, based on a shipped profile, and binds exports to "
+               "their own Python code; kmodsim itself is not edited."),
+        ("code", SETUP + """import json, tempfile
+work = pathlib.Path(tempfile.mkdtemp())
+(work / "mykernel").mkdir()
+(work / "mykernel" / "__init__.py").write_text("")
+(work / "mykernel" / "console.py").write_text(
+    "def monitor_write(k, m):\\n"
+    "    # our kernel's console prefixes every write with the kernel's name\\n"
+    "    text = m.read_cstring(m.arg(0)).decode()\\n"
+    "    k.console_write(('[mykernel] ' + text).encode())\\n")
+profile = {"base": "hobby-i386", "name": "mykernel",
+           "description": "seed 004's kernel with its own console",
+           "bindings": {"monitor_write": "mykernel.console:monitor_write"}}
+(work / "mykernel.json").write_text(json.dumps(profile))
+sys.path.insert(0, str(work))
+from linker.profiles import load_profile
+p = load_profile(str(work / "mykernel.json"))
+p.name, p.descriptor.section, p.binding("monitor_write")"""),
+        ("code", """from emulator.kernel import Kernel
+k = Kernel(p)
+k.insmod(SAMPLES / "hobby/hello.o"); k.rmmod("hello")
+print(k.console_text())"""),
+        ("md", "## A module that breaks the loader\n`common.o` was built with `-fcommon`: its "
+               "`shared_counter` is a COMMON symbol, which has no section. A correct loader "
+               "refuses it; seed 004's loader, which relocates in place, reads the section header "
+               "at index 0xfff2, far past the end of the file. kmodsim says both."),
+        ("code", """r = k.insmod(SAMPLES / "hobby/common.o")
+print(r.rc, r.message)
+from linker.load.hobby import hobby_report
+report = hobby_report((SAMPLES / "hobby/common.o").read_bytes(), p, name="common")
+print("\\n".join(report.lines()))"""),
+        ("code", """assert k.console_text() == "[mykernel] Hello from hello.ko!\\n[mykernel] Goodbye from hello.ko.\\n"
+assert r.rc == -8 and "COMMON" in r.message
+assert any("COMMON" in line or "0xfff2" in line for line in report.lines())
+print("ok")"""),
+    ],
 }
 
 
