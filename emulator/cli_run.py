@@ -35,6 +35,14 @@ def add_parser(sub):
                         "costs about 20x on tight loops, Unicorn counts every instruction)")
     p.add_argument("--console", action="store_true",
                    help="print what the console showed instead of the whole log")
+    p.add_argument("--explain", action="store_true",
+                   help="after an oops, BUG, WARN or panic: the source line, the code around "
+                        "RIP and its relocations (emulator.faults.explain_fault)")
+    # --- gdb stub (emulator/gdbstub.py) ---
+    p.add_argument("--gdb", type=int, default=None, metavar="PORT",
+                   help="stop before the module's first instruction and serve gdb on "
+                        "127.0.0.1:PORT (0: any free port); prints the add-symbol-file line")
+    # --- end gdb stub ---
     p.set_defaults(run=run)
     return p
 
@@ -58,7 +66,13 @@ def run(args):
     from .kernel import Kernel
     k = Kernel(_profile_for(args), timeout_s=args.timeout, max_insns=args.max_insns)
     status = 0
+    stub = None
     for path in args.with_ + [args.module]:
+        # --- gdb stub: attached for MODULE only, after the --with modules ran alone ---
+        if getattr(args, "gdb", None) is not None and path == args.module:
+            from .gdbstub import GdbStub
+            stub = GdbStub(k, args.gdb, module_path=path)
+        # --- end gdb stub ---
         try:
             result = k.insmod(path, " ".join(args.params) if path == args.module else "")
         except OSError as exc:
@@ -88,6 +102,14 @@ def run(args):
         sys.stdout.write(k.dmesg())
     if isinstance(status, int) and status in (137, 139):
         print("Killed" if status == 137 else "Segmentation fault", file=sys.stderr)
+    if args.explain:
+        from .faults import explain_fault
+        sys.stdout.write(explain_fault(k))
+    # --- gdb stub: the run is over, gdb sees the process exit ---
+    if stub is not None:
+        sys.stdout.flush()
+        stub.finish(status if isinstance(status, int) else 1)
+    # --- end gdb stub ---
     stubs = {}
     for name, _ in k.stub_calls:
         stubs[name] = stubs.get(name, 0) + 1

@@ -1,19 +1,43 @@
 """What happens when module code breaks, reported as the real kernel reports it.
 
-``run_guarded`` runs a module's init or exit. When the CPU stops on a fault, the report is
-printed line for line in the order of 6.1's ``page_fault_oops``/``die``/``__die``
-(x86-64, tests/realkernel and ../shared/golden show the real thing), the kernel is tainted
-D, the console turns verbose (``console_verbose``: every level from then on), and the
-process that made the syscall is killed: SIGKILL for a page fault in init (the shell prints
-``Killed``, status 137), SIGSEGV through ``die()`` for other traps.
+``run_guarded`` runs a module's init or exit. When the CPU stops on a trap, the report is
+printed line for line as 6.1 prints it on x86-64 (tests/realkernel/faults*.real.txt and
+../shared/golden show the real thing), in the order of the kernel's own functions:
+
+* a page fault: ``page_fault_oops`` (``show_fault_oops``, then ``__die("Oops")``, the
+  ``CR2:`` line, ``oops_end``); the process is killed with SIGKILL (``Killed``, 137) and,
+  having faulted with interrupts off, ``note: insmod[N] exited with irqs disabled``;
+* a non-canonical address: ``exc_general_protection`` -> ``die_addr`` (Unicorn reports the
+  access as unmapped: the address decides); a divide error, an invalid opcode: ``die()``,
+  SIGSEGV (``Segmentation fault``, 139);
+* a ``ud2`` listed in the module's ``__bug_table``: ``report_bug`` -> ``kernel BUG at F:L!``
+  and ``die("invalid opcode")``, or a WARN (``__warn``): the report, taint W, and execution
+  goes on after the ``ud2``; ``WARN_ON_ONCE`` marks its entry BUGFLAG_DONE in module memory;
+* the stack's guard page: ``handle_stack_overflow`` -> ``die("stack guard page")`` -> a panic;
+* an init that never returns: the soft-lockup watchdog's report (``watchdog_timer_fn``), then
+  kmodsim kills the process like a fatal signal (the real kernel would spin on: a documented
+  choice, so a scenario can go on);
+* ``panic()`` (``__stack_chk_fail``, a module calling panic): its lines, then the kernel is
+  dead (``Kernel.panicked``) and a scenario stops there, as the real VM does.
+
+A report's Call Trace scans the stack as ``show_trace_log_lvl`` does and confirms return
+addresses with the module's ORC tables (:mod:`emulator.unwind`); the kernel frames under the
+module (``do_one_initcall`` ...) and the user registers of the syscall are the reference
+machine's, as its call traces show them. The Code: line shows module text as the kernel
+holds it after load-time patching (ftrace's NOPs; ``apply_returns``' ``ret; int3``).
+``explain_fault`` adds, outside the kernel-exact output, the source line, the instructions
+around RIP and the relocations behind them (``Kernel.last_fault_report`` holds the facts).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from unicorn import UcError
+from unicorn import UC_ERR_INSN_INVALID, UcError
 from unicorn import x86_const as X
 
-from linker.load.kernel import KERN_ALERT, KERN_DEFAULT_LEVEL, KERN_EMERG, KERN_WARNING
+from linker.load.kernel import (KERN_ALERT, KERN_CRIT, KERN_DEFAULT_LEVEL, KERN_EMERG, KERN_INFO,
+                                KERN_WARNING)
+
+from .unwind import FUNCTION_ENTRY, Unwinder, module_orc_table
 
 SIGKILL, SIGSEGV = 9, 11
 HARDWARE = "QEMU Standard PC (i440FX + PIIX, 1996), BIOS 1.16.2-debian-1.16.2-1 04/01/2014"
@@ -21,77 +45,486 @@ KERNEL_FRAMES = {  # the load and unload paths as the reference kernel's call tr
     "init": ("do_one_initcall+0x59/0x220", "do_init_module+0x4a/0x1f0",
              "__do_sys_finit_module+0xac/0x120", "do_syscall_64+0x5d/0xb0",
              "entry_SYSCALL_64_after_hwframe+0x6e/0xd8"),
-    "exit": ("__do_sys_delete_module.constprop.0+0x178/0x280", "do_syscall_64+0x5d/0xb0",
+    "exit": ("__do_sys_delete_module+0x1b9/0x330", "do_syscall_64+0x5d/0xb0",
              "entry_SYSCALL_64_after_hwframe+0x6e/0xd8"),
 }
 SYSCALL_NR = {"init": 0x139, "exit": 0xB0}  # finit_module, delete_module
+# do_init_module's own dump_stack() (its warning sits in a .cold part)
+DUMP_STACK_FRAMES = ("dump_stack_lvl+0x44/0x5c", "do_init_module.cold+0x21/0x26") + \
+    KERNEL_FRAMES["init"][2:]
+# panic()'s own frames above its caller (tests/realkernel/faults5.real.txt), and where the
+# kernel functions that call panic() do so
+PANIC_FRAMES = ("dump_stack_lvl+0x44/0x5c", "panic+0x118/0x2f4")
+PANIC_CALLERS = {"__stack_chk_fail": "__stack_chk_fail+0x10/0x10"}
+PANIC_TIMEOUT = -1          # realkernel boots with panic=-1: reboot at once, no end line
+
+# __die_header's flags on the reference kernel (PREEMPT_DYNAMIC, SMP, PTI off: not vulnerable)
+DIE_FLAGS = " PREEMPT SMP NOPTI"
+# bug_entry (include/asm-generic/bug.h with GENERIC_BUG_RELATIVE_POINTERS, DEBUG_BUGVERBOSE)
+BUG_ENTRY_SIZE = 12
+BUGFLAG_WARNING, BUGFLAG_ONCE, BUGFLAG_DONE, BUGFLAG_NO_CUT_HERE = 1, 2, 4, 8
+INSN_UD2 = b"\x0f\x0b"
+CUT_HERE = "------------[ cut here ]------------"
+# X86_PF_* error code bits (arch/x86/include/asm/trap_pf.h)
+X86_PF_PROT, X86_PF_WRITE, X86_PF_USER, X86_PF_INSTR = 0x1, 0x2, 0x4, 0x10
+# __VIRTUAL_MASK: the reference machine runs with 5-level paging (QEMU's -cpu max has LA57:
+# its direct map is at ff11..., its vmalloc'ed stacks at ffa0...), so an address is
+# canonical when bits 63..56 are all equal
+VIRTUAL_MASK = (1 << 56) - 1
+# traps that reach die() (arch/x86/kernel/traps.c do_error_trap's strings), by vector
+TRAP_NAMES = {0: "divide error", 3: "int3", 4: "overflow", 5: "bounds", 6: "invalid opcode",
+              7: "device not available", 12: "stack segment", 13: "general protection fault",
+              17: "alignment check"}
+# the soft-lockup watchdog (kernel/watchdog.c, watchdog_thresh = 10): its hrtimer fires every
+# 2 * thresh / 5 s; a CPU is stuck once the timestamp (running_clock() >> 30, about seconds)
+# is more than 2 * thresh past the last touch
+WATCHDOG_PERIOD_NS = 4_000_000_000
+# where the hrtimer's 4 s ticks fall: the reference boots reported at x.58, x.72, x.72 and
+# x.85 s past a multiple of 4 s; tests/realkernel/faults7 (26 s) and faults8 (23 s) both
+# need a phase in [0.70, 0.99) s
+WATCHDOG_PHASE_NS = 750_000_000
+SOFTLOCKUP_THRESH = 20
+MASK64 = (1 << 64) - 1
 
 
 @dataclass
 class Outcome:
     value: int = 0
-    signal: int | None = None
+    signal: int | str | None = None
 
+
+@dataclass
+class Context:
+    """Which module code was running, and for which syscall (``init``: finit_module,
+    ``exit``: delete_module): that decides the kernel frames under the module's."""
+
+    mod: object
+    what: str
+
+
+@dataclass
+class Trap:
+    """Why the CPU stopped: ``kind`` is page_fault, gp, trap (a vector), stack_guard,
+    lockup or kernel_fault; ``access``/``addr`` for memory faults."""
+
+    kind: str
+    rip: int
+    vector: int | None = None
+    access: str | None = None
+    addr: int | None = None
+
+
+@dataclass
+class FaultReport:
+    """What the last report was about, for ``explain_fault`` and notebooks."""
+
+    kind: str
+    title: str
+    module: str | None
+    what: str
+    rip: int
+    regs: dict
+    addr: int | None = None
+    access: str | None = None
+    frames: list = field(default_factory=list)     # (address, reliable) of the Call Trace
+    signal: int | str | None = None
+    symbol: tuple | None = None     # (name, offset, size) of RIP, kept: init may be freed
+
+
+# --------------------------------------------------------------------------- running
 
 def run_guarded(k, mod, func, what):
+    """Call ``func`` (init or exit of ``mod``); a trap becomes its report and an Outcome.
+
+    A WARN resumes the code after its ``ud2``; anything else ends the call: Outcome.signal
+    is the signal that killed the caller, or ``"panic"``.
+    """
+    ctx = Context(mod, what)
+    k.running = ctx
+    try:
+        return _run(k, ctx, func)
+    finally:
+        k.running = None
+
+
+def _run(k, ctx, func):
     from .kernel import KernelPanic
     m = k.machine
-    try:
-        value = k.call(func)
-    except KernelPanic:
-        return Outcome(0, "panic")
-    except UcError as exc:
-        return oops(k, mod, what, exc)
-    if m.stop_reason == "kernel fault":
-        return oops(k, mod, what, None, rip=k.kernel_fault[0])
-    if m.stop_reason != "returned":
-        return lockup(k, mod, what)
-    return Outcome(value)
+    resume = None
+    while True:
+        try:
+            if resume is None:
+                value = k.call(func)
+            else:
+                value = _resume(k, resume)
+        except KernelPanic:
+            return Outcome(0, "panic")
+        except UcError as exc:
+            trap = _trap_from_error(k, exc)
+        else:
+            if m.stop_reason == "returned":
+                return Outcome(value)
+            trap = _trap_from_stop(k)
+        result = handle_trap(k, ctx, trap)
+        if isinstance(result, Outcome):
+            if result.signal is not None and ctx.what == "exit":
+                # try_stop_module took the reference count to zero before exit ran: the
+                # module stays listed, Unloading, with a count of -1 (kmodsim's delete_module
+                # drops it only when it frees the module)
+                ctx.mod.refcnt -= 1
+            return result
+        resume = result
 
 
-# --------------------------------------------------------------------------- oops
-
-def oops(k, mod, what, exc, rip=None):
+def _resume(k, pc):
+    """Go on from ``pc`` on the same stack until the call returns (after a WARN)."""
     m = k.machine
-    fault = m.last_fault or ("unknown", m.pc, 0)
-    access, addr = fault[0], fault[1]
-    rip = m.pc if rip is None else rip
-    oops_enter(k)
-    error = _error_code(m, access, addr)
-    if addr < 4096:
-        k.printk(KERN_ALERT, f"BUG: kernel NULL pointer dereference, address: {addr:016x}")
+    debugger = getattr(k, "debugger", None)
+    if debugger is not None:      # it drives the run, as in Kernel.call
+        debugger.run_call(k, pc, k._sentinel)
     else:
-        k.printk(KERN_ALERT, f"BUG: unable to handle page fault for address: {addr:016x}")
-    kind = {"write": "write access", "fetch": "instruction fetch"}.get(access, "read access")
+        m.run(pc, k._sentinel, timeout_us=k.timeout_us, count=k.max_insns)
+    if m.pc == k._sentinel and m.stop_reason is None:
+        m.stop_reason = "returned"
+    return m.reg(m.RET)
+
+
+def _trap_from_error(k, exc):
+    m = k.machine
+    rip = m.pc
+    if exc.errno == UC_ERR_INSN_INVALID:
+        return Trap("trap", rip, vector=6)
+    if m.last_fault is not None:
+        access, addr = m.last_fault[0], m.last_fault[1]
+        return _memory_trap(k, rip, access, addr)
+    return Trap("trap", rip, vector=13)     # anything else the CPU refused: a #GP
+
+
+def _trap_from_stop(k):
+    m = k.machine
+    reason = m.stop_reason or ""
+    if reason == "kernel fault":
+        rip, exc = k.kernel_fault
+        addr = getattr(exc, "addr", None)
+        access = getattr(exc, "access", "read")
+        if addr is None:
+            return Trap("kernel_fault", rip, access="read", addr=rip)
+        trap = _memory_trap(k, rip, "write" if access == "write" else "read", addr)
+        return trap
+    if reason.startswith("interrupt "):
+        return Trap("trap", m.pc, vector=int(reason.split()[1]))
+    return Trap("lockup", m.pc)    # the wall-clock limit or the instruction budget
+
+
+def _memory_trap(k, rip, access, addr):
+    if not is_canonical(addr):
+        return Trap("gp", rip, access=access, addr=addr)
+    if on_guard_page(k, addr):
+        return Trap("stack_guard", rip, access=access, addr=addr)
+    return Trap("page_fault", rip, access=access, addr=addr)
+
+
+def is_canonical(addr):
+    """Bits 63..56 all equal (get_kernel_gp_address's test, with 5-level paging)."""
+    addr &= MASK64
+    return addr <= VIRTUAL_MASK or addr >= (MASK64 ^ VIRTUAL_MASK)
+
+
+def on_guard_page(k, addr):
+    """``get_stack_guard_info``: the page just below the task's (vmap'ed) stack."""
+    bottom, _ = stack_bounds(k)
+    return bottom is not None and bottom - 4096 <= addr < bottom
+
+
+def handle_trap(k, ctx, trap):
+    """Report ``trap``; an Outcome ends the call, an int is where the code goes on."""
+    regs = _regs(k.machine, trap.rip)
+    if trap.kind in ("page_fault", "kernel_fault"):
+        return page_fault_oops(k, ctx, regs, trap.access, trap.addr)
+    if trap.kind == "gp":
+        return general_protection(k, ctx, regs, trap.addr)
+    if trap.kind == "stack_guard":
+        return handle_stack_overflow(k, ctx, regs, trap.addr)
+    if trap.kind == "lockup":
+        return soft_lockup(k, ctx, regs)
+    if trap.vector == 6:
+        return invalid_op(k, ctx, regs)
+    name = TRAP_NAMES.get(trap.vector, f"trap {trap.vector}")
+    if trap.vector == 13:
+        return general_protection(k, ctx, regs, None)
+    return die(k, ctx, name, regs, 0)
+
+
+# --------------------------------------------------------------------------- traps
+
+def page_fault_oops(k, ctx, regs, access, address):
+    """``page_fault_oops``: show_fault_oops, __die("Oops"), the CR2 line, oops_end."""
+    m = k.machine
+    error = _error_code(m, access, address)
+    oops_begin(k)
+    if error & X86_PF_INSTR:
+        region = m.region_of(address)
+        if region is not None and not region.perms & 4:   # present, not executable
+            k.printk(KERN_CRIT, "kernel tried to execute NX-protected page - exploit attempt? "
+                                "(uid: 0)")
+    if address < 4096:
+        k.printk(KERN_ALERT, f"BUG: kernel NULL pointer dereference, address: {address:016x}")
+    else:
+        k.printk(KERN_ALERT, f"BUG: unable to handle page fault for address: {address:016x}")
+    kind = ("instruction fetch" if error & X86_PF_INSTR else
+            "write access" if error & X86_PF_WRITE else "read access")
     k.printk(KERN_ALERT, f"#PF: supervisor {kind} in kernel mode")
-    present = "permissions violation" if error & 1 else "not-present page"
-    k.printk(KERN_ALERT, f"#PF: error_code(0x{error:04x}) - {present}")
-    k.printk(KERN_DEFAULT_LEVEL, "PGD 0 P4D 0 ")
+    why = "permissions violation" if error & X86_PF_PROT else "not-present page"
+    k.printk(KERN_ALERT, f"#PF: error_code(0x{error:04x}) - {why}")
+    k.printk(KERN_INFO, _page_walk(m, address))
+    k.cr2 = address
+    _die(k, ctx, "Oops", regs, error)
+    k.printk(KERN_DEFAULT_LEVEL, f"CR2: {address:016x}")
+    return oops_end(k, ctx, regs, SIGKILL, irqs_off=True, addr=address, access=access,
+                    title=f"page fault ({kind}, {why})")
+
+
+def general_protection(k, ctx, regs, address):
+    """``exc_general_protection``: the address the instruction used decides the hint."""
+    if address is None:
+        title = "general protection fault"
+    elif is_canonical(address):
+        title = f"general protection fault, maybe for address 0x{address:x}"
+    else:
+        title = f"general protection fault, probably for non-canonical address 0x{address:x}"
+    return die(k, ctx, title, regs, 0, addr=address)
+
+
+def invalid_op(k, ctx, regs):
+    """``exc_invalid_op``: a ``ud2`` in the bug table is a BUG or a WARN (``handle_bug``)."""
+    m = k.machine
+    rip = regs["RIP"]
+    try:
+        is_ud2 = m.read(rip, 2) == INSN_UD2
+    except Exception:
+        is_ud2 = False
+    kind = report_bug(k, ctx, rip, regs) if is_ud2 else None
+    if kind == "warn":
+        return rip + len(INSN_UD2)
+    entry = find_bug(k, rip) if kind == "bug" else None
+    about = f"kernel BUG at {entry.file}:{entry.line}" if entry and entry.file else None
+    return die(k, ctx, "invalid opcode", regs, 0, about=about)
+
+
+def report_bug(k, ctx, bugaddr, regs):
+    """``report_bug``: ``"warn"``, ``"bug"`` or None (not in any bug table)."""
+    entry = find_bug(k, bugaddr)
+    if entry is None:
+        return None
+    warning, once = entry.flags & BUGFLAG_WARNING, entry.flags & BUGFLAG_ONCE
+    if warning and once:
+        if entry.flags & BUGFLAG_DONE:
+            return "warn"
+        entry.set_flags(k.machine, entry.flags | BUGFLAG_DONE)
+    if not entry.flags & BUGFLAG_NO_CUT_HERE:
+        k.printk(KERN_DEFAULT_LEVEL, CUT_HERE)
+    if warning:
+        warn(k, ctx, entry, bugaddr, regs)
+        return "warn"
+    if entry.file is not None:
+        k.printk(KERN_CRIT, f"kernel BUG at {entry.file}:{entry.line}!")
+    else:
+        k.printk(KERN_CRIT, f"Kernel BUG at {backtrace_symbol(k, bugaddr)} "
+                            f"[verbose debug info unavailable]")
+    return "bug"
+
+
+def warn(k, ctx, entry, bugaddr, regs):
+    """``__warn``: the WARNING line, the modules, show_regs, the end marker, then the taint."""
+    where = f"{entry.file}:{entry.line} " if entry.file is not None else ""
+    k.printk(KERN_WARNING, f"WARNING: CPU: 0 PID: {k.current.pid} at {where}"
+                           f"{symbol(k, bugaddr)}")
+    print_modules(k)
+    show_regs(k, ctx, regs)
+    k.printk(KERN_WARNING, "---[ end trace 0000000000000000 ]---")
+    k.add_taint(_taint_letter(entry.flags >> 8), False)
+    _record(k, ctx, "warn", f"WARNING at {where.strip() or symbol(k, bugaddr)}", regs)
+
+
+def handle_stack_overflow(k, ctx, regs, address):
+    """``handle_stack_overflow``: the guard page line (``%p``: hashed pointers), ``die()``;
+    the oops happened on the double-fault stack, so oops_end panics."""
+    bottom, top = stack_bounds(k)
+    k.printk(KERN_EMERG, f"BUG: TASK stack guard page was hit at {hashed(address)} "
+                         f"(stack is {hashed(bottom)}..{hashed(top)})")
+    return die(k, ctx, "stack guard page", regs, 0, in_interrupt=True)
+
+
+def soft_lockup(k, ctx, regs):
+    """``watchdog_timer_fn``'s report for a CPU stuck in module code, then the process is
+    killed (kmodsim's choice: the real kernel keeps spinning and reports every ~20 s).
+    ``regs`` are where the run stopped; the report shows where the timer interrupt lands."""
+    m = k.machine
+    regs = _regs(m, _interrupt_point(k))
+    stuck = _advance_to_watchdog(k)
+    k.printk(KERN_EMERG, f"watchdog: BUG: soft lockup - CPU#0 stuck for {stuck}s! "
+                         f"[{k.current.comm}:{k.current.pid}]")
+    print_modules(k)
+    show_regs(k, ctx, regs)
+    k.add_taint("L", False)
+    _record(k, ctx, "lockup", "soft lockup", regs, signal=SIGKILL)
+    return Outcome(0, SIGKILL)
+
+
+# --------------------------------------------------------------------------- die
+
+def oops_begin(k):
+    """``oops_begin``/``oops_enter``: the console turns verbose and lock debugging is switched
+    off quietly (so the D taint later prints no 'Disabling lock debugging' line)."""
+    k.console_verbose()
+    k.once.add("lockdep")
+
+
+def _die(k, ctx, title, regs, err):
+    """``__die``: ``__die_header`` and ``__die_body``: the title line, show_regs, the modules."""
+    if k.oops_count == 0:
+        k.exec_summary_regs = dict(regs)   # the executive summary shows the first oops
     k.oops_count += 1
-    k.printk(KERN_DEFAULT_LEVEL, f"Oops: {error:04x} [#{k.oops_count}] PREEMPT SMP NOPTI")
-    regs = _regs(m)
-    report_registers_and_trace(k, mod, what, regs, rip, cr2=addr)
-    k.printk(KERN_DEFAULT_LEVEL, f"CR2: {addr:016x}")
-    # oops_end: the D taint comes after the report (the CPU lines above do not show it)
+    k.printk(KERN_DEFAULT_LEVEL, f"{title}: {err & 0xFFFF:04x} [#{k.oops_count}]{DIE_FLAGS}")
+    show_regs(k, ctx, regs)
+    print_modules(k)
+
+
+def die(k, ctx, title, regs, err, in_interrupt=False, addr=None, about=None):
+    """``die()``: oops_begin, __die, oops_end with SIGSEGV. ``about`` titles the
+    last_fault_report when ``title`` says less (a BUG is an "invalid opcode")."""
+    oops_begin(k)
+    _die(k, ctx, title, regs, err)
+    return oops_end(k, ctx, regs, SIGSEGV, in_interrupt=in_interrupt, title=about or title,
+                    addr=addr)
+
+
+def oops_end(k, ctx, regs, signal, irqs_off=False, in_interrupt=False, title="Oops",
+             addr=None, access=None):
+    """``oops_end``: taint D, the end marker, the executive summary (the first oops's
+    registers), then the task dies (``make_task_dead``) or, in interrupt, the kernel panics."""
     k.add_taint("D", True)
-    k.printk(KERN_DEFAULT_LEVEL, "---[ end trace 0000000000000000 ]---")
-    _regs_block(k, mod, regs, rip, addr)
-    k.printk(KERN_DEFAULT_LEVEL, f"note: {k.current.comm}[{k.current.pid}] exited with irqs disabled")
-    return Outcome(0, SIGKILL if what == "init" else SIGKILL)
+    k.printk(KERN_WARNING, "---[ end trace 0000000000000000 ]---")
+    summary = getattr(k, "exec_summary_regs", None) or regs
+    regs_block(k, summary)
+    _record(k, ctx, "oops", title, regs, signal="panic" if in_interrupt else signal,
+            addr=addr, access=access)
+    if in_interrupt:
+        panic(k, "Fatal exception in interrupt", raise_=False)
+        return Outcome(0, "panic")
+    if irqs_off:
+        k.printk(KERN_INFO, f"note: {k.current.comm}[{k.current.pid}] exited with irqs disabled")
+    return Outcome(0, signal)
 
 
-def report_registers_and_trace(k, mod, what, regs, rip, cr2):
+def print_modules(k):
+    k.printk(KERN_DEFAULT_LEVEL, f"Modules linked in: {k.modules_linked_in()}")
+
+
+# --------------------------------------------------------------------------- panic
+
+def panic(k, message, raise_=True):
+    """``panic()``: the message, a stack dump (unless an oops already printed one), the
+    x86 notifier's ``Kernel Offset`` line; with panic=-1 the machine restarts before the end
+    marker. The kernel is dead from here (``Kernel.panicked``); raises KernelPanic."""
+    from .kernel import KernelPanic
+    k.console_verbose()
+    k.printk(KERN_EMERG, f"Kernel panic - not syncing: {message}")
+    if "D" not in k.taints:
+        panic_stack(k)
+    k.printk(KERN_EMERG, "Kernel Offset: disabled")
+    if getattr(k, "panic_timeout", PANIC_TIMEOUT) == 0:
+        k.printk(KERN_EMERG, f"---[ end Kernel panic - not syncing: {message} ]---")
+    k.panicked = message
+    if raise_:
+        raise KernelPanic(message)
+
+
+def panic_stack(k):
+    """panic()'s dump_stack: from a kernel function that module code called (the CPU sits
+    at its entry, the return address at [rsp]) the module frames follow; otherwise the
+    frames of the load path."""
+    m = k.machine
+    ctx = getattr(k, "running", None)
+    caller = None
+    try:
+        caller = m.read_ptr(m.sp)
+    except Exception:
+        pass
+    if ctx is None or caller is None or module_of(k, caller) is None:
+        return dump_stack(k, PANIC_FRAMES + KERNEL_FRAMES["init"][1:])
+    cpu_line(k)
+    name = k.names.get(m.pc)
+    prefix = list(PANIC_FRAMES)
+    if name and name != "panic":
+        prefix.append(PANIC_CALLERS.get(name) or symbol(k, m.pc) or f"0x{m.pc:x}")
+    unwinder = module_unwinder(k)
+    state = unwinder.start_at_call(m.sp)
+    frames = show_trace(k, ctx, unwinder, state, m.sp, prefix=prefix)
+    _record(k, ctx, "panic", f"panic in {name or 'the kernel'}", _regs(m, caller),
+            signal="panic", frames=frames)
+
+
+# --------------------------------------------------------------------------- show_regs
+
+def cpu_line(k):
+    """``dump_stack_print_info``: the CPU line (Debian adds its version) and the machine."""
     p = k.profile
-    k.printk(KERN_DEFAULT_LEVEL, f"CPU: 0 PID: {k.current.pid} Comm: {k.current.comm} Tainted: "
-                                 f"{k.taint_string()} {p.release} {_uname_suffix(p)}")
+    tainted = f"Tainted: {k.taint_string()}" if k.taints else "Not tainted"
+    k.printk(KERN_DEFAULT_LEVEL, f"CPU: 0 PID: {k.current.pid} Comm: {k.current.comm} "
+                                 f"{tainted} {p.release} {_uname_suffix(p)}")
     k.printk(KERN_DEFAULT_LEVEL, f"Hardware name: {HARDWARE}")
-    _regs_block(k, mod, regs, rip, cr2, first=True)
-    k.printk(KERN_DEFAULT_LEVEL, "Call Trace:")
-    k.printk(KERN_DEFAULT_LEVEL, " <TASK>")
-    for frame in KERNEL_FRAMES[what]:
-        k.printk(KERN_DEFAULT_LEVEL, f" {frame}")
+
+
+def show_regs(k, ctx, regs):
+    """``show_regs``: the CPU line, the registers, the Call Trace of the kernel stack."""
+    cpu_line(k)
+    regs_block(k, regs)
+    unwinder = module_unwinder(k)
+    state = unwinder.start(regs)
+    frames = show_trace(k, ctx, unwinder, state, regs["RSP"])
+    k.last_trace = frames
+
+
+def regs_block(k, regs):
+    """``__show_regs`` (SHOW_REGS_ALL): RIP, Code, the registers, segments, control regs."""
+    p = k.printk
+    rip = regs["RIP"]
+    p(KERN_DEFAULT_LEVEL, f"RIP: 0010:{symbol(k, rip) or f'0x{rip:x}'}")
+    p(KERN_DEFAULT_LEVEL, code_line(k, rip))
+    p(KERN_DEFAULT_LEVEL, f"RSP: 0018:{regs['RSP']:016x} EFLAGS: {regs['EFLAGS']:08x}")
+    for row in (("RAX", "RBX", "RCX"), ("RDX", "RSI", "RDI"), ("RBP", "R08", "R09"),
+                ("R10", "R11", "R12"), ("R13", "R14", "R15")):
+        p(KERN_DEFAULT_LEVEL, " ".join(f"{r}: {regs[r]:016x}" for r in row))
+    p(KERN_DEFAULT_LEVEL, "FS:  0000000000000000(0000) GS:ff1100001f200000(0000) "
+                          "knlGS:0000000000000000")
+    p(KERN_DEFAULT_LEVEL, "CS:  0010 DS: 0000 ES: 0000 CR0: 0000000080050033")
+    p(KERN_DEFAULT_LEVEL, f"CR2: {getattr(k, 'cr2', 0):016x} CR3: 0000000006074000 "
+                          f"CR4: 0000000000751ef0")
+    p(KERN_DEFAULT_LEVEL, "PKRU: 55555554")
+
+
+def code_line(k, rip):
+    """``show_opcodes``: 42 bytes before RIP, ``<..>`` around RIP's byte, 21 after, as the
+    kernel holds them now. The kernel copies all 64 at once: when any is unreadable it says
+    so, and the failed read leaves its address in CR2."""
+    m = k.machine
+    start = rip - 42
+    data = b""
+    for off in range(0, 64):
+        try:
+            data += m.read(start + off, 1)
+        except Exception:
+            k.cr2 = (start + off) & MASK64
+            return f"Code: Unable to access opcode bytes at 0x{start & MASK64:x}."
+    return ("Code: " + " ".join(f"{b:02x}" for b in data[:42]) + f" <{data[42]:02x}> " +
+            " ".join(f"{b:02x}" for b in data[43:]))
+
+
+def _user_regs(k, what):
+    """The syscall's user registers, where the unwinder reaches the entry frame."""
     nr = SYSCALL_NR[what]
-    user = [
+    return [
         "RIP: 0033:0x47fbe9",
         "Code: 08 89 e8 5b 5d c3 66 2e 0f 1f 84 00 00 00 00 00 90 48 89 f8 48 89 f7 48 89 d6 48 89 "
         "ca 4d 89 c2 4d 89 c8 4c 8b 4c 24 08 0f 05 <48> 3d 01 f0 ff ff 73 01 c3 48 c7 c1 e0 ff ff ff "
@@ -103,69 +536,582 @@ def report_registers_and_trace(k, mod, what, regs, rip, cr2):
         "R10: 0000000000000000 R11: 0000000000000246 R12: 0000000039ca4b70",
         "R13: 0000000039ca4b98 R14: 0000000000000000 R15: 0000000000000000",
     ]
-    for line in user:
+
+
+# --------------------------------------------------------------------------- Call Trace
+
+def show_trace(k, ctx, unwinder, state, scan_from, prefix=()):
+    """``show_trace_log_lvl`` over the task stack: every kernel-text word from ``scan_from``
+    up is printed, ``? `` unless it is the slot the unwinder confirms; at the return into
+    the kernel (the address Kernel.call pushed) the load path's frames and the syscall's
+    user registers follow. Returns the (address, reliable) frames printed."""
+    p = k.printk
+    m = k.machine
+    p(KERN_DEFAULT_LEVEL, "Call Trace:")
+    p(KERN_DEFAULT_LEVEL, " <TASK>")
+    for line in prefix:
+        p(KERN_DEFAULT_LEVEL, f" {line}")
+    bottom, top = stack_bounds(k)
+    slot = max(scan_from, bottom or scan_from)
+    slot = (slot + 7) & ~7
+    frames = []
+    sentinel = getattr(k, "_sentinel", None)
+    while top is not None and slot < top:
+        try:
+            word = m.read_ptr(slot)
+        except Exception:
+            break
+        if is_kernel_text(k, word):
+            reliable = slot == state.return_address_ptr()
+            if word == sentinel:
+                frames.append((word, reliable))
+                _kernel_tail(k, ctx, reliable)
+                break
+            p(KERN_DEFAULT_LEVEL, f" {'' if reliable else '? '}{backtrace_symbol(k, word)}")
+            frames.append((word, reliable))
+            if reliable:
+                unwinder.next(state)
+        slot += 8
+    p(KERN_DEFAULT_LEVEL, " </TASK>")
+    return frames
+
+
+def _kernel_tail(k, ctx, reliable):
+    """The frames under the module: the syscall's path and, when the unwinder got there,
+    the entry frame's user registers (``show_regs_if_on_stack``)."""
+    mark = "" if reliable else "? "
+    for frame in KERNEL_FRAMES[ctx.what]:
+        k.printk(KERN_DEFAULT_LEVEL, f" {mark}{frame}")
+    if reliable:
+        for line in _user_regs(k, ctx.what):
+            k.printk(KERN_DEFAULT_LEVEL, line)
+
+
+def module_unwinder(k):
+    """An :class:`Unwinder` over the kernel stack with the loaded modules' ORC tables."""
+    m = k.machine
+    tables = {}
+    bottom, top = stack_bounds(k)
+
+    def find_orc(ip):
+        mod = module_of(k, ip, whole=True)
+        if mod is not None:
+            if mod.name not in tables:
+                tables[mod.name] = module_orc_table(m, mod.lm)
+            table = tables[mod.name]
+            return table.find(ip) if table is not None else None
+        if ip in k.names or ip in k.handlers:
+            return FUNCTION_ENTRY   # a kernel function kmodsim runs: always at its entry
+        return None
+
+    def read(addr):
+        if bottom is None or not bottom <= addr < top:
+            return None
+        try:
+            return m.read_ptr(addr)
+        except Exception:
+            return None
+
+    return Unwinder(find_orc, read, stop=lambda ip: ip == getattr(k, "_sentinel", None))
+
+
+def stack_bounds(k):
+    """The current task's stack: [bottom, top)."""
+    from .kernel import STACK_TOP, THREAD_SIZE
+    if k.profile.kind != "linux":
+        return None, None
+    return STACK_TOP - THREAD_SIZE, STACK_TOP
+
+
+def module_of(k, addr, whole=False):
+    """The module whose text holds ``addr`` (``__module_text_address``), or whose memory
+    does with ``whole`` (``__module_address``)."""
+    for mod in k.modules:
+        lm = getattr(mod, "lm", None)
+        if lm is None or mod.state == "UNFORMED":
+            continue
+        img, lay = lm.image, lm.layout
+        core_end = lay.core_size if whole else lay.core_text_size
+        if img.core_addr <= addr < img.core_addr + core_end:
+            return mod
+        if mod.init_size and img.init_addr is not None:
+            init_end = lay.init_size if whole else lay.init_text_size
+            if img.init_addr <= addr < img.init_addr + init_end:
+                return mod
+    return None
+
+
+def is_kernel_text(k, addr):
+    """``__kernel_text_address``: the kernel's text or a module's."""
+    text = k.profile.kernel_text
+    if text is not None and text.start <= addr < text.end:
+        return True
+    return module_of(k, addr) is not None
+
+
+def symbol(k, addr):
+    """``%pS``: ``name+0x11/0x2c [module]``; None without a symbol."""
+    return k.symbolize(addr, with_offset=True)
+
+
+def backtrace_symbol(k, addr):
+    """``%pB``: the symbol of ``addr - 1`` with the offset of ``addr`` (a return address
+    after a call at a function's very end still names that function); hex without one."""
+    from .kernel import module_symbol
+    for mod in k.modules:
+        hit = module_symbol(k, mod, addr - 1)
+        if hit is not None:
+            name, off, size = hit
+            return f"{name}+{off + 1:#x}/{size & MASK64:#x} [{mod.name}]"
+    if module_of(k, addr) is None:
+        text = k.symbolize(addr, with_offset=True)
+        if text:
+            return text
+    return f"0x{addr:x}"
+
+
+# --------------------------------------------------------------------------- bug table
+
+@dataclass
+class BugEntry:
+    """One ``struct bug_entry``, decoded at its address in module memory."""
+
+    entry_addr: int
+    bug_addr: int
+    file: str | None
+    line: int
+    flags: int
+
+    def set_flags(self, machine, flags):
+        machine.write_int(self.entry_addr + 10, 2, flags)
+        self.flags = flags
+
+
+def decode_bug_entry(raw, entry_addr):
+    """(bug_addr, file_addr, line, flags) of 12 bytes at ``entry_addr``: both pointers are
+    relative to their own field (``bug_addr``: ``&bug_addr_disp + bug_addr_disp``)."""
+    bug_disp = int.from_bytes(raw[0:4], "little", signed=True)
+    file_disp = int.from_bytes(raw[4:8], "little", signed=True)
+    line = int.from_bytes(raw[8:10], "little")
+    flags = int.from_bytes(raw[10:12], "little")
+    return ((entry_addr + bug_disp) & MASK64, (entry_addr + 4 + file_disp) & MASK64, line, flags)
+
+
+def bug_table(k, mod):
+    """The module's ``__bug_table`` as BugEntry records, read from its memory."""
+    lm = getattr(mod, "lm", None)
+    if lm is None:
+        return []
+    idx = lm.info.find_sec("__bug_table")
+    if not idx or idx not in lm.image.sections:
+        return []
+    base = lm.image.address_of(idx)
+    size = lm.layout.placements[idx].size
+    m = k.machine
+    try:
+        raw = m.read(base, size)
+    except Exception:
+        return []
+    out = []
+    for off in range(0, size - BUG_ENTRY_SIZE + 1, BUG_ENTRY_SIZE):
+        bug_addr, file_addr, line, flags = decode_bug_entry(raw[off:off + BUG_ENTRY_SIZE],
+                                                            base + off)
+        try:
+            file = m.read_cstring(file_addr).decode("latin-1")
+        except Exception:
+            file = None
+        out.append(BugEntry(base + off, bug_addr, file, line, flags))
+    return out
+
+
+def find_bug(k, bugaddr):
+    """``find_bug``: the entry for the ``ud2`` at ``bugaddr`` in any module's table."""
+    for mod in k.modules:
+        if mod.state == "UNFORMED":
+            continue
+        for entry in bug_table(k, mod):
+            if entry.bug_addr == bugaddr:
+                return entry
+    return None
+
+
+# --------------------------------------------------------------------------- module text
+
+RET_INT3 = b"\xc3\xcc\xcc\xcc\xcc"     # ret; int3 x4: a return thunk patched out
+
+
+def apply_returns(k, mod):
+    """``module_finalize`` -> ``apply_returns``: every ``jmp __x86_return_thunk`` listed in
+    the module's ``.return_sites`` (s32, place-relative) becomes ``ret; int3...`` when the
+    CPU needs no return thunk, as on the reference machine: its Code: lines show
+    ``c3 cc cc cc cc`` where the object has ``e9 <rel32>``. Kept here, next to the Code:
+    line it makes exact; emulator/modules.py calls it after ftrace's NOPs."""
+    lm, m = mod.lm, k.machine
+    idx = lm.info.find_sec(".return_sites")
+    thunk = k.profile.exports.get("__x86_return_thunk")
+    if not idx or idx not in lm.image.sections or thunk is None:
+        return 0
+    base = lm.image.address_of(idx)
+    raw = lm.image.section_bytes(idx)
+    patched = 0
+    for off in range(0, len(raw) - 3, 4):
+        site = (base + off + int.from_bytes(raw[off:off + 4], "little", signed=True)) & MASK64
+        try:
+            insn = m.read(site, 5)
+        except Exception:
+            continue
+        rel = int.from_bytes(insn[1:5], "little", signed=True)
+        if insn[0] == 0xE9 and (site + 5 + rel) & MASK64 == thunk.addr:
+            m.write(site, RET_INT3)
+            patched += 1
+    return patched
+
+
+# --------------------------------------------------------------------------- explain
+
+def explain_fault(k, report=None, context=6):
+    """For students, outside the kernel-exact output: what the last report was about, in
+    terms of the module's own files. The faulting address as a section offset, the source
+    line (from the .ko's DWARF line program for that section), the instructions around RIP
+    as the kernel holds them (capstone), and the relocation behind each instruction there.
+    Returns text (empty when nothing faulted)."""
+    report = report or getattr(k, "last_fault_report", None)
+    if report is None:
+        return ""
+    out = [f"kmodsim explain: {report.title} in {report.what}"
+           + (f" of {report.module}" if report.module else "")]
+    if report.addr is not None:
+        out.append(f"  address:     {report.addr:016x}" +
+                   (f" ({report.access})" if report.access else ""))
+    rip = report.rip
+    where = (f"{report.symbol[0]}+{report.symbol[1]:#x}/{report.symbol[2]:#x} [{report.module}]"
+             if report.symbol else symbol(k, rip) or f"0x{rip:x}")
+    out.append(f"  at:          {where}")
+    mod = k.find_module(report.module) if report.module else None
+    if mod is None or getattr(mod, "lm", None) is None:
+        return "\n".join(out) + "\n"
+    place = section_offset(mod.lm, rip)
+    if place is not None:
+        idx, name, off = place
+        out.append(f"  section:     {name}+{off:#x} of {mod.name}.ko")
+        src = source_line(mod.lm, idx, off)
+        if src is not None:
+            path, line, text = src
+            out.append(f"  source:      {path}:{line}" + (f"    {text.strip()}" if text else ""))
+    out.append("  code:")
+    out += ["    " + line for line in disassemble_around(k, mod, rip, context, report.symbol)]
+    frames = [a for a, r in report.frames if r and a != rip and module_of(k, a) is not None]
+    if frames:
+        out.append("  called from:")
+        for addr in frames[:8]:
+            where = section_offset(mod.lm, addr - 1) if module_of(k, addr) is mod else None
+            src = source_line(mod.lm, where[0], where[2]) if where else None
+            at = f"  ({src[0]}:{src[1]})" if src else ""
+            out.append(f"    {backtrace_symbol(k, addr)}{at}")
+        if len(frames) > 8:
+            out.append(f"    ... {len(frames) - 8} more module frames")
+    return "\n".join(out) + "\n"
+
+
+def section_offset(lm, addr):
+    """(section index, name, offset) of a loaded module address: the DWARF, the symbols and
+    the relocations all speak of section offsets in the unrelocated object."""
+    for idx, (_, _, start) in lm.image.sections.items():
+        size = lm.layout.placements[idx].size
+        if start <= addr < start + size:
+            return idx, lm.info.section(idx).name, addr - start
+    return None
+
+
+def source_line(lm, sec_index, offset):
+    """(file, line, text) for ``offset`` in section ``sec_index`` of the module's object, from
+    its DWARF line programs; None without debug info. In a relocatable object every
+    sequence starts at its own section's offset 0: which section a sequence belongs to is
+    said by the R_X86_64_64 relocation of its DW_LNE_set_address (``.rela.debug_line``, in
+    order)."""
+    import io
+    from pathlib import Path
+
+    from elftools.elf.elffile import ELFFile
+    try:
+        elf = ELFFile(io.BytesIO(bytes(lm.info.elf.data)))
+        if not elf.has_dwarf_info():
+            return None
+        dwarf = elf.get_dwarf_info()
+    except Exception:
+        return None
+    owners = _set_address_sections(elf)
+    best, seq = None, 0
+    for cu in dwarf.iter_CUs():
+        program = dwarf.line_program_for_CU(cu)
+        if program is None:
+            continue
+        in_section, prev = False, None
+        for entry in program.get_entries():
+            if entry.command == 2 and entry.is_extended:      # DW_LNE_set_address
+                in_section = seq < len(owners) and owners[seq] == sec_index
+                seq += 1
+            state = entry.state
+            if state is None or not in_section:
+                continue
+            if prev is not None and prev.address <= offset < state.address:
+                best = (program, prev.file, prev.line)
+            prev = None if state.end_sequence else state
+    if best is None:
+        return None
+    program, file_index, line = best
+    path = _line_file(program, file_index)
+    text = None
+    root = Path(__file__).resolve().parent.parent
+    for candidate in (root / path, Path(path)):
+        try:
+            text = candidate.read_text(errors="replace").splitlines()[line - 1]
+            break
+        except (OSError, IndexError):
+            continue
+    return path, line, text
+
+
+def _set_address_sections(elf):
+    """The section of each DW_LNE_set_address, in order (their R_X86_64_64 relocations)."""
+    rel = elf.get_section_by_name(".rela.debug_line")
+    if rel is None:
+        return []
+    symtab = elf.get_section(rel["sh_link"])
+    rows = sorted((r["r_offset"], r["r_info_sym"]) for r in rel.iter_relocations()
+                  if r["r_info_type"] == 1)
+    return [symtab.get_symbol(sym)["st_shndx"] for _, sym in rows]
+
+
+def _line_file(program, index):
+    entries = program["file_entry"]
+    dirs = program["include_directory"]
+    if program["version"] < 5:
+        index -= 1            # DWARF 4 counts files from 1
+    if not 0 <= index < len(entries):
+        return "?"
+    entry = entries[index]
+    name = entry.name.decode("utf-8", "replace")
+    d = dirs[entry.dir_index - (1 if program["version"] < 5 and entry.dir_index else 0)] \
+        if entry.dir_index or program["version"] >= 5 else b""
+    d = d.decode("utf-8", "replace") if isinstance(d, bytes) else ""
+    return f"{d}/{name}" if d and not name.startswith("/") else name
+
+
+def disassemble_around(k, mod, rip, context=6, hit=None):
+    """The instructions of RIP's function up to RIP and ``context // 2`` after it, with the
+    relocation applied at each, ``=>`` on RIP's line. The bytes are the CPU's (patched at
+    load); for an init already freed, the loader's copy of them."""
+    from capstone import CS_ARCH_X86, CS_MODE_64, Cs
+
+    from .kernel import module_symbol
+    hit = hit or module_symbol(k, mod, rip)
+    if hit is None:
+        return [f"(no symbol at 0x{rip:x})"]
+    name, off, size = hit
+    start = rip - off
+    length = min(size & MASK64, off + 64)
+    note = []
+    try:
+        code = k.machine.read(start, length)
+    except Exception:
+        place = section_offset(mod.lm, start)
+        code = mod.lm.image.section_bytes(place[0])[place[2]:place[2] + length] if place else b""
+        if not code:
+            return ["(code not mapped)"]
+        note = ["(init is freed: the loader's relocated copy, before ftrace's NOPs)"]
+    relocs = module_relocations(mod.lm, start, length)
+    lines, at = [], None
+    for insn in Cs(CS_ARCH_X86, CS_MODE_64).disasm(code, start):
+        if insn.address == rip:
+            at = len(lines)
+        rel = [r for a, r in relocs if insn.address <= a < insn.address + insn.size]
+        text = f"{'=>' if insn.address == rip else '  '} {name}+{insn.address - start:#x}: " \
+               f"{insn.bytes.hex(' '):<24} {insn.mnemonic} {insn.op_str}".rstrip()
+        if rel:
+            text += "    ; " + ", ".join(rel)
+        lines.append(text)
+        if at is not None and len(lines) > at + context // 2:
+            break
+    if at is None:
+        return note + lines[-context:] + [f"=> 0x{rip:x}: (not an instruction boundary)"]
+    return note + lines[max(0, at - context):]
+
+
+def module_relocations(lm, start, length):
+    """(address, ``R_X86_64_PC32 .bss-0x4``) of the relocations applied in [start, +length)."""
+    from linker.elf.constants import R_X86_64
+    from linker.load.relocate import read_relocations, relocation_sections
+    info = lm.info
+    out = []
+    for rel, target in relocation_sections(info):
+        if target not in lm.image.sections:
+            continue
+        base = lm.image.address_of(target)
+        size = lm.layout.placements[target].size
+        if base + size <= start or start + length <= base:
+            continue
+        r_offset, r_type, r_sym, addend = read_relocations(info, rel)
+        for i in range(len(r_offset)):
+            addr = base + int(r_offset[i])
+            if not start <= addr < start + length:
+                continue
+            sym = int(r_sym[i])
+            name = info.symbol_name(sym)
+            if not name:
+                shndx = int(info.syms["st_shndx"][sym])
+                name = info.section(shndx).name if 0 < shndx < info.shnum else "?"
+            add = int(addend[i]) if addend is not None else 0
+            try:
+                kind = R_X86_64(int(r_type[i])).name
+            except ValueError:
+                kind = f"type {int(r_type[i])}"
+            out.append((addr, f"{kind} {name}{add:+#x}" if add else f"{kind} {name}"))
+    return sorted(out)
+
+
+# --------------------------------------------------------------------------- helpers
+
+def dump_stack(k, frames=None):
+    """``dump_stack()`` called by the kernel itself on the load path (do_init_module's
+    "suspiciously returned" warning, tests/realkernel/lifecycle): the CPU line, the load
+    path's frames from dump_stack_lvl down, the syscall's user registers."""
+    cpu_line(k)
+    k.printk(KERN_DEFAULT_LEVEL, "Call Trace:")
+    k.printk(KERN_DEFAULT_LEVEL, " <TASK>")
+    for frame in frames or DUMP_STACK_FRAMES:
+        k.printk(KERN_DEFAULT_LEVEL, f" {frame}")
+    for line in _user_regs(k, "init"):
         k.printk(KERN_DEFAULT_LEVEL, line)
     k.printk(KERN_DEFAULT_LEVEL, " </TASK>")
-    k.printk(KERN_DEFAULT_LEVEL, f"Modules linked in: {k.modules_linked_in()}")
 
 
-def _regs_block(k, mod, regs, rip, cr2, first=False):
-    p = k.printk
-    p(KERN_DEFAULT_LEVEL, f"RIP: 0010:{k.symbolize(rip, with_offset=True) or f'0x{rip:x}'}")
-    p(KERN_DEFAULT_LEVEL, code_line(k, rip))
-    p(KERN_DEFAULT_LEVEL, f"RSP: 0018:{regs['RSP']:016x} EFLAGS: {regs['EFLAGS']:08x}")
-    for row in (("RAX", "RBX", "RCX"), ("RDX", "RSI", "RDI"), ("RBP", "R08", "R09"),
-                ("R10", "R11", "R12"), ("R13", "R14", "R15")):
-        p(KERN_DEFAULT_LEVEL, " ".join(f"{r}: {regs[r]:016x}" for r in row))
-    p(KERN_DEFAULT_LEVEL, "FS:  0000000000000000(0000) GS:ff1100001f200000(0000) "
-                          "knlGS:0000000000000000")
-    p(KERN_DEFAULT_LEVEL, "CS:  0010 DS: 0000 ES: 0000 CR0: 0000000080050033")
-    cr2_shown = k.code_cr2 if k.code_cr2 is not None else cr2
-    p(KERN_DEFAULT_LEVEL, f"CR2: {cr2_shown:016x} CR3: 0000000006074000 CR4: 0000000000751ef0")
-    p(KERN_DEFAULT_LEVEL, "PKRU: 55555554")
+def hashed(addr):
+    """``%p``: the kernel prints a per-boot hash of the pointer, 16 hex digits; kmodsim's is
+    fixed (siphash with a random key cannot be reproduced anyway)."""
+    import hashlib
+    digest = hashlib.blake2b((addr or 0).to_bytes(8, "little"), digest_size=4).hexdigest()
+    return f"00000000{digest}"
 
 
-def code_line(k, rip):
-    """``Code:`` the 42 bytes before RIP and 22 from it, ``<..>`` around RIP's byte; when the
-    bytes before are unmapped, the kernel says so (and the failed read sets CR2)."""
+def _interrupt_point(k):
+    """Where the watchdog's timer interrupt finds the CPU. QEMU's TCG takes interrupts
+    between translation blocks; kmodsim runs on to the first block that starts at or
+    before the previous one (a loop's head), so the report does not depend on when the
+    wall-clock limit struck."""
+    from unicorn import UC_HOOK_BLOCK
     m = k.machine
-    start = rip - 42
+    seen = {"last": None, "blocks": 0}
+
+    def on_block(uc, addr, size, user):
+        seen["blocks"] += 1
+        last, seen["last"] = seen["last"], addr
+        if (last is not None and addr <= last) or seen["blocks"] > 4096:
+            uc.emu_stop()
+
+    hook = m.uc.hook_add(UC_HOOK_BLOCK, on_block)
+    m.uc.ctl_flush_tb()     # blocks translated before the hook existed would not call it
     try:
-        before = m.read(start, 42)
-    except Exception:
-        k.code_cr2 = start
-        return f"Code: Unable to access opcode bytes at 0x{start:x}."
-    try:
-        after = m.read(rip, 22)
-    except Exception:
-        after = b""
-    parts = [f"{b:02x}" for b in before]
-    if after:
-        parts.append(f"<{after[0]:02x}>")
-        parts += [f"{b:02x}" for b in after[1:]]
-    return "Code: " + " ".join(parts)
+        m.uc.emu_start(m.pc, k._sentinel)
+    except UcError:
+        pass
+    finally:
+        m.uc.hook_del(hook)
+        m.uc.ctl_flush_tb()
+    return m.pc
+
+
+def _advance_to_watchdog(k):
+    """Seconds the watchdog reports, with the clock moved to its report.
+
+    The hrtimer ticks every WATCHDOG_PERIOD_NS (from WATCHDOG_PHASE_NS after boot); each
+    tick's stopper work stamps ``touch_ts``, which stops once the CPU spins in module code.
+    The report comes at the first tick whose timestamp (``running_clock() >> 30``) is more
+    than SOFTLOCKUP_THRESH past ``report_ts``; printing on the serial console touches the
+    watchdog (``touch_nmi_watchdog``), which moves ``report_ts`` to the next tick. The
+    duration printed is counted from ``touch_ts``.
+    """
+    def ts(ns):
+        return ns >> 30
+
+    def next_tick(ns):
+        return ns + WATCHDOG_PERIOD_NS - (ns - WATCHDOG_PHASE_NS) % WATCHDOG_PERIOD_NS
+
+    touch = next_tick(k.ns) - WATCHDOG_PERIOD_NS
+    report_ts = ts(touch)
+    printed = _last_console_ns(k)
+    if printed is not None and printed >= touch:
+        report_ts = ts(next_tick(printed))
+    tick = touch
+    while ts(tick) <= report_ts + SOFTLOCKUP_THRESH:
+        tick += WATCHDOG_PERIOD_NS
+    if tick > k.ns:
+        k.advance_ns(tick - k.ns)
+    return ts(tick) - ts(touch)
+
+
+def _last_console_ns(k):
+    """When the console last printed (its line's timestamp), or None."""
+    import re
+    for chunk in reversed(k.console):
+        hit = re.findall(r"^\[\s*(\d+)\.(\d{6})\] ", chunk, re.M)
+        if hit:
+            secs, usecs = hit[-1]
+            return int(secs) * 1_000_000_000 + int(usecs) * 1000
+    return None
 
 
 def _error_code(m, access, addr):
     code = 0
     if access == "write":
-        code |= 2
+        code |= X86_PF_WRITE
     if access == "fetch":
-        code |= 0x10
-    region = m.region_of(addr)
-    if region is not None:
-        code |= 1  # present: a protection violation
+        code |= X86_PF_INSTR
+    if m.region_of(addr) is not None:
+        code |= X86_PF_PROT  # present: a protection violation
     return code
 
 
-def _regs(m):
+def _page_walk(m, addr):
+    """``dump_pagetable``'s line. kmodsim has no page tables: a not-present address stops
+    at the first level as a user address does on the reference machine (``PGD 0 P4D 0 ``),
+    a present one shows the module area's tables and a PTE with the page's permissions
+    (NX, RW, present) and no physical address."""
+    region = m.region_of(addr)
+    if region is None:
+        return "PGD 0 P4D 0 "
+    pte = 0x161 | (0x2 if region.perms & 2 else 0) | (0 if region.perms & 4 else 1 << 63)
+    return f"PGD 2a14067 P4D 2a15067 PUD 2a17067 PMD 1ff31067 PTE {pte:x}"
+
+
+def _regs(m, rip):
     names = {"RAX": X.UC_X86_REG_RAX, "RBX": X.UC_X86_REG_RBX, "RCX": X.UC_X86_REG_RCX,
              "RDX": X.UC_X86_REG_RDX, "RSI": X.UC_X86_REG_RSI, "RDI": X.UC_X86_REG_RDI,
              "RBP": X.UC_X86_REG_RBP, "RSP": X.UC_X86_REG_RSP, "R08": X.UC_X86_REG_R8,
              "R09": X.UC_X86_REG_R9, "R10": X.UC_X86_REG_R10, "R11": X.UC_X86_REG_R11,
              "R12": X.UC_X86_REG_R12, "R13": X.UC_X86_REG_R13, "R14": X.UC_X86_REG_R14,
              "R15": X.UC_X86_REG_R15, "EFLAGS": X.UC_X86_REG_EFLAGS}
-    return {n: m.reg(r) for n, r in names.items()}
+    regs = {n: m.reg(r) for n, r in names.items()}
+    regs["EFLAGS"] |= 0x202        # kernel code runs with interrupts on (IF) and bit 1 set
+    regs["RIP"] = rip
+    return regs
+
+
+def _taint_letter(bit):
+    """BUGFLAG_TAINT(t) keeps the taint's bit number in the flags' high byte."""
+    from linker.load.kernel import TAINT_FLAGS
+    return TAINT_FLAGS[bit][1] if bit < len(TAINT_FLAGS) else "W"
+
+
+def _record(k, ctx, kind, title, regs, signal=None, addr=None, access=None, frames=None):
+    """``Kernel.last_fault_report``: what explain_fault and notebooks look at."""
+    from .kernel import module_symbol
+    mod = module_of(k, regs["RIP"], whole=True)
+    k.last_fault_report = FaultReport(
+        kind=kind, title=title, module=getattr(ctx.mod, "name", None), what=ctx.what,
+        rip=regs["RIP"], regs=dict(regs), addr=addr, access=access,
+        frames=list(getattr(k, "last_trace", []) if frames is None else frames), signal=signal,
+        symbol=module_symbol(k, mod, regs["RIP"]) if mod is not None else None)
 
 
 def _uname_suffix(profile):
@@ -176,36 +1122,9 @@ def _uname_suffix(profile):
     return f"{words[0]}  Debian {deb[0]}" if deb else words[0]
 
 
-def oops_enter(k):
-    """``oops_begin``/``oops_enter``: the console turns verbose and lock debugging is switched
-    off quietly (so the D taint later prints no 'Disabling lock debugging' line)."""
-    k.console_verbose()
-    k.once.add("lockdep")
-
-
-# --------------------------------------------------------------------------- lockup, stack
-
-def lockup(k, mod, what):
-    """An init that never returns: reported as the soft-lockup watchdog words it, then the
-    loading process is killed like a fatal signal (the real kernel would keep spinning)."""
-    k.console_verbose()
-    k.printk(KERN_EMERG, f"watchdog: BUG: soft lockup - CPU#0 stuck for 22s! "
-                         f"[{k.current.comm}:{k.current.pid}]")
-    k.printk(KERN_DEFAULT_LEVEL, f"Modules linked in: {k.modules_linked_in()}")
-    k.add_taint("L", False)
-    return Outcome(0, SIGKILL)
-
-
-def dump_stack(k):
-    p = k.profile
-    k.printk(KERN_DEFAULT_LEVEL, f"CPU: 0 PID: {k.current.pid} Comm: {k.current.comm} Tainted: "
-                                 f"{k.taint_string()} {p.release} {_uname_suffix(p)}")
-    k.printk(KERN_DEFAULT_LEVEL, f"Hardware name: {HARDWARE}")
-    k.printk(KERN_DEFAULT_LEVEL, "Call Trace:")
-    k.printk(KERN_DEFAULT_LEVEL, " <TASK>")
-    for frame in ("dump_stack_lvl+0x44/0x5c",) + KERNEL_FRAMES["init"][1:]:
-        k.printk(KERN_DEFAULT_LEVEL, f" {frame}")
-    k.printk(KERN_DEFAULT_LEVEL, " </TASK>")
-
-
-__all__ = ["Outcome", "run_guarded", "oops", "lockup", "dump_stack", "KERN_WARNING"]
+__all__ = ["Outcome", "Context", "FaultReport", "BugEntry", "run_guarded", "handle_trap",
+           "page_fault_oops", "general_protection", "report_bug", "warn", "die", "panic",
+           "soft_lockup", "dump_stack", "show_trace", "code_line", "module_of",
+           "decode_bug_entry", "bug_table", "find_bug", "is_canonical", "explain_fault",
+           "apply_returns",
+           "KERN_WARNING"]

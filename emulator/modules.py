@@ -174,6 +174,8 @@ class ModuleOps:
                     m.map(img.init_addr + lo, hi - lo, perms, f"{name} {what}")
             m.write(img.init_addr, bytes(img.init))
         self._ftrace_nop(mod)
+        from .faults import apply_returns
+        apply_returns(self, mod)     # module_finalize: return thunks patched out
         for rname, res in lm.symbols.resolved.items():
             if res.how == "vmlinux":
                 self.names.setdefault(res.value, rname)
@@ -227,6 +229,7 @@ class ModuleOps:
         if lay.init_size and img.init_addr is not None:
             self.machine.unmap(img.init_addr, lay.init_size)
             self.module_area.free(img.init_addr)
+            img.init_addr = None   # given back: free_module_memory must not free it again
         mod.init_size = 0
 
     def _free_module(self, mod):
