@@ -291,9 +291,21 @@ def test_the_executive_summary_repeats_the_first_oops():
     k.insmod(FAULTS / "null_read.ko")
     k.insmod(FAULTS / "div_zero.ko")
     rips = [line.split("] ", 1)[1] for line in k.dmesg().splitlines() if "RIP: 0010:" in line]
-    assert rips == ["RIP: 0010:null_read_init+0x18/0x1000 [null_read]"] * 2 + \
+    assert rips == ["RIP: 0010:read_value+0x5/0xe [null_read]"] * 2 + \
                    ["RIP: 0010:div_zero_init+0x18/0x1000 [div_zero]",
-                    "RIP: 0010:null_read_init+0x18/0x1000 [null_read]"]
+                    "RIP: 0010:read_value+0x5/0xe [null_read]"]
+
+
+def test_a_null_read_one_call_down_shows_both_module_frames():
+    """null_read.ko reads through NULL in a helper init calls: the RIP line names the
+    helper, the Call Trace (unwound with the module's ORC tables) the init function."""
+    k = Kernel()
+    k.insmod(FAULTS / "null_read.ko")
+    trace = normalize(k.dmesg())
+    assert "RIP: 0010:read_value+0x5/0xe [null_read]" in trace
+    at = trace.index("Call Trace:")
+    assert trace[at + 1:at + 4] == [" <TASK>", " null_read_init+0x1d/0x1000 [null_read]",
+                                    " do_one_initcall"]
 
 
 def test_module_frames_come_from_the_unwinder():

@@ -20,7 +20,8 @@ struct sample {
 /* Stays NULL; volatile so the compiler cannot prove it. */
 static struct sample * volatile sample;
 
-static noinline long read_value(struct sample *s)
+/* noipa: no inlining and no IPA-SRA, which would move the load into init */
+static __attribute__((noipa)) long read_value(struct sample *s)
 {
 	return s->value;
 }
