@@ -13,6 +13,7 @@ messages come out in the kernel's order.
 
 import errno
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -25,8 +26,7 @@ STB_WEAK = 2
 EM_386, EM_X86_64 = 3, 62
 
 
-@dataclass
-class Resolution:
+class Resolution(NamedTuple):
     """How one undefined symbol was resolved."""
 
     name: str
@@ -64,7 +64,6 @@ def section_bases(info, image, percpu_base, copy_base):
 
 def simplify_symbols(info, image, kernel, mod, percpu_base=None, copy_base=0):
     syms = info.syms
-    n = len(syms)
     shndx = syms["st_shndx"].astype(np.int64)
     values = syms["st_value"].astype(np.uint64)
     bases = section_bases(info, image, percpu_base, copy_base)
@@ -76,6 +75,8 @@ def simplify_symbols(info, image, kernel, mod, percpu_base=None, copy_base=0):
     result = SymbolValues(values)
     ret = 0
     fast = _fast_vmlinux(info, kernel, mod)
+    resolved = result.resolved
+    fast_idx, fast_val = [], []
     for i in special.tolist():
         if i == 0:
             continue
@@ -84,9 +85,10 @@ def simplify_symbols(info, image, kernel, mod, percpu_base=None, copy_base=0):
         if x == SHN_UNDEF:
             hit = fast(name)
             if hit is not None:
-                values[i] = hit.value
-                result.resolved[name] = Resolution(name, hit.value, "vmlinux", hit.crc,
-                                                   hit.gpl_only, hit.namespace)
+                fast_idx.append(i)
+                fast_val.append(hit.value)
+                resolved[name] = Resolution(name, hit.value, "vmlinux", hit.crc, hit.gpl_only,
+                                            hit.namespace)
                 continue
             err = _resolve(info, kernel, mod, i, name, result)
             if err:
@@ -100,6 +102,8 @@ def simplify_symbols(info, image, kernel, mod, percpu_base=None, copy_base=0):
             kernel.printk(KERN_ERR, f"{mod.name}: Symbol {name} has an invalid section index "
                                     f"{x} (max {shnum - 1})")
             ret = -errno.ENOEXEC
+    if fast_idx:
+        values[fast_idx] = np.array(fast_val, dtype=np.uint64)
     if ret:
         last = kernel.log[-1].text if kernel.log else "simplify_symbols failed"
         raise KmodError(last, -ret)

@@ -106,8 +106,6 @@ def plan_vector(arch, buf_u8, places, limits, P, r_type, r_sym, addend, symvals)
     widths = width_of[r_type]
     if (widths < 0).any():
         return None  # an unknown type: the scalar path reports it in order
-    types = np.flatnonzero(np.bincount(r_type, minlength=1)).tolist()
-    rts = [arch.get(t) for t in types]
     if ((places + widths) > limits).any() or (places < 0).any():
         return None
     written = widths > 0
@@ -116,22 +114,27 @@ def plan_vector(arch, buf_u8, places, limits, P, r_type, r_sym, addend, symvals)
     wp, ww = wp[order], ww[order]
     if len(wp) > 1 and ((wp[:-1] + ww[:-1]) > wp[1:]).any():
         return None
-    S = symvals[r_sym]
+    # group by type with one stable sort: each type's relocations become a slice
+    order = np.argsort(r_type, kind="stable")
+    t_sorted = r_type[order]
+    cuts = (np.flatnonzero(t_sorted[1:] != t_sorted[:-1]) + 1).tolist()
+    pl_s, S_s, P_s = places[order], symvals[r_sym[order]], P[order]
+    A_s = addend[order].astype(np.uint64) if addend is not None else None
     plan = []
-    for t, rt in zip(types, rts):
+    for lo, hi in zip([0, *cuts], [*cuts, n]):
+        rt = arch.get(int(t_sorted[lo]))
         if rt.width == 0:
             continue
-        mask = r_type == t
-        cols = places[mask][:, None] + _WIDTH_COLS[rt.width]
+        cols = pl_s[lo:hi, None] + _WIDTH_COLS[rt.width]
         current = buf_u8[cols]
         if rt.zero_target and current.any():
             return None
-        if addend is None:
+        if A_s is None:
             A = current.copy().view(f"<i{rt.width}").reshape(-1).astype(np.int64).astype(np.uint64)
         else:
-            A = addend[mask].astype(np.uint64)
+            A = A_s[lo:hi]
         with np.errstate(over="ignore"):
-            value = rt.value(S[mask], A, P[mask])
+            value = rt.value(S_s[lo:hi], A, P_s[lo:hi])
         if rt.overflow is not None and rt.overflow(value).any():
             return None
         plan.append((cols, value.astype("<u8").view(np.uint8).reshape(-1, 8)[:, :rt.width]))
