@@ -156,6 +156,45 @@ assert r.rc == 0 and bad.rc == -2 and ok1.rc == ok2.rc == 0 and busy.rc == -11
 assert "params: int=5" in k.dmesg() and "exporter: unloaded after" in k.dmesg()
 print("ok")"""),
     ],
+    "05_when_it_breaks.ipynb": [
+        ("md", "# 05 · When it breaks: an oops, read line by line, then stepped into\n\n"
+               "`oops_null.ko` writes through a NULL pointer in its init. The kernel prints an oops "
+               "report, kills `insmod` (SIGKILL) and leaves the module `Loading`. kmodsim prints "
+               "the report the real Debian kernel prints, in the same order."),
+        ("code", SETUP + """from emulator.kernel import Kernel
+k = Kernel()
+r = k.insmod(SAMPLES / "linux/oops_null/oops_null.ko")
+print(r)
+print(k.dmesg())"""),
+        ("md", "## Reading it\n* `BUG: kernel NULL pointer dereference, address: 0000000000000000` and the "
+               "two `#PF:` lines: a *write* (`error_code(0x0002)`) to a page that is not present.\n"
+               "* `RIP: 0010:oops_null_init+0x1f/...`: the faulting instruction, as a function and "
+               "an offset into it (kallsyms), in module `oops_null`.\n"
+               "* `Call Trace:` the kernel frames that called init (`do_one_initcall`, ...).\n"
+               "* `Modules linked in: oops_null(OE+)`: `+` means still loading.\n\n"
+               "kmodsim can also say it in terms of the module's own files:"),
+        ("code", """from emulator.faults import explain_fault
+print(explain_fault(k))
+print(k.proc_modules())"""),
+        ("md", "## Stepping to the faulting instruction\nA debugger stops at the init function; each "
+               "`step()` runs one instruction, until the store faults."),
+        ("code", """from emulator.debugger import Debugger
+k2 = Kernel()
+dbg = Debugger(k2)
+dbg.break_at("oops_null_init")
+stop = dbg.start_insmod(SAMPLES / "linux/oops_null/oops_null.ko")
+trail = [str(stop).splitlines()[0]]
+while stop.reason != "fault":
+    stop = dbg.step()
+    trail.append(str(stop).splitlines()[0])
+print("\\n".join(trail))
+print(dbg.disassemble(n=3))"""),
+        ("code", """assert r.signal == 9 and "oops_null 28672 1 - Loading" in k.proc_modules()
+assert "BUG: kernel NULL pointer dereference, address: 0000000000000000" in k.dmesg()
+assert "RIP: 0010:oops_null_init+0x1f/" in k.dmesg()
+assert stop.reason == "fault" and "oops_null_init+0x1f" in trail[-1]
+print("ok")"""),
+    ],
     "06_your_own_hobby_kernel.ipynb": [
         ("md", "# 06 · Describing your own hobby kernel, and debugging a module with it\n\n"
                "A *profile* tells kmodsim what kernel a module is loaded into: the ELF class and "
