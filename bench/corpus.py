@@ -20,7 +20,6 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -30,11 +29,17 @@ DEFAULT_TOOL = HERE.parent.parent / "shared" / "tools" / "debian-modules"
 PROFILES = {"amd64": "linux-6.1.0-56-amd64", "i386": "linux-6.1.0-50-686"}
 
 
-def corpus_dir(arch):
+def corpus_dir(arch="amd64"):
+    """The ``kernel/`` folder of the Debian module tree for ``arch`` (unpacked by
+    ../shared/tools/debian-modules on first use), or ``None`` when it cannot be had.
+    The other corpus scripts and the corpus tests use this one."""
     tool = Path(os.environ.get("KMODSIM_DEBIAN_MODULES", DEFAULT_TOOL))
     if not tool.exists():
         return None
-    out = subprocess.run([str(tool), arch], capture_output=True, text=True)
+    try:
+        out = subprocess.run([str(tool), arch], capture_output=True, text=True, timeout=900)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
     if out.returncode != 0 or not out.stdout.strip():
         return None
     path = Path(out.stdout.strip().splitlines()[-1]) / "kernel"

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,27 +29,15 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from corpus import corpus_dir  # noqa: E402  (one way to find the Debian tree)
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 import ldcompare  # noqa: E402
 
-DEFAULT_TOOL = HERE.parent.parent / "shared" / "tools" / "debian-modules"
 PROFILES = {"amd64": "linux-6.1.0-56-amd64", "i386": "linux-6.1.0-50-686"}
 EMULATIONS = {"amd64": "elf_x86_64", "i386": "elf_i386"}
-
-
-def corpus_dir(arch="amd64"):
-    """The ``kernel/`` folder of the Debian module tree for ``arch``, or ``None``."""
-    tool = Path(os.environ.get("KMODSIM_DEBIAN_MODULES", DEFAULT_TOOL))
-    if not tool.exists():
-        return None
-    try:
-        done = subprocess.run([str(tool), arch], capture_output=True, text=True, timeout=900)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    lines = done.stdout.strip().splitlines() if done.returncode == 0 else []
-    tree = Path(lines[-1]) / "kernel" if lines else None
-    return tree if tree and tree.is_dir() else None
 
 
 # ---------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ mismatches; exits 1 if any module differs. Needs kmod's ``modinfo`` on PATH.
 import argparse
 import contextlib
 import io
-import os
 import shutil
 import subprocess
 import sys
@@ -21,22 +20,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from corpus import corpus_dir  # noqa: E402  (one way to find the Debian tree)
 
 from emulator import cli_modinfo  # noqa: E402
 
-DEFAULT_TOOL = HERE.parent.parent / "shared" / "tools" / "debian-modules"
-
-
-def corpus_dir(arch="amd64"):
-    tool = Path(os.environ.get("KMODSIM_DEBIAN_MODULES", DEFAULT_TOOL))
-    if not tool.exists():
-        return None
-    try:
-        out = subprocess.run([str(tool), arch], capture_output=True, text=True, timeout=900)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    path = Path(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 and out.stdout else None
-    return path / "kernel" if path and (path / "kernel").is_dir() else None
 
 
 def ours(path, opts):

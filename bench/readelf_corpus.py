@@ -23,27 +23,16 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from corpus import corpus_dir  # noqa: E402  (one way to find the Debian tree)
 
 from emulator.cli_readelf import render  # noqa: E402
 from linker.elf.reader import ElfFile  # noqa: E402
 from linker.errors import ElfError  # noqa: E402
 
-DEFAULT_TOOL = HERE.parent.parent / "shared" / "tools" / "debian-modules"
 OPTIONS = ("-h", "-S", "-s", "-r")
 _FLAGS = {"-h": "header", "-S": "sections", "-s": "symbols", "-r": "relocs"}
-
-
-def corpus_dir(arch="amd64"):
-    """The Debian module tree for ``arch`` (downloaded on first use), or ``None``."""
-    tool = Path(os.environ.get("KMODSIM_DEBIAN_MODULES", DEFAULT_TOOL))
-    if not tool.exists():
-        return None
-    try:
-        out = subprocess.run([str(tool), arch], capture_output=True, text=True, timeout=900)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    path = Path(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 and out.stdout else None
-    return path / "kernel" if path and (path / "kernel").is_dir() else None
 
 
 def readelf_version():

@@ -72,6 +72,7 @@ def run(args):
         return 1
     result = link_result(lm, profile)
     if args.dump:
+        from linker.load.pipeline import dump_sections
         dump_sections(lm, args.dump)
     if args.json:
         json.dump(result, sys.stdout, indent=1)
@@ -93,13 +94,6 @@ def link_result(lm, profile):
         "core_size": lm.layout.core_size,
         "init_size": lm.layout.init_size,
     }
-
-
-def dump_sections(lm, directory):
-    d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    for index, *_ in lm.placed_sections():
-        (d / f"{index}.bin").write_bytes(lm.section_bytes(index))
 
 
 def print_log(records, out):

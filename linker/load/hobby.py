@@ -1120,13 +1120,6 @@ def print_hobby_text(lm, result, log, out=None):
             p(f"    <{KERN_LEVEL_NAMES[r.level]}> {r.text}")
 
 
-def dump_sections(lm, directory):
-    d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    for index, *_ in lm.placed_sections():
-        (d / f"{index}.bin").write_bytes(lm.section_bytes(index))
-
-
 def run_link_hobby(args, profile, read):
     """``kmodsim link --profile <hobby profile> [--inplace] [--json] [--dump DIR] MODULE``."""
     if args.with_:
@@ -1154,6 +1147,7 @@ def run_link_hobby(args, profile, read):
         return 1
     result = hobby_result(lm, report)
     if args.dump:
+        from .pipeline import dump_sections
         dump_sections(lm, args.dump)
     if args.json:
         json.dump(result, sys.stdout, indent=1)

@@ -154,6 +154,16 @@ def link_module(data, kernel, flags=0, stop_before=None, fast=True, register=Fal
     return lm
 
 
+def dump_sections(lm, directory):
+    """``DIR/<index>.bin``: the relocated bytes of each placed section (``link --dump``);
+    any loaded module that has ``placed_sections()`` and ``section_bytes()`` will do."""
+    from pathlib import Path
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    for index, *_ in lm.placed_sections():
+        (d / f"{index}.bin").write_bytes(lm.section_bytes(index))
+
+
 def accepted_machines(profile):
     # elf_check_arch: x86-64 takes EM_X86_64 only; i386 takes EM_386 and EM_486
     return (profile.e_machine, 6) if profile.e_machine == 3 else (profile.e_machine,)
