@@ -81,6 +81,14 @@ A = int.from_bytes(text.data[rel.r_offset:rel.r_offset + 4], "little", signed=Tr
 P = lm.image.address_of(text.index) + rel.r_offset
 by_hand = (S + A - P) & 0xFFFFFFFF
 print(f"S = {S:#x}, A = {A}, P = {P:#x}  ->  S + A - P = {by_hand:#010x}")"""),
+        ("md", "## By hand: an absolute address, `R_386_32`\n`push imm32` of the string's "
+               "address: S is where `.rodata.str1.1` was placed, A the offset stored in the field."),
+        ("code", """abs_rel = next(r for rs in elf.relocation_sections for r in rs.entries if r.type == 1)
+sym = elf.symbols[abs_rel.sym]
+S32 = lm.image.address_of(sym.shndx) + sym.st_value
+A32 = int.from_bytes(text.data[abs_rel.r_offset:abs_rel.r_offset + 4], "little", signed=True)
+abs_by_hand = (S32 + A32) & 0xFFFFFFFF
+print(f"{elf.sections[sym.shndx].name}: S = {S32:#x}, A = {A32}  ->  S + A = {abs_by_hand:#010x}")"""),
         ("md", "## With the stepper\nEach step shows the formula with the numbers filled in and the "
                "instruction before and after."),
         ("code", """steps = []
@@ -94,6 +102,8 @@ k = Kernel("hobby-i386")
 k.insmod(SAMPLES / "hobby/hello.o"); k.rmmod("hello")
 print(k.console_text())
 assert call.value & 0xFFFFFFFF == by_hand and call.type_name == "R_386_PC32"
+first_abs = next(s for s in steps if s.type_name == "R_386_32")
+assert first_abs.value & 0xFFFFFFFF == abs_by_hand
 assert {s.type_name for s in steps} == {"R_386_32", "R_386_PC32"}
 assert k.console_text() == "Hello from hello.ko!\\nGoodbye from hello.ko.\\n"
 print("ok")"""),
@@ -125,10 +135,25 @@ try:
 except KmodError as exc:
     err = exc
 print(err.errno, [r.text for r in k2.log][-1])"""),
+        ("md", "## When a symbol's version does not match\n`__versions` records the CRC of every "
+               "symbol the module was built against. Flip the one for `_printk` and the kernel "
+               "says the module `disagrees about version of symbol _printk`, then refuses the "
+               "symbol with EINVAL."),
+        ("code", """crc = lm.symbols.resolved["_printk"].crc
+record = crc.to_bytes(8, "little") + b"_printk\\0"
+bad_crc = data.replace(record, (crc ^ 1).to_bytes(8, "little") + b"_printk\\0")
+k3 = LinkKernel(load_profile())
+try:
+    link_module(bad_crc, k3)
+except KmodError as exc:
+    crc_err = exc
+print(crc_err.errno, [r.text for r in k3.log][-2:])"""),
         ("code", """assert lm.layout.core_size == 20480 and lm.image.core_addr == 0xffffffffc0201000
 assert set(lm.relocations) >= {"R_X86_64_PC32", "R_X86_64_PLT32", "R_X86_64_32S", "R_X86_64_64"}
 assert lm.symbols.resolved["_printk"].value == 0xffffffff81a07e3d
 assert err.errno == 8 and "should be" in k2.log[-1].text
+assert record in data and crc_err.errno == 22
+assert "hello_debug: disagrees about version of symbol _printk" in [r.text for r in k3.log]
 print("ok")"""),
     ],
     "04_running_init_and_exit.ipynb": [
