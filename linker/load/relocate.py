@@ -110,10 +110,10 @@ def _apply_fast(info, work, image, symvals, arch):
     total = {}
     for buf, plan, r_type in plans:
         commit_vector(buf, plan)
-        types, n = np.unique(r_type, return_counts=True)
-        for t, c in zip(types.tolist(), n.tolist()):
+        counts = np.bincount(r_type) if len(r_type) else np.zeros(0, dtype=np.int64)
+        for t in np.flatnonzero(counts).tolist():   # types < 256: plan_vector checked
             name = arch.get(t).name
-            total[name] = total.get(name, 0) + c
+            total[name] = total.get(name, 0) + int(counts[t])
     return total
 
 

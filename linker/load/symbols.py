@@ -121,8 +121,12 @@ def _fast_vmlinux(info, kernel, mod):
     if check and versions is None:
         return lambda name: None  # no __versions: try_to_force_load's path
 
+    cache, lookup = kernel._vmlinux, kernel.vmlinux_symbol
+
     def fast(name):
-        hit = kernel.vmlinux_symbol(name)
+        hit = cache.get(name, cache)
+        if hit is cache:
+            hit = lookup(name)
         if hit is None or hit.namespace or (hit.gpl_only and not gplok):
             return None
         if check and hit.crc is not None and versions.get(name) != hit.crc:
