@@ -15,16 +15,16 @@ the module is formed (COMING, parameters, init, LIVE, unload) is here, as in 6.1
 """
 
 import errno
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from linker.errors import KmodError
-from linker.load.kernel import KERN_WARNING, TAINT_FLAGS, LinkKernel, Record
+from linker.load.kernel import KERN_DEFAULT_LEVEL, KERN_WARNING, TAINT_FLAGS, LinkKernel, Record
 from linker.profiles import DEFAULT_PROFILE, load_profile
 
 from .heap import Heap, HeapError
 from .modules import ModuleOps, Result  # noqa: F401  (Result is part of the API)
 from .kapi.registry import HANDLED, resolve
-from .machine import E, Machine, MemoryFault, R, W, page_align
+from .machine import E, Machine, R, W, page_align
 
 HZ = 250                       # CONFIG_HZ_250 on Debian
 INITIAL_JIFFIES = (-300 * HZ) & 0xFFFFFFFF
@@ -226,17 +226,18 @@ class Kernel(ModuleOps, LinkKernel):
                 cont = True
             text = text[2:]
         body = text.decode("latin-1")
+        ends_line = body.endswith("\n")
+        if ends_line:
+            body = body[:-1]            # one trailing newline ends the record
         last = self.log[-1] if self.log else None
         if cont and last is not None and getattr(last, "open", False):
-            last.text += body.rstrip("\n")
-            last.open = not body.endswith("\n")
-            if level is None and last.level < self.console_loglevel and not last.open:
-                pass
+            last.text += body
+            last.open = not ends_line
             return n
         if last is not None:
             last.open = False
-        self.printk(level if level is not None else 4, body.rstrip("\n") if body.endswith("\n") else body)
-        self.log[-1].open = not body.endswith("\n")
+        self.printk(KERN_DEFAULT_LEVEL if level is None else level, body)
+        self.log[-1].open = not ends_line
         return n
 
     def symbolize_for_printk(self, addr, with_offset=True):

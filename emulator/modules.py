@@ -200,7 +200,7 @@ class ModuleOps:
         return module_parse_args(self, mod, args)
 
     def _do_init_module(self, mod):
-        ret, signal = 0, None
+        ret = 0
         if mod.init_addr:
             outcome = self.run_module_code(mod, mod.init_addr, "init")
             if outcome.signal is not None:

@@ -117,7 +117,6 @@ class KernelSystem:
         return self._module_node(mod, rest[2:])
 
     def _module_node(self, mod, rest):
-        k = self.k
         from .modules import module_flags
         lm = mod.lm
         attrs = {

@@ -66,7 +66,8 @@ def memset(k, m):
 
 @kapi("string.memcmp")
 def memcmp(k, m):
-    a, b, n = m.read(m.arg(0), m.arg(2)), m.read(m.arg(1), m.arg(2)), m.arg(2)
+    n = m.arg(2)
+    a, b = m.read(m.arg(0), n), m.read(m.arg(1), n)
     for x, y in zip(a, b):
         if x != y:
             return (x - y) & m.mask
