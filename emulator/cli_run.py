@@ -102,6 +102,11 @@ def run(args):
         sys.stdout.write(k.dmesg())
     if isinstance(status, int) and status in (137, 139):
         print("Killed" if status == 137 else "Segmentation fault", file=sys.stderr)
+    if k.lockups:
+        # the report above is the watchdog's; say which of kmodsim's limits ended the run
+        limit = (f"the --max-insns budget of {args.max_insns} instructions" if k.lockups[-1] == "budget"
+                 else f"the --timeout of {args.timeout:g} s")
+        print(f"kmodsim: the module ran until {limit} and was stopped", file=sys.stderr)
     if args.explain:
         from .faults import explain_fault
         sys.stdout.write(explain_fault(k))

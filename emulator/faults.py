@@ -360,6 +360,8 @@ def soft_lockup(k, ctx, regs):
     killed (kmodsim's choice: the real kernel keeps spinning and reports every ~20 s).
     ``regs`` are where the run stopped; the report shows where the timer interrupt lands."""
     m = k.machine
+    # which of kmodsim's limits stopped the CPU (the CLI names it; the report is the kernel's)
+    k.lockups.append("timeout" if m.stop_reason == "timeout" else "budget")
     regs = _regs(m, _interrupt_point(k))
     stuck = _advance_to_watchdog(k)
     k.printk(KERN_EMERG, f"watchdog: BUG: soft lockup - CPU#0 stuck for {stuck}s! "

@@ -73,6 +73,7 @@ class Kernel(ModuleOps, LinkKernel):
         self.last_unloaded = None
         self.oops_count = 0
         self.panicked = None
+        self.lockups = []              # "timeout"/"budget": what ended each endless run
         self.kernel_fault = None       # (kernel function address, exception) of the last one
         self.debugger = None           # set by emulator.debugger / the GDB stub to drive runs
         self.code_cr2 = None           # CR2 after the oops code's own failed read, if any

@@ -39,3 +39,14 @@ def test_run_command():
                         str(SAMPLES / "hobby/hello.o")], capture_output=True, text=True)
     assert r.returncode == 0
     assert r.stdout == "Hello from hello.ko!\nGoodbye from hello.ko.\n"
+
+
+def test_run_names_the_limit_that_stopped_an_endless_init():
+    """The kernel's report is the soft-lockup watchdog's; kmodsim also says which of its own
+    limits ended the run, on stderr."""
+    xorshift = SAMPLES / "linux/xorshift/xorshift.ko"
+    r = subprocess.run([sys.executable, "-m", "emulator.cli", "run", str(xorshift),
+                        "rounds=100000000", "--max-insns", "50000"], capture_output=True, text=True)
+    assert r.returncode == 137
+    assert "watchdog: BUG: soft lockup - CPU#0 stuck for" in r.stdout
+    assert "the --max-insns budget of 50000 instructions" in r.stderr
