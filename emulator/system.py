@@ -78,15 +78,20 @@ class KernelSystem:
         if top == "dev" and parts[1:] == ["console"]:
             return Node(read=lambda: b"", write=self._console_write, mode=0o600, size=0,
                         kind="c", rdev=(5, 1))
+        nodes = _char_nodes(k) if top == "dev" else {}
+        if top == "dev" and len(parts) == 2 and parts[1] in nodes:
+            # devtmpfs: a node per device with a devt, root's, crw-------
+            return Node(read=lambda: b"", mode=0o600, size=0, kind="c", rdev=nodes[parts[1]])
         if top == "dev" and not parts[1:]:
-            return Node(is_dir=True, mode=0o755, entries=lambda: ["console", "kmsg", "null"])
-        del k
+            return Node(is_dir=True, mode=0o755,
+                        entries=lambda: sorted(["console", "kmsg", "null", *_char_nodes(k)]))
         return None
 
     def _proc(self, rest):
         k = self.k
         files = {
             ("modules",): Node(read=lambda: k.proc_modules().encode()),
+            ("devices",): Node(read=lambda: _proc_devices(k)),
             ("sys", "kernel", "tainted"): Node(read=lambda: f"{k.tainted()}\n".encode(), mode=0o644),
             ("sys", "kernel", "osrelease"): Node(read=lambda: f"{k.profile.release}\n".encode()),
             ("sys", "kernel", "printk"): Node(
@@ -95,7 +100,7 @@ class KernelSystem:
         node = files.get(tuple(rest))
         if node is not None:
             return node
-        dirs = {(): ["modules", "sys"], ("sys",): ["kernel"],
+        dirs = {(): ["devices", "modules", "sys"], ("sys",): ["kernel"],
                 ("sys", "kernel"): ["osrelease", "printk", "tainted"]}
         if tuple(rest) in dirs:
             names = dirs[tuple(rest)]
@@ -105,7 +110,9 @@ class KernelSystem:
     def _sys(self, rest):
         k = self.k
         if not rest:
-            return Node(is_dir=True, mode=0o555, entries=lambda: ["module"])
+            return Node(is_dir=True, mode=0o555, entries=lambda: ["class", "module"])
+        if rest[0] == "class":
+            return _sys_class(k, rest[1:])
         if rest[0] != "module":
             return None
         if len(rest) == 1:
@@ -305,6 +312,45 @@ class KernelSystem:
         task = self.task_by_pid.pop(pid, None)
         if task is not None:
             self.k.reap(task)
+
+
+def _char_nodes(k):
+    from .kapi.devices import char_nodes
+    return char_nodes(k)
+
+
+def _sys_class(k, rest):
+    """/sys/class: the guest's classes and the modules'; under a module's class (or misc)
+    its devices, each with ``dev`` (major:minor) and ``uevent``."""
+    from .kapi.devices import device_model, guest_classes
+    model = device_model(k)
+    classes = {name: addr for addr, name in model["classes"].items()}
+    if not rest:
+        return Node(is_dir=True, mode=0o755, entries=lambda: sorted([*guest_classes(), *classes]))
+    key = classes.get(rest[0], "misc" if rest[0] == "misc" else None)
+    if key is None:
+        return (Node(is_dir=True, mode=0o755, entries=lambda: [])
+                if rest[0] in guest_classes() and len(rest) == 1 else None)
+    devices = {d["name"]: d for d in model["devices"].values() if d["class"] == key}
+    if len(rest) == 1:
+        return Node(is_dir=True, mode=0o755, entries=lambda: sorted(devices))
+    dev = devices.get(rest[1])
+    if dev is None:
+        return None
+    major, minor = dev["devt"] >> 20, dev["devt"] & 0xFFFFF
+    files = {"dev": f"{major}:{minor}\n",
+             "uevent": f"MAJOR={major}\nMINOR={minor}\nDEVNAME={dev['name']}\n"}
+    if len(rest) == 2:
+        return Node(is_dir=True, mode=0o755, entries=lambda: sorted(files))
+    if len(rest) == 3 and rest[2] in files:
+        text = files[rest[2]].encode()
+        return Node(read=lambda: text, mode=0o444 if rest[2] == "dev" else 0o644)
+    return None
+
+
+def _proc_devices(k):
+    from .kapi.devices import proc_devices
+    return proc_devices(k).encode()
 
 
 def getattr_facility(rec):

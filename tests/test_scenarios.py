@@ -133,3 +133,21 @@ def test_text_applets_over_kernel_files():
     sim = run(REAL / "shell4.sh", [SAMPLES / "linux/params/params.ko"])
     matched, total = fidelity((REAL / "shell4.real.txt").read_text(), sim)
     assert matched >= total - 3, (matched, total)
+
+
+def test_chardev_registration_matches_the_guest():
+    """chardev.ko: alloc_chrdev_region hands out the guest's first free dynamic major (246),
+    then cdev_add, class_create, device_create and proc_create; rmmod undoes them and a
+    second insmod gets the same major back."""
+    sim = run(REAL / "chardev.sh", [SAMPLES / "linux/chardev/chardev.ko"])
+    matched, total = fidelity((REAL / "chardev.real.txt").read_text(), sim)
+    assert (matched, total) == (16, 16)
+    assert sim.count("major 246") == 2
+
+
+def test_chardev_class_and_node_show_in_sysfs_and_devtmpfs():
+    """chardev2: the guest's 39 classes, the module's class and device under /sys/class
+    with dev and uevent, its /dev node, and all of it gone after rmmod."""
+    sim = run(REAL / "chardev2.sh", [SAMPLES / "linux/chardev/chardev.ko"])
+    matched, total = fidelity((REAL / "chardev2.real.txt").read_text(), sim)
+    assert (matched, total) == (31, 31)

@@ -17,7 +17,8 @@ HANDLED = object()
 
 # which file implements each group; a group's file is imported on first use
 GROUP_MODULES = {"printk": "emulator.kapi.printk", "vsprintf": "emulator.kapi.printk",
-                 "panic": "emulator.kapi.printk", "params": "emulator.kapi.paramops"}
+                 "panic": "emulator.kapi.printk", "params": "emulator.kapi.paramops",
+                 "devices": "emulator.kapi.devices"}
 DEFAULT_MODULE = "emulator.kapi.core"
 
 

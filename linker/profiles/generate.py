@@ -119,6 +119,14 @@ BUILTIN_GROUPS = {
     "list": ["__list_add_valid", "__list_del_entry_valid"],
     "rcu": ["__rcu_read_lock", "__rcu_read_unlock"],
     "x86": ["__fentry__", "__x86_return_thunk"],
+    "devices": ["alloc_chrdev_region", "register_chrdev_region", "unregister_chrdev_region",
+                "__register_chrdev", "__unregister_chrdev", "cdev_init", "cdev_alloc",
+                "cdev_add", "cdev_del", "__class_create", "class_destroy", "device_create",
+                "device_destroy", "misc_register", "misc_deregister", "proc_create",
+                "proc_create_data", "proc_create_single_data", "proc_mkdir", "proc_mkdir_mode",
+                "proc_remove", "remove_proc_entry", "__init_waitqueue_head", "__wake_up",
+                "init_timer_key", "add_timer", "mod_timer", "kthread_create_on_node",
+                "kthread_stop", "kthread_should_stop"],
 }
 # Whole families bound by pattern: kernel/params.c and the retpoline thunks.
 BUILTIN_PATTERNS = {
