@@ -322,7 +322,7 @@ def _char_nodes(k):
 def _sys_class(k, rest):
     """/sys/class: the guest's classes and the modules'; under a module's class (or misc)
     its devices, each with ``dev`` (major:minor) and ``uevent``."""
-    from .kapi.devices import device_model, guest_classes
+    from .kapi.devices import device_model, guest_classes, misc_minors
     model = device_model(k)
     classes = {name: addr for addr, name in model["classes"].items()}
     if not rest:
@@ -332,6 +332,9 @@ def _sys_class(k, rest):
         return (Node(is_dir=True, mode=0o755, entries=lambda: [])
                 if rest[0] in guest_classes() and len(rest) == 1 else None)
     devices = {d["name"]: d for d in model["devices"].values() if d["class"] == key}
+    if key == "misc":   # the guest's own misc devices too
+        devices = {name: {"devt": (10 << 20) | minor, "name": name}
+                   for minor, name in misc_minors(k).items()} | devices
     if len(rest) == 1:
         return Node(is_dir=True, mode=0o755, entries=lambda: sorted(devices))
     dev = devices.get(rest[1])

@@ -151,3 +151,12 @@ def test_chardev_class_and_node_show_in_sysfs_and_devtmpfs():
     sim = run(REAL / "chardev2.sh", [SAMPLES / "linux/chardev/chardev.ko"])
     matched, total = fidelity((REAL / "chardev2.real.txt").read_text(), sim)
     assert (matched, total) == (31, 31)
+
+
+def test_misc_device_gets_the_guests_next_dynamic_minor():
+    """miscdev: the guest's misc devices hold dynamic minors 125-127, so misc_register
+    gives 124, shows it in /sys/class/misc and /dev, and gives it again after rmmod."""
+    sim = run(REAL / "miscdev.sh", [SAMPLES / "linux/miscdev/miscdev.ko"])
+    matched, total = fidelity((REAL / "miscdev.real.txt").read_text(), sim)
+    assert (matched, total) == (21, 21)
+    assert sim.count("registered 10:124") == 2

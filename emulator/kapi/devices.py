@@ -250,37 +250,44 @@ def device_destroy(k, m):
             break
 
 
+def misc_minors(k):
+    """minor -> name of the misc devices: the guest's (recorded), then the modules'."""
+    table = getattr(k, "_misc", None)
+    if table is None:
+        from importlib import resources
+        text = resources.files("emulator").joinpath("data/guest_misc.txt").read_text()
+        table = k._misc = {int(line.split()[0]): line.split()[1] for line in text.splitlines()
+                           if line and not line.startswith("#")}
+    return table
+
+
 @kapi("devices.misc_register")
 def misc_register(k, m):
     """struct miscdevice starts {int minor; const char *name; ...}. A dynamic minor
-    (MISC_DYNAMIC_MINOR) is handed out from 127 down, as misc_register's bitmap does; which
-    of them the guest's own misc devices hold is not modelled. The device shows as
-    /sys/class/misc/<name> and /dev/<name> (major 10)."""
+    (MISC_DYNAMIC_MINOR) is the highest free one below 128, as misc_register's bitmap
+    hands them out (the guest holds 125-127); a static minor already taken is EBUSY. The
+    device shows as /sys/class/misc/<name> and /dev/<name> (major 10)."""
     misc = m.arg(0)
     minor = m.read_int(misc, 4)
     name = m.read_cstring(m.read_int(misc + m.bits // 8, m.bits // 8), 256).decode("latin-1")
-    model = device_model(k)
-    if any(d["name"] == name and d["class"] == "misc" for d in model["devices"].values()):
-        return _err(m, errno.EEXIST)
+    table = misc_minors(k)
     if minor == MISC_DYNAMIC_MINOR:
-        used = getattr(k, "_misc_minors", set())
-        k._misc_minors = used
-        free = next((i for i in range(DYNAMIC_MINORS) if i not in used), None)
-        if free is None:
+        minor = next((i for i in range(DYNAMIC_MINORS - 1, -1, -1) if i not in table), None)
+        if minor is None:
             return _err(m, errno.EBUSY)
-        used.add(free)
-        minor = DYNAMIC_MINORS - free - 1
         m.write_int(misc, 4, minor)
-    model["devices"][("misc", misc)] = {"class": "misc", "devt": (10 << MINORBITS) | minor,
-                                        "name": name}
+    elif minor in table:
+        return _err(m, errno.EBUSY)
+    table[minor] = name
+    device_model(k)["devices"][("misc", misc)] = {
+        "class": "misc", "devt": (10 << MINORBITS) | minor, "name": name}
     return 0
 
 
 @kapi("devices.misc_deregister")
 def misc_deregister(k, m):
     misc = m.arg(0)
-    minor = m.read_int(misc, 4)
-    getattr(k, "_misc_minors", set()).discard(DYNAMIC_MINORS - minor - 1)
+    misc_minors(k).pop(m.read_int(misc, 4), None)
     device_model(k)["devices"].pop(("misc", misc), None)
 
 
