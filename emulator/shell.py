@@ -843,7 +843,10 @@ class Parser:
         self.pos = i
         arg = ()
         if op:
-            arg = tuple(self._read_parts(stop="}", quoted=quoted) if quoted
+            # a pattern (# ## % %%) is unquoted even inside "...": only quotes within
+            # the braces make its characters literal
+            pattern = op in ("#", "##", "%", "%%")
+            arg = tuple(self._read_parts(stop="}", quoted=True) if quoted and not pattern
                         else self._read_brace_arg())
         if not src.startswith("}", self.pos):
             self._missing_brace_or_bad(self.pos)

@@ -71,7 +71,9 @@ def test_seed_scenario_matches_the_real_kernel_line_for_line():
                                           # 5 lines carry a timestamp inside the line (dmesg -r,
                                           # a log read back from a file): no two real boots
                                           # agree on those either
-                                          ("shell3", 5)])
+                                          ("shell3", 5),
+                                          # ${var#pattern} inside double quotes
+                                          ("pattern", 0)])
 def test_shell_scenarios(name, missing):
     sim = run(REAL / f"{name}.sh", [SAMPLES / "linux" / m for m in SIX])
     matched, total = fidelity((REAL / f"{name}.real.txt").read_text(), sim)
