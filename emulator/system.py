@@ -100,7 +100,15 @@ class KernelSystem:
         node = files.get(tuple(rest))
         if node is not None:
             return node
-        dirs = {(): ["devices", "modules", "sys"], ("sys",): ["kernel"],
+        from .kapi.devices import proc_entries, proc_show
+        entries = {e["name"]: e for e in proc_entries(k).values()}
+        if len(rest) == 1 and rest[0] in entries:
+            entry = entries[rest[0]]
+            return Node(read=lambda: proc_show(k, entry) or b"", mode=entry["mode"])
+        if not rest:
+            names = sorted(["devices", "modules", "sys", *entries])
+            return Node(is_dir=True, mode=0o555, entries=lambda: names)
+        dirs = { ("sys",): ["kernel"],
                 ("sys", "kernel"): ["osrelease", "printk", "tainted"]}
         if tuple(rest) in dirs:
             names = dirs[tuple(rest)]

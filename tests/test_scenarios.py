@@ -162,3 +162,12 @@ def test_misc_device_gets_the_guests_next_dynamic_minor():
     matched, total = fidelity((REAL / "miscdev.real.txt").read_text(), sim)
     assert (matched, total) == (21, 21)
     assert sim.count("registered 10:124") == 2
+
+
+def test_proc_entry_runs_the_modules_show_function():
+    """chardev3: reading /proc/kmodsim_chardev runs chardev_show in the CPU through
+    seq_printf; after rmmod the entry is gone."""
+    sim = run(REAL / "chardev3.sh", [SAMPLES / "linux/chardev/chardev.ko"])
+    matched, total = fidelity((REAL / "chardev3.real.txt").read_text(), sim)
+    assert (matched, total) == (15, 15)
+    assert "chardev 246:0\n14\n" in sim

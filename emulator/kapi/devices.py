@@ -291,14 +291,135 @@ def misc_deregister(k, m):
     device_model(k)["devices"].pop(("misc", misc), None)
 
 
-@kapi("devices.proc_create", "devices.proc_create_data", "devices.proc_create_single_data",
-      "devices.proc_mkdir", "devices.proc_mkdir_mode")
+def proc_entries(k):
+    """The modules' top-level /proc entries: address -> {name, mode, show, data}."""
+    table = getattr(k, "_proc_entries", None)
+    if table is None:
+        table = k._proc_entries = {}
+    return table
+
+
+def _proc_entry(k, m, size, show=None, data=0):
+    name = m.read_cstring(m.arg(0), 256).decode("latin-1")
+    mode, parent = m.arg(1) & 0xFFFF, m.arg(2)
+    entries = proc_entries(k)
+    if not parent and any(e["name"] == name for e in entries.values()):
+        # proc_register returns NULL (after a WARN kmodsim does not print)
+        return 0
+    addr = _object(k, size)
+    if not parent:   # entries under a module's own directory are not shown
+        entries[addr] = {"name": name, "mode": mode & 0o777 or 0o444, "show": show, "data": data}
+    return addr
+
+
+@kapi("devices.proc_create", "devices.proc_create_data", "devices.proc_mkdir",
+      "devices.proc_mkdir_mode")
 def proc_create(k, m):
-    return _object(k, 192)
+    return _proc_entry(k, m, 192)
 
 
-@kapi("devices.proc_remove", "devices.remove_proc_entry")
+@kapi("devices.proc_create_single_data")
+def proc_create_single_data(k, m):
+    """proc_create_single_data(name, mode, parent, show, data): reading the file runs
+    ``show(seq_file, data)`` in the CPU (single_open), see :func:`proc_show`."""
+    return _proc_entry(k, m, 192, show=m.arg(3), data=m.arg(4))
+
+
+# struct seq_file in 6.1 starts {char *buf; size_t size, from, count; ...}: word-sized
+# fields, so the offsets scale with the word. ``private`` (single_open's data) is at 112 on
+# x86-64 (after the 32-byte struct mutex); on i386 it is not filled in.
+SEQ_BUF, SEQ_SIZE, SEQ_COUNT, SEQ_PRIVATE_64, SEQ_FILE_SIZE = 0, 1, 3, 112, 120
+
+
+def proc_show(k, entry):
+    """seq_read of a single_open file: run show into a page, and again into a buffer twice
+    the size while it overflows (seq_file's retry); the text, or None without a show."""
+    if entry["show"] is None:
+        return None
+    m, size = k.machine, 4096
+    word = m.bits // 8
+    seq = k.kmalloc(SEQ_FILE_SIZE, 0x100)
+    try:
+        while True:
+            buf = k.kmalloc(size)
+            try:
+                m.write_int(seq + SEQ_BUF * word, word, buf)
+                m.write_int(seq + SEQ_SIZE * word, word, size)
+                m.write_int(seq + SEQ_COUNT * word, word, 0)
+                if word == 8:
+                    m.write_int(seq + SEQ_PRIVATE_64, 8, entry["data"])
+                k.call(entry["show"], (seq, 0))
+                count = m.read_int(seq + SEQ_COUNT * word, word)
+                if count < size or size >= 1 << 22:
+                    return m.read(buf, min(count, size))
+            finally:
+                k.kfree(buf)
+            size *= 2
+    finally:
+        k.kfree(seq)
+
+
+def _seq_append(m, seq, data):
+    """seq_file's rule for every seq_* writer: the text goes in only if it leaves room
+    (count + len < size); otherwise the buffer is marked overflowed (count = size)."""
+    word = m.bits // 8
+    buf, size, count = (m.read_int(seq + i * word, word) for i in (SEQ_BUF, SEQ_SIZE, SEQ_COUNT))
+    if count + len(data) < size:
+        m.write(buf + count, data)
+        m.write_int(seq + SEQ_COUNT * word, word, count + len(data))
+        return True
+    m.write_int(seq + SEQ_COUNT * word, word, size)
+    return False
+
+
+@kapi("devices.seq_printf")
+def seq_printf(k, m):
+    from .printk import RegArgs, kformat
+    text, _ = kformat(k, m, m.arg(1), RegArgs(m, 2))
+    _seq_append(m, m.arg(0), text)
+
+
+@kapi("devices.seq_vprintf")
+def seq_vprintf(k, m):
+    from .printk import VaList, kformat
+    text, _ = kformat(k, m, m.arg(1), VaList(m, m.arg(2)))
+    _seq_append(m, m.arg(0), text)
+
+
+@kapi("devices.seq_puts")
+def seq_puts(k, m):
+    _seq_append(m, m.arg(0), m.read_cstring(m.arg(1), 1 << 20))
+
+
+@kapi("devices.seq_putc")
+def seq_putc(k, m):
+    _seq_append(m, m.arg(0), bytes([m.arg(1) & 0xFF]))
+
+
+@kapi("devices.seq_write")
+def seq_write(k, m):
+    return 0 if _seq_append(m, m.arg(0), m.read(m.arg(1), m.arg(2))) else -1
+
+
+@kapi("devices.proc_remove")
 def proc_remove(k, m):
+    if proc_entries(k).pop(m.arg(0), None) is not None:
+        k.kfree(m.arg(0))
+
+
+@kapi("devices.remove_proc_entry")
+def remove_proc_entry(k, m):
+    """remove_proc_entry(name, parent); a missing name is a WARN in the kernel, not
+    printed by kmodsim."""
+    name = m.read_cstring(m.arg(0), 256).decode("latin-1")
+    if m.arg(1):
+        return None
+    entries = proc_entries(k)
+    for addr, entry in list(entries.items()):
+        if entry["name"] == name:
+            del entries[addr]
+            k.kfree(addr)
+            return None
     return None
 
 

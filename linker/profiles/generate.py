@@ -126,7 +126,8 @@ BUILTIN_GROUPS = {
                 "proc_create_data", "proc_create_single_data", "proc_mkdir", "proc_mkdir_mode",
                 "proc_remove", "remove_proc_entry", "__init_waitqueue_head", "__wake_up",
                 "init_timer_key", "add_timer", "mod_timer", "kthread_create_on_node",
-                "kthread_stop", "kthread_should_stop"],
+                "kthread_stop", "kthread_should_stop", "seq_printf", "seq_vprintf",
+                "seq_puts", "seq_putc", "seq_write"],
 }
 # Whole families bound by pattern: kernel/params.c and the retpoline thunks.
 BUILTIN_PATTERNS = {
