@@ -47,8 +47,15 @@ KERNEL_FRAMES = {  # the load and unload paths as the reference kernel's call tr
              "entry_SYSCALL_64_after_hwframe+0x6e/0xd8"),
     "exit": ("__do_sys_delete_module+0x1b9/0x330", "do_syscall_64+0x5d/0xb0",
              "entry_SYSCALL_64_after_hwframe+0x6e/0xd8"),
+    # a module's seq_file show, as busybox cat reaches it: sendfile into the /proc file
+    # (recorded on the reference kernel with a show function that dereferences NULL)
+    "read": ("seq_read_iter+0x122/0x450", "proc_reg_read_iter+0x4d/0x90",
+             "generic_file_splice_read+0xda/0x1a0", "splice_direct_to_actor+0xab/0x260",
+             "do_splice_direct+0x95/0xe0", "do_sendfile+0x361/0x4e0",
+             "__x64_sys_sendfile64+0xaa/0xc0", "do_syscall_64+0x5d/0xb0",
+             "entry_SYSCALL_64_after_hwframe+0x6e/0xd8"),
 }
-SYSCALL_NR = {"init": 0x139, "exit": 0xB0}  # finit_module, delete_module
+SYSCALL_NR = {"init": 0x139, "exit": 0xB0, "read": 0x28}  # finit_module, delete_module, sendfile
 # do_init_module's own dump_stack() (its warning sits in a .cold part)
 DUMP_STACK_FRAMES = ("dump_stack_lvl+0x44/0x5c", "do_init_module.cold+0x21/0x26") + \
     KERNEL_FRAMES["init"][2:]
@@ -133,8 +140,10 @@ class FaultReport:
 
 # --------------------------------------------------------------------------- running
 
-def run_guarded(k, mod, func, what):
-    """Call ``func`` (init or exit of ``mod``); a trap becomes its report and an Outcome.
+def run_guarded(k, mod, func, what, args=(), sentinel=None):
+    """Call ``func`` (init or exit of ``mod``, or a function of it a read runs) with
+    ``args``, returning to ``sentinel`` (default: do_one_initcall's return address); a
+    trap becomes its report and an Outcome.
 
     A WARN resumes the code after its ``ud2``; anything else ends the call: Outcome.signal
     is the signal that killed the caller, or ``"panic"``.
@@ -142,19 +151,19 @@ def run_guarded(k, mod, func, what):
     ctx = Context(mod, what)
     k.running = ctx
     try:
-        return _run(k, ctx, func)
+        return _run(k, ctx, func, args, sentinel)
     finally:
         k.running = None
 
 
-def _run(k, ctx, func):
+def _run(k, ctx, func, args=(), sentinel=None):
     from .kernel import KernelPanic
     m = k.machine
     resume = None
     while True:
         try:
             if resume is None:
-                value = k.call(func)
+                value = k.call(func, args, sentinel)
             else:
                 value = _resume(k, resume)
         except KernelPanic:

@@ -159,7 +159,7 @@ class System(Protocol):
       sleep         let ``seconds`` pass (the sleep applet)
       spawn         the shell forks a process for an applet: a new task named ``comm``
                     (the applet's name, or "exe" for the applets busybox re-execs as
-                    /proc/self/exe: cat, dmesg, depmod, sleep) becomes ``current`` for the
+                    /proc/self/exe: dmesg, depmod, sleep) becomes ``current`` for the
                     calls that follow; returns its pid. Builtins run in the shell's task
       reap          that task has exited and the shell has waited for it
     Any method may raise TaskKilled when the calling task dies.
@@ -2890,7 +2890,7 @@ USAGE = {
 
 # APPLET_NOEXEC (and APPLET_NOFORK, which are NOEXEC too) in busybox 1.35: ash (without
 # FEATURE_SH_NOFORK) forks and runs them without exec (set_task_comm)
-NOEXEC_APPLETS = frozenset(("insmod", "rmmod", "lsmod", "modprobe", "modinfo", "ls", "head",
+NOEXEC_APPLETS = frozenset(("insmod", "rmmod", "lsmod", "modprobe", "modinfo", "ls", "head", "cat",
                             "stat", "sort", "cut", "seq", "basename", "dirname"))
 
 # `busybox --list` of Debian's busybox-static 1.35 (the guest's /bin), for honest messages

@@ -104,7 +104,12 @@ class KernelSystem:
         entries = {e["name"]: e for e in proc_entries(k).values()}
         if len(rest) == 1 and rest[0] in entries:
             entry = entries[rest[0]]
-            return Node(read=lambda: proc_show(k, entry) or b"", mode=entry["mode"])
+            def read():
+                data = proc_show(k, entry)
+                if data is not None and not isinstance(data, bytes):   # show oopsed
+                    self._check(data)
+                return data or b""
+            return Node(read=read, mode=entry["mode"])
         if not rest:
             names = sorted(["devices", "modules", "sys", *entries])
             return Node(is_dir=True, mode=0o555, entries=lambda: names)

@@ -171,3 +171,13 @@ def test_proc_entry_runs_the_modules_show_function():
     matched, total = fidelity((REAL / "chardev3.real.txt").read_text(), sim)
     assert (matched, total) == (15, 15)
     assert "chardev 246:0\n14\n" in sim
+
+
+def test_oops_in_a_proc_show_function_kills_the_reader():
+    """proc_oops: show dereferences NULL when cat reads the file; the report's call trace
+    is the sendfile read path, cat (its own comm: a NOEXEC applet) dies with SIGKILL and
+    the module stays loaded."""
+    sim = run(REAL / "proc_oops.sh", [SAMPLES / "linux/proc_oops/proc_oops.ko"])
+    matched, total = fidelity((REAL / "proc_oops.real.txt").read_text(), sim)
+    assert (matched, total) == (113, 113)
+    assert "Comm: cat" in sim and "seq_read_iter+0x122/0x450" in sim

@@ -333,7 +333,8 @@ SEQ_BUF, SEQ_SIZE, SEQ_COUNT, SEQ_PRIVATE_64, SEQ_FILE_SIZE = 0, 1, 3, 112, 120
 
 def proc_show(k, entry):
     """seq_read of a single_open file: run show into a page, and again into a buffer twice
-    the size while it overflows (seq_file's retry); the text, or None without a show."""
+    the size while it overflows (seq_file's retry). The text, None without a show, or the
+    faults.Outcome of a show that oopsed (its signal kills the reader)."""
     if entry["show"] is None:
         return None
     m, size = k.machine, 4096
@@ -348,7 +349,9 @@ def proc_show(k, entry):
                 m.write_int(seq + SEQ_COUNT * word, word, 0)
                 if word == 8:
                     m.write_int(seq + SEQ_PRIVATE_64, 8, entry["data"])
-                k.call(entry["show"], (seq, 0))
+                outcome = _run_show(k, entry, seq)
+                if outcome.signal is not None:
+                    return outcome
                 count = m.read_int(seq + SEQ_COUNT * word, word)
                 if count < size or size >= 1 << 22:
                     return m.read(buf, min(count, size))
@@ -357,6 +360,16 @@ def proc_show(k, entry):
             size *= 2
     finally:
         k.kfree(seq)
+
+
+def _run_show(k, entry, seq):
+    """show(seq, NULL) under emulator.faults, returning into seq_read_iter as on the
+    reference kernel, so an oops reports the read path and kills the reader."""
+    from ..faults import module_of, run_guarded
+    base = k._export_addr("seq_read_iter")
+    sentinel = base + 0x122 if base else None
+    return run_guarded(k, module_of(k, entry["show"], whole=True), entry["show"], "read",
+                       (seq, 0), sentinel)
 
 
 def _seq_append(m, seq, data):
