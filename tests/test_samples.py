@@ -28,6 +28,9 @@ LINUX_MODULES = [
     "importer",
     "tasks",
     "license_proprietary",
+    "chardev",
+    "miscdev",
+    "proc_oops",
 ]
 VERMAGIC = "6.1.0-56-amd64 SMP preempt mod_unload modversions "
 EXPORTED = ["kmodsim_add", "kmodsim_calls", "kmodsim_greet", "kmodsim_secret"]
