@@ -335,7 +335,7 @@ def _char_nodes(k):
 def _sys_class(k, rest):
     """/sys/class: the guest's classes and the modules'; under a module's class (or misc)
     its devices, each with ``dev`` (major:minor) and ``uevent``."""
-    from .kapi.devices import device_model, guest_classes, misc_minors
+    from .kapi.devices import MISC_MAJOR, device_model, guest_classes, misc_minors, mkdev, split_dev
     model = device_model(k)
     classes = {name: addr for addr, name in model["classes"].items()}
     if not rest:
@@ -346,14 +346,14 @@ def _sys_class(k, rest):
                 if rest[0] in guest_classes() and len(rest) == 1 else None)
     devices = {d["name"]: d for d in model["devices"].values() if d["class"] == key}
     if key == "misc":   # the guest's own misc devices too
-        devices = {name: {"devt": (10 << 20) | minor, "name": name}
+        devices = {name: {"devt": mkdev(MISC_MAJOR, minor), "name": name}
                    for minor, name in misc_minors(k).items()} | devices
     if len(rest) == 1:
         return Node(is_dir=True, mode=0o755, entries=lambda: sorted(devices))
     dev = devices.get(rest[1])
     if dev is None:
         return None
-    major, minor = dev["devt"] >> 20, dev["devt"] & 0xFFFFF
+    major, minor = split_dev(dev["devt"])
     files = {"dev": f"{major}:{minor}\n",
              "uevent": f"MAJOR={major}\nMINOR={minor}\nDEVNAME={dev['name']}\n"}
     if len(rest) == 2:

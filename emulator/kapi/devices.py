@@ -8,6 +8,7 @@ test with IS_ERR/NULL and free, list heads are initialised.
 """
 
 import errno
+import functools
 
 from .registry import kapi
 
@@ -16,6 +17,7 @@ CHRDEV_MAJOR_MAX = 512
 CHRDEV_MAJOR_DYN_END = 234          # dynamic majors: 254 down to 234,
 CHRDEV_MAJOR_DYN_EXT_START = 511    # then 511 down to 384
 CHRDEV_MAJOR_DYN_EXT_END = 384
+MISC_MAJOR = 10
 MISC_DYNAMIC_MINOR = 255
 DYNAMIC_MINORS = 128
 
@@ -34,12 +36,33 @@ def _chrdevs(k):
     return table
 
 
+@functools.cache
+def _guest_lines(name):
+    """The lines of the recorded guest data file ``emulator/data/<name>``, comments and
+    blank lines left out; read once per process."""
+    from importlib import resources
+    text = resources.files("emulator").joinpath(f"data/{name}").read_text()
+    return tuple(line for line in text.splitlines() if line and not line.startswith("#"))
+
+
+def _numbered(name):
+    """"number name" lines of a guest data file as (number, name) pairs."""
+    return [(int(number), rest) for number, rest in
+            (line.split(" ", 1) for line in _guest_lines(name))]
+
+
+def mkdev(major, minor):
+    return (major << MINORBITS) | minor
+
+
+def split_dev(devt):
+    """MAJOR and MINOR of a dev_t."""
+    return devt >> MINORBITS, devt & ((1 << MINORBITS) - 1)
+
+
 def guest_char_devices():
     """(major, name) of the character devices realkernel's guest has (its /proc/devices)."""
-    from importlib import resources
-    text = resources.files("emulator").joinpath("data/guest_devices.txt").read_text()
-    return [(int(line.split(" ", 1)[0]), line.split(" ", 1)[1]) for line in text.splitlines()
-            if line and not line.startswith("#")]
+    return _numbered("guest_devices.txt")
 
 
 def _dynamic_major(table):
@@ -93,7 +116,7 @@ def alloc_chrdev_region(k, m):
     major = _register(k, 0, baseminor, count, m.read_cstring(m.arg(3)).decode("latin-1"))
     if major < 0:
         return _err(m, -major)
-    m.write_int(dev, 4, major << MINORBITS | baseminor)
+    m.write_int(dev, 4, mkdev(major, baseminor))
     return 0
 
 
@@ -101,7 +124,7 @@ def alloc_chrdev_region(k, m):
 def register_chrdev_region(k, m):
     # int register_chrdev_region(dev_t from, unsigned count, const char *name)
     first, count = m.arg(0) & 0xFFFFFFFF, m.arg(1) & 0xFFFFFFFF
-    major = _register(k, first >> MINORBITS, first & ((1 << MINORBITS) - 1), count,
+    major = _register(k, *split_dev(first), count,
                       m.read_cstring(m.arg(2)).decode("latin-1"))
     return _err(m, -major) if major < 0 else 0
 
@@ -109,7 +132,7 @@ def register_chrdev_region(k, m):
 @kapi("devices.unregister_chrdev_region")
 def unregister_chrdev_region(k, m):
     first, count = m.arg(0) & 0xFFFFFFFF, m.arg(1) & 0xFFFFFFFF
-    _unregister(k, first >> MINORBITS, first & ((1 << MINORBITS) - 1), count)
+    _unregister(k, *split_dev(first), count)
 
 
 @kapi("devices.__register_chrdev")
@@ -184,9 +207,7 @@ def device_model(k):
 
 def guest_classes():
     """The names under the guest's /sys/class before any module adds one."""
-    from importlib import resources
-    text = resources.files("emulator").joinpath("data/guest_classes.txt").read_text()
-    return [line for line in text.splitlines() if line and not line.startswith("#")]
+    return _guest_lines("guest_classes.txt")
 
 
 def char_nodes(k):
@@ -195,7 +216,7 @@ def char_nodes(k):
     nodes = {}
     for dev in device_model(k)["devices"].values():
         if dev["devt"]:
-            nodes[dev["name"]] = (dev["devt"] >> MINORBITS, dev["devt"] & ((1 << MINORBITS) - 1))
+            nodes[dev["name"]] = split_dev(dev["devt"])
     return nodes
 
 
@@ -254,10 +275,7 @@ def misc_minors(k):
     """minor -> name of the misc devices: the guest's (recorded), then the modules'."""
     table = getattr(k, "_misc", None)
     if table is None:
-        from importlib import resources
-        text = resources.files("emulator").joinpath("data/guest_misc.txt").read_text()
-        table = k._misc = {int(line.split()[0]): line.split()[1] for line in text.splitlines()
-                           if line and not line.startswith("#")}
+        table = k._misc = dict(_numbered("guest_misc.txt"))
     return table
 
 
@@ -280,7 +298,7 @@ def misc_register(k, m):
         return _err(m, errno.EBUSY)
     table[minor] = name
     device_model(k)["devices"][("misc", misc)] = {
-        "class": "misc", "devt": (10 << MINORBITS) | minor, "name": name}
+        "class": "misc", "devt": mkdev(MISC_MAJOR, minor), "name": name}
     return 0
 
 
