@@ -1,6 +1,11 @@
-"""Shared fixtures: where the samples and ../shared live, and skips when they do not."""
+"""Shared fixtures: where the samples and ../shared live, skips when they do not, and
+``run_cli`` for running the ``kmodsim`` command in-process."""
 
+import contextlib
+import io
 import shutil
+import sys
+import traceback
 from pathlib import Path
 
 import pytest
@@ -31,3 +36,64 @@ def need_tool():
         if shutil.which(name) is None:
             pytest.skip(f"{name} is not installed")
     return need
+
+
+class CliRun:
+    """What ``subprocess.run(capture_output=True)`` would report: exit status, stdout, stderr."""
+
+    __slots__ = ("returncode", "stdout", "stderr")
+
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+    def __repr__(self):
+        return (f"CliRun(returncode={self.returncode!r}, stdout={self.stdout!r}, "
+                f"stderr={self.stderr!r})")
+
+
+def _stream_like(real):
+    """A text stream over a BytesIO, encoded as ``real`` (the process's own stdout/stderr)
+    is, so the bytes are those a ``python -m emulator.cli`` child would write to a pipe."""
+    encoding = getattr(real, "encoding", None) or "utf-8"
+    errors = getattr(real, "errors", None) or "strict"
+    return io.TextIOWrapper(io.BytesIO(), encoding=encoding, errors=errors, newline="\n")
+
+
+def run_cli(*argv, cwd=None):
+    """``kmodsim ARGV`` in this process, through ``emulator.cli.main``, as a ``CliRun``.
+
+    stdout and stderr are fresh text streams with a ``.buffer`` (the CLI writes to both
+    layers), read back as bytes. As the interpreter would, ``SystemExit`` (argparse's usage
+    errors, ``--help``) becomes its exit status and an uncaught exception a traceback on
+    stderr and status 1. ``cwd`` is entered for the call only.
+
+    Saves the start-up of a Python process (and its numpy import) per call; keep one or two
+    real ``python -m emulator.cli`` runs per command to cover the entry point itself.
+    """
+    from emulator.cli import main
+
+    out, err = _stream_like(sys.__stdout__), _stream_like(sys.__stderr__)
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err
+    try:
+        with contextlib.chdir(cwd) if cwd is not None else contextlib.nullcontext():
+            try:
+                rc = main([str(a) for a in argv])
+            except SystemExit as exc:
+                code = exc.code
+                if code is None:
+                    rc = 0
+                elif isinstance(code, int):
+                    rc = code
+                else:
+                    print(code, file=sys.stderr)
+                    rc = 1
+            except Exception:                   # the interpreter's report of a crash
+                traceback.print_exc()
+                rc = 1
+        out.flush()
+        err.flush()
+    finally:
+        sys.stdout, sys.stderr = saved
+    rc = 0 if rc is None else rc
+    return CliRun(rc & 0xFF, out.buffer.getvalue(), err.buffer.getvalue())

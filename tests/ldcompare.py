@@ -382,19 +382,28 @@ class LinkRefused(RuntimeError):
     """kmodsim would not link the module: its stderr is the exception's text."""
 
 
-def kmodsim_link(module, dump_dir, profile=None, with_=()):
-    """``kmodsim link MODULE --json --dump DIR``, run as a command; its JSON object."""
-    cmd = [sys.executable, "-m", "emulator.cli", "link", str(module), "--json",
-           "--dump", str(dump_dir)]
+def kmodsim_link(module, dump_dir, profile=None, with_=(), run_cli=None):
+    """``kmodsim link MODULE --json --dump DIR``, run as a command; its JSON object.
+
+    ``run_cli``, when given, runs the command instead of a child process: called as
+    ``run_cli(*argv, cwd=ROOT)``, it returns an object with ``returncode`` and ``stdout`` and
+    ``stderr`` bytes (the tests' ``conftest.run_cli``, which calls ``emulator.cli.main``).
+    """
+    argv = ["link", str(module), "--json", "--dump", str(dump_dir)]
     if profile:
-        cmd += ["--profile", profile]
+        argv += ["--profile", profile]
     if with_:
-        cmd += ["--with", *map(str, with_)]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
+        argv += ["--with", *map(str, with_)]
+    if run_cli is None:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
+        done = subprocess.run([sys.executable, "-m", "emulator.cli", *argv], capture_output=True,
+                              cwd=ROOT, env=env)
+    else:
+        done = run_cli(*argv, cwd=ROOT)
     if done.returncode != 0:
-        lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
+        stderr = done.stderr.decode(errors="replace")
+        lines = stderr.strip().splitlines() or [f"exit status {done.returncode}"]
         # the kernel's error lines say why, the last line what was refused (or the crash)
         errors = [line for line in lines[:-1] if line.startswith(("<err>", "<crit>"))][:2]
         raise LinkRefused("; ".join(errors + lines[-1:]))

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import ldcompare
+from conftest import run_cli
 from elfwriter import Sec, build_rel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,10 +58,14 @@ def cases():
     return out
 
 
-def link(case, tmp_path):
-    """kmodsim's JSON for ``case``; skips a hobby object the hobby profile cannot link."""
+def link(case, tmp_path, in_process=True):
+    """kmodsim's JSON for ``case``; skips a hobby object the hobby profile cannot link.
+
+    ``kmodsim link`` runs in this process (``conftest.run_cli``), or with ``in_process=False``
+    as a child process (``test_ld_did_relocate`` keeps that path covered)."""
     try:
-        return ldcompare.kmodsim_link(case.path, tmp_path / "dump", case.profile, case.with_)
+        return ldcompare.kmodsim_link(case.path, tmp_path / "dump", case.profile, case.with_,
+                                      run_cli=run_cli if in_process else None)
     except ldcompare.LinkRefused as exc:
         if case.hobby:
             # common.o is refused by design (a COMMON symbol), the others while the hobby
@@ -109,7 +114,7 @@ def test_a_wrong_byte_is_found_and_its_relocation_named(tmp_path):
 def test_ld_did_relocate(tmp_path):
     """ld's bytes are not just the file's: a section with relocations changed."""
     module = SAMPLES / "linux" / "params" / "params.ko"
-    result = link(Case(module), tmp_path)
+    result = link(Case(module), tmp_path, in_process=False)    # the real command, once
     data = module.read_bytes()
     headers = ldcompare.read_headers(data)
     text = next(s for s in headers.sections if s.name == ".init.text")

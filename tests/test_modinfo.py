@@ -1,11 +1,16 @@
-"""``kmodsim modinfo`` against kmod 30's ``modinfo`` (the oracle), and hand-checked values."""
+"""``kmodsim modinfo`` against kmod 30's ``modinfo`` (the oracle), and hand-checked values.
+
+The comparisons call the command in-process (``conftest.run_cli``: ``emulator.cli.main``
+with stdout and stderr captured as bytes); ``test_entry_point_in_a_child_process`` runs the
+real ``python -m emulator.cli`` and checks that it prints the same bytes and exit status.
+"""
 
 import shutil
 import subprocess
 import sys
 
 import pytest
-from conftest import SAMPLES, golden_modules, sample_objects
+from conftest import ROOT, SAMPLES, golden_modules, run_cli, sample_objects
 
 KO_FILES = [p for p in sample_objects() if p.suffix == ".ko"] + \
     sorted(SAMPLES.glob("linux/signed/*.ko")) + golden_modules()
@@ -14,8 +19,14 @@ OPTION_SETS = [[], ["-0"], ["-p"], ["-F", "vermagic"], ["-F", "parm"], ["-n"], [
 
 
 def kmodsim(*args, cwd=None):
+    """``kmodsim ARGS`` run in this process: ``returncode``, ``stdout`` and ``stderr`` bytes."""
+    return run_cli(*args, cwd=cwd)
+
+
+def kmodsim_process(*args):
+    """``kmodsim ARGS`` as a child process, ``python -m emulator.cli`` from the project root."""
     return subprocess.run([sys.executable, "-m", "emulator.cli", *map(str, args)],
-                          capture_output=True, cwd=cwd)
+                          capture_output=True, cwd=ROOT)
 
 
 @pytest.mark.skipif(shutil.which("modinfo") is None, reason="kmod's modinfo is not installed")
@@ -41,6 +52,23 @@ def test_errors_match_kmod(tmp_path):
         real = subprocess.run(["modinfo", name], capture_output=True, cwd=tmp_path)
         assert (ours.stdout, ours.stderr) == (real.stdout, real.stderr), name
         assert ours.returncode == real.returncode == 1
+
+
+@pytest.mark.parametrize("args", [
+    ["modinfo", SAMPLES / "linux/signed/hello_signed.ko"],
+    ["modinfo", "-p", SAMPLES / "linux/params/params.ko", SAMPLES / "linux/no-such.ko"],
+], ids=["signed", "params-and-an-error"])
+def test_entry_point_in_a_child_process(args):
+    """The real command, start-up and exit status included, prints what the in-process runs
+    (which every other test here uses) print; and what kmod's modinfo prints, where it is."""
+    child = kmodsim_process(*args)
+    here = kmodsim(*args)
+    assert (child.stdout, child.stderr, child.returncode) == \
+        (here.stdout, here.stderr, here.returncode)
+    if shutil.which("modinfo") is not None:
+        real = subprocess.run(["modinfo", *map(str, args[1:])], capture_output=True)
+        assert (child.stdout, child.stderr) == (real.stdout, real.stderr)
+        assert child.returncode == real.returncode
 
 
 def test_params_lines_by_hand():
