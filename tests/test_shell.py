@@ -1,4 +1,4 @@
-"""The scenario shell (emulator/shell.py) against busybox 1.35 in the real guest.
+"""The scenario shell (emulator/shell/) against busybox 1.35 in the real guest.
 
 The realkernel scenarios tests/realkernel/shell*.sh run here on a FakeSystem that answers
 every System call with what the real kernel did in that run (hard-coded below), so what is
@@ -26,6 +26,8 @@ from emulator.shell import (
     module_options, moderror, parse, posix_dirname, process_escapes, strerror, strverscmp,
     taint_summary,
 )
+from emulator.system import FileSyscalls
+from emulator.vfs import Vfs
 
 REALKERNEL = Path(__file__).resolve().parent / "realkernel"
 GOLDEN = Path(__file__).resolve().parent.parent.parent / "shared" / "golden" / "seed-modules"
@@ -51,17 +53,19 @@ class Step:
     kill: int = 0
 
 
-class FakeSystem:
+class FakeSystem(FileSyscalls):
     """The System interface over a dict of kernel files and a list of Steps.
 
-    Reads (stat, list_dir, open for reading, read) are answered from ``files`` (a
+    The kernel's files (paths under /proc, /sys and /dev, which FileSyscalls hands to the
+    kernel_* methods) are read (stat, list_dir, open for reading, read) from ``files`` (a
     directory is any prefix of a path in it, or a path in ``dirs``); module syscalls,
     writes, syslog reads and console-level changes must come in the order of ``steps``.
     Files in ``readonly`` refuse to open for writing (EACCES), as read-only sysfs
-    attributes do.
+    attributes do. Every other path is the guest's rootfs: a Vfs, as the kernel has.
     """
 
     def __init__(self, files=None, steps=(), readonly=(), dirs=()):
+        super().__init__(Vfs())
         self.files = dict(files or {})
         self.dirs = set(dirs)
         self.readonly = set(readonly)
@@ -106,14 +110,14 @@ class FakeSystem:
     def is_dir(self, path):
         return path in self.dirs or any(p.startswith(path.rstrip("/") + "/") for p in self.files)
 
-    def stat(self, path):
+    def kernel_stat(self, path):
         if path in self.files:
             return Stat(is_dir=False, mode=0o444 if path in self.readonly else 0o644, size=4096)
         if self.is_dir(path):
             return Stat(is_dir=True, mode=0o755)
         return -E.ENOENT
 
-    def list_dir(self, path):
+    def kernel_list_dir(self, path):
         if path in self.files:
             return -E.ENOTDIR
         if not self.is_dir(path):
@@ -123,7 +127,7 @@ class FakeSystem:
                  if p.startswith(prefix)}
         return sorted(names)
 
-    def open(self, path, flags):
+    def kernel_open(self, path, flags):
         if flags & (O_WRONLY | O_RDWR):
             if path in self.readonly or path not in self.files:
                 return -E.EACCES
@@ -140,7 +144,7 @@ class FakeSystem:
         self.open_files[fd] = [path, content, 0]
         return fd
 
-    def read(self, fd, count):
+    def kernel_read(self, fd, count):
         entry = self.open_files[fd]
         if isinstance(entry[1], int):
             return entry[1]
@@ -148,10 +152,10 @@ class FakeSystem:
         entry[2] += len(chunk)
         return chunk
 
-    def write(self, fd, data):
+    def kernel_write(self, fd, data):
         return self.step("write", self.open_files[fd][0], data)
 
-    def close(self, fd):
+    def kernel_close(self, fd):
         del self.open_files[fd]
 
     # console, time, tasks
@@ -362,25 +366,25 @@ class GuestFiles(FakeSystem):
         self.modes, self.kinds, self.sizes = modes or {}, kinds or {}, sizes or {}
         self.unreadable, self.order = set(unreadable), order or {}
 
-    def stat(self, path):
-        stat = super().stat(path)
+    def kernel_stat(self, path):
+        stat = super().kernel_stat(path)
         if isinstance(stat, int):
             return stat
         kind, rdev = self.kinds.get(path, ("", (0, 0)))
         size = self.sizes.get(path, 0 if stat.is_dir or kind else stat.size)
         return Stat(stat.is_dir, self.modes.get(path, stat.mode), size, kind, rdev)
 
-    def list_dir(self, path):
-        names = super().list_dir(path)
+    def kernel_list_dir(self, path):
+        names = super().kernel_list_dir(path)
         if isinstance(names, int) or path not in self.order:
             return names
         return [n for n in self.order[path] if n in names] + \
             [n for n in names if n not in self.order[path]]
 
-    def open(self, path, flags):
+    def kernel_open(self, path, flags):
         if path in self.unreadable and not flags & (O_WRONLY | O_RDWR):
             return -E.EACCES
-        return super().open(path, flags)
+        return super().kernel_open(path, flags)
 
 
 # the params module's sysfs parameters as the guest shows them: mode, value
