@@ -6,19 +6,18 @@ the module afterwards (running its exit). Kernel functions the module called tha
 only stubs are listed on stderr, so a grader sees what was not really exercised.
 """
 
-import errno
 import os
 import sys
 
-from linker.errors import KmodError
+from linker.profiles import DEFAULT_PROFILE
 
-# kmod 30 tools/insmod.c mod_strerror
-MOD_STRERROR = {errno.ENOEXEC: "Invalid module format", errno.ENOENT: "Unknown symbol in module",
-                errno.ESRCH: "Module has wrong symbol version", errno.EINVAL: "Invalid parameters"}
+from ..kernel import Kernel
+from . import COMMANDS
+from .common import mod_strerror
 
 
 def add_parser(sub):
-    p = sub.add_parser("run", help="load a module, run init (and exit with --rmmod), print the log",
+    p = sub.add_parser("run", help=COMMANDS["run"],
                        description="Load MODULE into a simulated kernel, run its init in an "
                                    "emulated CPU and print the kernel log.")
     p.add_argument("module", metavar="MODULE")
@@ -58,19 +57,17 @@ def _profile_for(args):
             return "hobby-i386"
     except OSError:
         pass
-    from linker.profiles import DEFAULT_PROFILE
     return DEFAULT_PROFILE
 
 
 def run(args):
-    from .kernel import Kernel
     k = Kernel(_profile_for(args), timeout_s=args.timeout, max_insns=args.max_insns)
     status = 0
     stub = None
     for path in args.with_ + [args.module]:
         # --- gdb stub: attached for MODULE only, after the --with modules ran alone ---
         if getattr(args, "gdb", None) is not None and path == args.module:
-            from .gdbstub import GdbStub
+            from ..gdbstub import GdbStub   # only with --gdb: spares every other run the import
             stub = GdbStub(k, args.gdb, module_path=path)
         # --- end gdb stub ---
         try:
@@ -83,7 +80,7 @@ def run(args):
             break
         if result.rc < 0:
             print(f"insmod: ERROR: could not insert module {path}: "
-                  f"{MOD_STRERROR.get(-result.rc, os.strerror(-result.rc))}", file=sys.stderr)
+                  f"{mod_strerror(-result.rc)}", file=sys.stderr)
             status = 1
             break
     if status == 0 and args.rmmod:
@@ -102,13 +99,13 @@ def run(args):
         sys.stdout.write(k.dmesg())
     if isinstance(status, int) and status in (137, 139):
         print("Killed" if status == 137 else "Segmentation fault", file=sys.stderr)
-    if k.lockups:
+    if k.faults.lockups:
         # the report above is the watchdog's; say which of kmodsim's limits ended the run
-        limit = (f"the --max-insns budget of {args.max_insns} instructions" if k.lockups[-1] == "budget"
+        limit = (f"the --max-insns budget of {args.max_insns} instructions" if k.faults.lockups[-1] == "budget"
                  else f"the --timeout of {args.timeout:g} s")
         print(f"kmodsim: the module ran until {limit} and was stopped", file=sys.stderr)
     if args.explain:
-        from .faults import explain_fault
+        from ..faults import explain_fault   # only with --explain
         sys.stdout.write(explain_fault(k))
     # --- gdb stub: the run is over, gdb sees the process exit ---
     if stub is not None:
@@ -116,12 +113,9 @@ def run(args):
         stub.finish(status if isinstance(status, int) else 1)
     # --- end gdb stub ---
     stubs = {}
-    for name, _ in k.stub_calls:
+    for name, _ in k.kapi.stub_calls:
         stubs[name] = stubs.get(name, 0) + 1
     if stubs:
         listed = ", ".join(f"{n} ({c}x)" if c > 1 else n for n, c in sorted(stubs.items()))
         print(f"kmodsim: called but only stubbed (returned 0): {listed}", file=sys.stderr)
     return status
-
-
-__all__ = ["add_parser", "run", "KmodError"]

@@ -17,13 +17,15 @@ from linker.elf import describe
 from linker.elf.reader import ElfFile
 from linker.errors import ElfError
 
+from . import COMMANDS
+
 ELFMAG = b"\x7fELF"
 
 
 def add_parser(sub):
     p = sub.add_parser(
         "readelf", add_help=False,
-        help="show ELF headers, sections, symbols and relocations, exactly as readelf -W",
+        help=COMMANDS["readelf"],
         description="Print what GNU binutils 2.40 'readelf -W' prints with -h, -S, -s and -r.")
     p.add_argument("-h", "--file-header", dest="header", action="store_true",
                    help="display the ELF file header")

@@ -1,9 +1,12 @@
 """``kmodsim profile``: list the shipped kernel profiles, or show one."""
 
+from linker.profiles import list_profiles, load_profile
+
+from . import COMMANDS
 
 
 def add_parser(sub):
-    p = sub.add_parser("profile", help="list kernel profiles or show one",
+    p = sub.add_parser("profile", help=COMMANDS["profile"],
                        description="Without NAME, list the shipped profiles; with NAME (or a "
                                    "path to your own profile), show what it describes.")
     p.add_argument("name", nargs="?", metavar="NAME|PATH")
@@ -14,7 +17,6 @@ def add_parser(sub):
 
 
 def run(args):
-    from linker.profiles import list_profiles, load_profile
     if args.name is None:
         for name in list_profiles():
             prof = load_profile(name)

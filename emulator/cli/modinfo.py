@@ -13,13 +13,15 @@ from linker.module.kmod_format import (format_filename, format_modinfo, invalid_
                                        kmod_absolute, kmod_info_list, kmod_modname, kmod_section)
 from linker.module.modinfo import modinfo_entries
 
+from . import COMMANDS
+
 FIELD_OPTIONS = (("-a", "--author", "author"), ("-d", "--description", "description"),
                  ("-l", "--license", "license"), ("-p", "--parameters", "parm"),
                  ("-n", "--filename", "filename"))
 
 
 def add_parser(sub):
-    p = sub.add_parser("modinfo", help="show module information, exactly as kmod's modinfo",
+    p = sub.add_parser("modinfo", help=COMMANDS["modinfo"],
                        description="Print a module's .modinfo, parameters and signature "
                                    "as Debian 12's kmod 30 modinfo does.")
     for short, long_, field in FIELD_OPTIONS:

@@ -10,16 +10,18 @@ stops after N shown. A refused load prints the kernel's lines and exits 1.
 """
 
 import errno
-import os
 import sys
 
 from linker.errors import KmodError
+from linker.load import LinkKernel
+from linker.load.stepper import stepper_for
 
-from .cli_link import print_log
+from . import COMMANDS
+from .common import print_refusal, profile_of
 
 
 def add_parser(sub):
-    p = sub.add_parser("relocs", help="list or step through a module's relocations",
+    p = sub.add_parser("relocs", help=COMMANDS["relocs"],
                        description="Apply a module's relocations one at a time, in the kernel's "
                                    "order, and show each: place, symbol, S, A, P, the value "
                                    "written; --step also shows the formula, the bytes and the "
@@ -39,22 +41,18 @@ def add_parser(sub):
 
 
 def run(args):
-    from linker.load import LinkKernel
-    from linker.load.stepper import stepper_for
-    from linker.profiles import DEFAULT_PROFILE, load_profile
-
     if args.module is None:
         if not args.with_:
             raise KmodError("no module given", errno.EINVAL)
         args.module = args.with_.pop()   # `relocs --with A B`: the last name is the module
     if args.limit is not None and args.limit < 0:
         raise KmodError(f"--limit {args.limit}: must be 0 or more", errno.EINVAL)
-    profile = load_profile(args.profile or DEFAULT_PROFILE)
+    profile = profile_of(args)
     kernel = LinkKernel(profile)
     try:
         st = stepper_for(args.module, with_=args.with_, kernel=kernel)
     except KmodError as exc:
-        return _refused(args.module, kernel, exc.message, exc.errno)
+        return print_refusal("relocs", args.module, kernel.log, exc.errno, exc.message)
     plan = st.plan()
     if args.section is not None and not any(args.section in (r, t) for r, t, _ in plan):
         names = sorted({t for _, t, n in plan if n})
@@ -81,7 +79,7 @@ def run(args):
             for line in step.error or ():
                 print(f"      refused: {line}")
     if st.error is not None:
-        return _refused(args.module, kernel, st.error[0], errno.ENOEXEC)
+        return print_refusal("relocs", args.module, kernel.log, errno.ENOEXEC, st.error[0])
     if not args.step and st.done:
         counts = {}
         for step in st.history:
@@ -112,14 +110,3 @@ def _table_line(step):
         value = "(none)"
     return (f"  {place:<32} {step.type_name:<16} {step.symbol or '-':<28} {S:<{w}} {A:>8}  "
             f"{P:<{w}} {value}")
-
-
-def _refused(module, kernel, message, err):
-    """What ``kmodsim link`` prints for a refusal: dmesg, then one line with the errno."""
-    sys.stdout.flush()
-    print_log(kernel.log, sys.stderr)
-    said = any(message in r.text for r in kernel.log)
-    name = errno.errorcode.get(err, str(err))
-    print(f"kmodsim relocs: {module}: load refused: {'' if said else message + ': '}"
-          f"{name} ({os.strerror(err)})", file=sys.stderr)
-    return 1
