@@ -137,11 +137,11 @@ def _kernel(profile_name):
 
 def _stub(kernel, name, exports, taints):
     """Register a module linked by the other worker: its exports, nothing else."""
-    from linker.load.kernel import LoadedModule, SymbolHit
-    owner = LoadedModule(name, {}, set(taints))
+    from linker.load.linkkernel import Module, SymbolHit
+    owner = Module(name, {}, set(taints))
     for sym, (value, crc, gpl, ns) in exports.items():
         owner.exports[sym] = SymbolHit(sym, value, crc, gpl, ns, owner)
-    kernel.add_module(owner)
+    kernel.modules.add(owner)
 
 
 def provider_worker(profile_name, providers, leaves, conn):

@@ -135,9 +135,10 @@ class Outcome:
 
 def link_in_process(path, deps, profile_name, dump_dir):
     """``kmodsim link PATH --with DEPS... --json --dump DIR`` without a new process."""
-    from emulator.cli_link import dump_sections, link_result
+    from emulator.cli.link import link_result
     from linker.errors import KmodError
     from linker.load import LinkKernel, link_module
+    from linker.load.pipeline import dump_sections
     from linker.profiles import load_profile
 
     profile = load_profile(profile_name)

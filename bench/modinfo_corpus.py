@@ -24,7 +24,7 @@ sys.path.insert(0, str(HERE))
 
 from corpus import corpus_dir  # noqa: E402  (one way to find the Debian tree)
 
-from emulator import cli_modinfo  # noqa: E402
+from emulator.cli import modinfo as cli_modinfo  # noqa: E402
 
 
 

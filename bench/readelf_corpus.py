@@ -27,7 +27,7 @@ sys.path.insert(0, str(HERE))
 
 from corpus import corpus_dir  # noqa: E402  (one way to find the Debian tree)
 
-from emulator.cli_readelf import render  # noqa: E402
+from emulator.cli.readelf import render  # noqa: E402
 from linker.elf.reader import ElfFile  # noqa: E402
 from linker.errors import ElfError  # noqa: E402
 

@@ -35,6 +35,10 @@ from unicorn import x86_const as X
 from linker.load.stepper import Instruction
 
 from .kapi.registry import HANDLED
+from .logbuf import format_record
+from .unwind import FUNCTION_ENTRY, Unwinder, UnwindState, module_orc_table
+from .views import (Table, coverage_html, disassembly_view, eflags_text, execution_step,
+                    hexdump_view, registers_view)
 
 # gdb's signal numbers (gdb/signals.def), for stop replies and fault stops
 SIGINT, SIGILL, SIGTRAP, SIGFPE, SIGSEGV, SIGXCPU = 2, 4, 5, 8, 11, 24
@@ -59,17 +63,10 @@ REGS32 = (("eax", X.UC_X86_REG_EAX), ("ecx", X.UC_X86_REG_ECX), ("edx", X.UC_X86
           ("eflags", X.UC_X86_REG_EFLAGS), ("cs", X.UC_X86_REG_CS), ("ss", X.UC_X86_REG_SS),
           ("ds", X.UC_X86_REG_DS), ("es", X.UC_X86_REG_ES), ("fs", X.UC_X86_REG_FS),
           ("gs", X.UC_X86_REG_GS))
-EFLAGS_BITS = ((0, "CF"), (2, "PF"), (4, "AF"), (6, "ZF"), (7, "SF"), (8, "TF"), (9, "IF"),
-               (10, "DF"), (11, "OF"))
 
 
 def register_table(bits):
     return REGS64 if bits == 64 else REGS32
-
-
-def eflags_text(value):
-    """``[ ZF PF IF ]`` as gdb shows the flags register."""
-    return "[ " + " ".join(name for bit, name in EFLAGS_BITS if value >> bit & 1) + " ]"
 
 
 # ============================================================================ records
@@ -117,7 +114,6 @@ class Stop:
         return f"{what} at {self.where} ({self.pc:#0{self.bits // 4 + 2}x}){value}{extra}"
 
     def text(self):
-        from .views import execution_step
         return execution_step(self).text()
 
     __str__ = text
@@ -126,7 +122,6 @@ class Stop:
         return f"<Stop {self.headline()}>"
 
     def _repr_html_(self):
-        from .views import execution_step
         return execution_step(self)._repr_html_()
 
 
@@ -203,7 +198,7 @@ class ModuleCode:
 
     @classmethod
     def of(cls, machine, mod):
-        lm = mod.lm
+        lm = mod.linked
         elf = lm.elf
         values = lm.symbols.values
         placed = {i: (addr, size, name, bool(elf.sections[i].sh_flags & 0x4))  # SHF_EXECINSTR
@@ -366,7 +361,6 @@ class Debugger:
                     self._unarm(addr, bp)
 
     def breakpoints(self):
-        from .views import Table
         rows = [(str(n + 1), str(bp.spec), ", ".join(f"{a:#x} <{self.label(a)}>" for a in
                                                      sorted(bp.addrs)) or "(pending)",
                  str(bp.hits)) for n, bp in enumerate(self._breakpoints)]
@@ -437,7 +431,7 @@ class Debugger:
             self.machine.uc.hook_del(hook)
         if addr in self._kernel_bps:
             del self._kernel_bps[addr]
-            self.kernel.handlers.pop(addr, None)     # the kernel resolves it again on demand
+            self.kernel.kapi.handlers.pop(addr, None)     # the kernel resolves it again on demand
 
     def _clear_breakpoints(self):
         for bp in list(self._breakpoints):
@@ -459,7 +453,7 @@ class Debugger:
         ours could stop there, so the breakpoint wraps the implementation instead. At a hit
         nothing has run (``HANDLED`` leaves the PC on the function's entry)."""
         k = self.kernel
-        k.handlers.pop(addr, None)
+        k.kapi.handlers.pop(addr, None)
         self._kernel_bps[addr] = None          # the implementation, found at the first call
 
         def breakpoint_then_function(kk, m):
@@ -472,15 +466,15 @@ class Debugger:
                 self._skip = None
             return self._kernel_impl(addr, breakpoint_then_function)(kk, m)
 
-        k.handlers[addr] = breakpoint_then_function
+        k.kapi.handlers[addr] = breakpoint_then_function
 
     def _kernel_impl(self, addr, wrapper):
         impl = self._kernel_bps.get(addr)
         if impl is None:
             k = self.kernel
-            k.handlers.pop(addr, None)
-            impl = k._handler_for(addr)        # what the kernel runs there (it caches it...)
-            k.handlers[addr] = wrapper         # ...where the breakpoint's wrapper stays
+            k.kapi.handlers.pop(addr, None)
+            impl = k.kapi.handler_at(addr)     # what the kernel runs there (it caches it...)
+            k.kapi.handlers[addr] = wrapper     # ...where the breakpoint's wrapper stays
             if addr in self._kernel_bps:
                 self._kernel_bps[addr] = impl
         return impl
@@ -705,7 +699,7 @@ class Debugger:
             return self._make_stop("timeout", call, signal=SIGXCPU,
                                    message="the wall-clock limit stopped the CPU")
         if reason == "kernel fault":
-            addr, exc = self.kernel.kernel_fault
+            addr, exc = self.kernel.faults.kernel_fault
             return self._make_stop("fault", call, signal=SIGSEGV,
                                    message=f"in kernel function {self.label(addr)}: {exc}")
         if reason is not None and reason.startswith("interrupt "):
@@ -812,7 +806,6 @@ class Debugger:
 
     def registers(self):
         """The registers, those changed since the previous stop marked."""
-        from .views import registers_view
         regs = self.register_values()
         changed = self.stop.changed if self.stop is not None and self.stop.regs == regs else {}
         pc = regs["rip" if self.bits == 64 else "eip"]
@@ -821,7 +814,6 @@ class Debugger:
     def disassemble(self, addr=None, n=8):
         """``n`` instructions from ``addr`` (default: a window around the PC), with
         ``<func+off>`` for each address and for the addresses operands name."""
-        from .views import disassembly_view
         pc = self.machine.pc
         if addr is None:
             rows = self._window(pc, n)
@@ -833,7 +825,6 @@ class Debugger:
 
     def memory(self, addr, n=64):
         """A hexdump of ``n`` bytes at ``addr`` (an address or a symbol)."""
-        from .views import hexdump_view
         addr = self._address(addr)
         try:
             data = self.machine.read(addr, n)
@@ -843,7 +834,6 @@ class Debugger:
 
     def stack(self, n=8):
         """``n`` words from the stack pointer up, each with the symbol it points at."""
-        from .views import Table
         m = self.machine
         sp = m.sp
         rows = []
@@ -862,7 +852,6 @@ class Debugger:
     def backtrace(self):
         """The call chain from the current instruction up to the kernel that called the
         module (ORC tables of emulator.unwind; ``?`` marks frames found by scanning)."""
-        from .views import Table
         frames = self._unwind()
         rows = [(f"#{f.level}", "" if f.reliable else "?", f"{f.pc:#0{self.bits // 4 + 2}x}",
                  f.where) for f in frames]
@@ -971,9 +960,9 @@ class Debugger:
                 return hit[0], hit[1], code.name
         if m.trampoline is not None and addr == m.trampoline:
             return "kmodsim return trampoline", 0, None
-        if addr in k.names:
-            return k.names[addr], 0, None
-        image = getattr(k.profile, "kernel_image", None) or k.profile.kernel_text
+        if addr in k.kapi.names:
+            return k.kapi.names[addr], 0, None
+        image = k.profile.kernel_image or k.profile.kernel_text
         if image is not None and image.start <= addr < image.end and k.profile.kallsyms_path:
             hit = k.profile.kallsyms().lookup(addr)
             if hit is not None:
@@ -1006,13 +995,13 @@ class Debugger:
     # ------------------------------------------------------------------ module snapshots
 
     def _code_key(self, mod):
-        return (mod.name, mod.lm.image.core_addr, id(mod))
+        return (mod.name, mod.linked.image.core_addr, id(mod))
 
     def _module_code(self, live_only=False):
         """ModuleCode of every module with code (taking snapshots of new ones)."""
         out = []
         for mod in self.kernel.modules:
-            if getattr(mod, "lm", None) is None or mod.state == "UNFORMED":
+            if mod.linked is None or mod.state == "UNFORMED":
                 continue
             key = self._code_key(mod)
             if key not in self._code:
@@ -1100,14 +1089,13 @@ class Debugger:
         """Frames from the current PC up to the kernel that called the module code."""
         m, k = self.machine, self.kernel
         call = self._calls[-1] if self._calls else None
-        sentinel = call.sentinel if call else getattr(k, "_sentinel", None)
+        sentinel = call.sentinel if call else k.sentinel
         pc, sp = m.pc, m.sp
         frames = [Frame(0, pc, sp, self.where(pc))]
         if call is not None and call.at_call_site:
             return frames               # in the kernel, before it calls the module
         unwinder = self._unwinder(sentinel)
         if unwinder is not None and pc != sentinel:
-            from .unwind import UnwindState
             bp = m.reg(X.UC_X86_REG_RBP if self.bits == 64 else X.UC_X86_REG_EBP)
             state = UnwindState(pc, sp, bp, signal=True)
             while len(frames) < limit and unwinder.next(state):
@@ -1119,10 +1107,6 @@ class Debugger:
         return frames + self._scan(frames[-1].sp, sentinel, len(frames), limit)
 
     def _unwinder(self, sentinel):
-        try:
-            from .unwind import FUNCTION_ENTRY, Unwinder, module_orc_table
-        except ImportError:
-            return None
         if self.bits != 64:
             return None
         k, m = self.kernel, self.machine
@@ -1130,14 +1114,14 @@ class Debugger:
 
         def find_orc(ip):
             for mod in k.modules:
-                lm = getattr(mod, "lm", None)
+                lm = mod.linked
                 if lm is None or not self._in_module(mod, ip):
                     continue
                 if mod.name not in tables:
                     tables[mod.name] = module_orc_table(m, lm)
                 table = tables[mod.name]
                 return table.find(ip) if table is not None else None
-            if ip in k.names or ip in k.handlers:
+            if ip in k.kapi.names or ip in k.kapi.handlers:
                 return FUNCTION_ENTRY       # a kernel function: always at its entry
             return None
 
@@ -1150,10 +1134,10 @@ class Debugger:
         return Unwinder(find_orc, read, stop=lambda ip: ip == sentinel)
 
     def _in_module(self, mod, addr):
-        img, lay = mod.lm.image, mod.lm.layout
+        img, lay = mod.linked.image, mod.linked.layout
         if img.core_addr <= addr < img.core_addr + lay.core_size:
             return True
-        return bool(getattr(mod, "init_size", 0)) and img.init_addr is not None and \
+        return bool(mod.init_size) and img.init_addr is not None and \
             img.init_addr <= addr < img.init_addr + lay.init_size
 
     def _scan(self, sp, sentinel, level, limit):
@@ -1291,7 +1275,6 @@ class Coverage:
     __str__ = text
 
     def _repr_html_(self):
-        from .views import coverage_html
         return coverage_html(self)
 
 
@@ -1374,7 +1357,6 @@ class _Session:
         self.thread.join()
         if kind == "error":
             raise value
-        from .kernel import format_record
         log = "".join(format_record(r) + "\n" for r in self.dbg.kernel.log[self._log_start:])
         self.dbg.result = Finished(value, log)
         self.dbg.stop = None

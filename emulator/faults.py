@@ -34,9 +34,12 @@ from dataclasses import dataclass, field
 from unicorn import UC_ERR_INSN_INVALID, UcError
 from unicorn import x86_const as X
 
-from linker.load.kernel import (KERN_ALERT, KERN_CRIT, KERN_DEFAULT_LEVEL, KERN_EMERG, KERN_INFO,
-                                KERN_WARNING)
+from linker.load.linkkernel import (KERN_ALERT, KERN_CRIT, KERN_DEFAULT_LEVEL, KERN_EMERG, KERN_INFO,
+                                   KERN_WARNING, TAINT_FLAGS)
 
+from .errors import KernelPanic
+from .kallsyms import module_symbol
+from .memmap import STACK_TOP, THREAD_SIZE
 from .unwind import FUNCTION_ENTRY, Unwinder, module_orc_table
 
 SIGKILL, SIGSEGV = 9, 11
@@ -95,6 +98,23 @@ MASK64 = (1 << 64) - 1
 
 
 @dataclass
+class FaultState:
+    """``k.faults``: what the kernel's fault paths remember between reports."""
+
+    running: "Context | None" = None          # the module code running now, if any
+    oops_count: int = 0                       # die_counter
+    exec_summary_regs: dict | None = None     # the first oops's registers
+    panicked: str | None = None               # the panic message: the kernel is dead
+    panic_timeout: int = PANIC_TIMEOUT
+    lockups: list = field(default_factory=list)   # "timeout"/"budget": what ended each endless run
+    kernel_fault: tuple | None = None         # (kernel function address, exception) of the last one
+    cr2: int = 0                              # the last page fault's address
+    code_cr2: int | None = None               # CR2 after the oops code's own failed read, if any
+    last_trace: list = field(default_factory=list)   # (address, reliable) of the last Call Trace
+    last_fault_report: "FaultReport | None" = None
+
+
+@dataclass
 class Outcome:
     value: int = 0
     signal: int | str | None = None
@@ -149,15 +169,14 @@ def run_guarded(k, mod, func, what, args=(), sentinel=None):
     is the signal that killed the caller, or ``"panic"``.
     """
     ctx = Context(mod, what)
-    k.running = ctx
+    k.faults.running = ctx
     try:
         return _run(k, ctx, func, args, sentinel)
     finally:
-        k.running = None
+        k.faults.running = None
 
 
 def _run(k, ctx, func, args=(), sentinel=None):
-    from .kernel import KernelPanic
     m = k.machine
     resume = None
     while True:
@@ -188,12 +207,11 @@ def _run(k, ctx, func, args=(), sentinel=None):
 def _resume(k, pc):
     """Go on from ``pc`` on the same stack until the call returns (after a WARN)."""
     m = k.machine
-    debugger = getattr(k, "debugger", None)
-    if debugger is not None:      # it drives the run, as in Kernel.call
-        debugger.run_call(k, pc, k._sentinel)
+    if k.debugger is not None:      # it drives the run, as in Kernel.call
+        k.debugger.run_call(k, pc, k.sentinel)
     else:
-        m.run(pc, k._sentinel, timeout_us=k.timeout_us, count=k.max_insns)
-    if m.pc == k._sentinel and m.stop_reason is None:
+        m.run(pc, k.sentinel, timeout_us=k.timeout_us, count=k.max_insns)
+    if m.pc == k.sentinel and m.stop_reason is None:
         m.stop_reason = "returned"
     return m.reg(m.RET)
 
@@ -213,9 +231,9 @@ def _trap_from_stop(k):
     m = k.machine
     reason = m.stop_reason or ""
     if reason == "kernel fault":
-        rip, exc = k.kernel_fault
-        addr = getattr(exc, "addr", None)
-        access = getattr(exc, "access", "read")
+        rip, exc = k.faults.kernel_fault
+        addr = getattr(exc, "addr", None)        # MemoryFault, HeapError carry one
+        access = getattr(exc, "access", "read")  # MemoryFault says which
         if addr is None:
             return Trap("kernel_fault", rip, access="read", addr=rip)
         trap = _memory_trap(k, rip, "write" if access == "write" else "read", addr)
@@ -286,7 +304,7 @@ def page_fault_oops(k, ctx, regs, access, address):
     why = "permissions violation" if error & X86_PF_PROT else "not-present page"
     k.printk(KERN_ALERT, f"#PF: error_code(0x{error:04x}) - {why}")
     k.printk(KERN_INFO, _page_walk(m, address))
-    k.cr2 = address
+    k.faults.cr2 = address
     _die(k, ctx, "Oops", regs, error)
     k.printk(KERN_DEFAULT_LEVEL, f"CR2: {address:016x}")
     return oops_end(k, ctx, regs, SIGKILL, irqs_off=True, addr=address, access=access,
@@ -346,7 +364,7 @@ def report_bug(k, ctx, bugaddr, regs):
 def warn(k, ctx, entry, bugaddr, regs):
     """``__warn``: the WARNING line, the modules, show_regs, the end marker, then the taint."""
     where = f"{entry.file}:{entry.line} " if entry.file is not None else ""
-    k.printk(KERN_WARNING, f"WARNING: CPU: 0 PID: {k.current.pid} at {where}"
+    k.printk(KERN_WARNING, f"WARNING: CPU: 0 PID: {k.tasks.current.pid} at {where}"
                            f"{symbol(k, bugaddr)}")
     print_modules(k)
     show_regs(k, ctx, regs)
@@ -370,11 +388,11 @@ def soft_lockup(k, ctx, regs):
     ``regs`` are where the run stopped; the report shows where the timer interrupt lands."""
     m = k.machine
     # which of kmodsim's limits stopped the CPU (the CLI names it; the report is the kernel's)
-    k.lockups.append("timeout" if m.stop_reason == "timeout" else "budget")
+    k.faults.lockups.append("timeout" if m.stop_reason == "timeout" else "budget")
     regs = _regs(m, _interrupt_point(k))
     stuck = _advance_to_watchdog(k)
     k.printk(KERN_EMERG, f"watchdog: BUG: soft lockup - CPU#0 stuck for {stuck}s! "
-                         f"[{k.current.comm}:{k.current.pid}]")
+                         f"[{k.tasks.current.comm}:{k.tasks.current.pid}]")
     print_modules(k)
     show_regs(k, ctx, regs)
     k.add_taint("L", False)
@@ -384,19 +402,25 @@ def soft_lockup(k, ctx, regs):
 
 # --------------------------------------------------------------------------- die
 
+def console_verbose(k):
+    """``console_verbose()``: from now on the console shows every level (oops, panic)."""
+    k.log.console_verbose()
+    k.faults.code_cr2 = None
+
+
 def oops_begin(k):
     """``oops_begin``/``oops_enter``: the console turns verbose and lock debugging is switched
     off quietly (so the D taint later prints no 'Disabling lock debugging' line)."""
-    k.console_verbose()
-    k.once.add("lockdep")
+    console_verbose(k)
+    k.log.once.add("lockdep")
 
 
 def _die(k, ctx, title, regs, err):
     """``__die``: ``__die_header`` and ``__die_body``: the title line, show_regs, the modules."""
-    if k.oops_count == 0:
-        k.exec_summary_regs = dict(regs)   # the executive summary shows the first oops
-    k.oops_count += 1
-    k.printk(KERN_DEFAULT_LEVEL, f"{title}: {err & 0xFFFF:04x} [#{k.oops_count}]{DIE_FLAGS}")
+    if k.faults.oops_count == 0:
+        k.faults.exec_summary_regs = dict(regs)   # the executive summary shows the first oops
+    k.faults.oops_count += 1
+    k.printk(KERN_DEFAULT_LEVEL, f"{title}: {err & 0xFFFF:04x} [#{k.faults.oops_count}]{DIE_FLAGS}")
     show_regs(k, ctx, regs)
     print_modules(k)
 
@@ -416,7 +440,7 @@ def oops_end(k, ctx, regs, signal, irqs_off=False, in_interrupt=False, title="Oo
     registers), then the task dies (``make_task_dead``) or, in interrupt, the kernel panics."""
     k.add_taint("D", True)
     k.printk(KERN_WARNING, "---[ end trace 0000000000000000 ]---")
-    summary = getattr(k, "exec_summary_regs", None) or regs
+    summary = k.faults.exec_summary_regs or regs
     regs_block(k, summary)
     _record(k, ctx, "oops", title, regs, signal="panic" if in_interrupt else signal,
             addr=addr, access=access)
@@ -424,12 +448,20 @@ def oops_end(k, ctx, regs, signal, irqs_off=False, in_interrupt=False, title="Oo
         panic(k, "Fatal exception in interrupt", raise_=False)
         return Outcome(0, "panic")
     if irqs_off:
-        k.printk(KERN_INFO, f"note: {k.current.comm}[{k.current.pid}] exited with irqs disabled")
+        k.printk(KERN_INFO, f"note: {k.tasks.current.comm}[{k.tasks.current.pid}] exited with irqs disabled")
     return Outcome(0, signal)
 
 
 def print_modules(k):
-    k.printk(KERN_DEFAULT_LEVEL, f"Modules linked in: {k.modules_linked_in()}")
+    k.printk(KERN_DEFAULT_LEVEL, f"Modules linked in: {modules_linked_in(k)}")
+
+
+def modules_linked_in(k):
+    """``print_modules()``'s list: ``oops_mod(OE+) [last unloaded: cmd_mod(OE)]``."""
+    out = "".join(f" {m.name}{m.flags()}" for m in k.modules if m.state != "UNFORMED")
+    if k.loader.last_unloaded:
+        out += f" [last unloaded: {k.loader.last_unloaded[0]}{k.loader.last_unloaded[1]}]"
+    return out.lstrip()
 
 
 # --------------------------------------------------------------------------- panic
@@ -438,15 +470,14 @@ def panic(k, message, raise_=True):
     """``panic()``: the message, a stack dump (unless an oops already printed one), the
     x86 notifier's ``Kernel Offset`` line; with panic=-1 the machine restarts before the end
     marker. The kernel is dead from here (``Kernel.panicked``); raises KernelPanic."""
-    from .kernel import KernelPanic
-    k.console_verbose()
+    console_verbose(k)
     k.printk(KERN_EMERG, f"Kernel panic - not syncing: {message}")
     if "D" not in k.taints:
         panic_stack(k)
     k.printk(KERN_EMERG, "Kernel Offset: disabled")
-    if getattr(k, "panic_timeout", PANIC_TIMEOUT) == 0:
+    if k.faults.panic_timeout == 0:
         k.printk(KERN_EMERG, f"---[ end Kernel panic - not syncing: {message} ]---")
-    k.panicked = message
+    k.faults.panicked = message
     if raise_:
         raise KernelPanic(message)
 
@@ -456,7 +487,7 @@ def panic_stack(k):
     at its entry, the return address at [rsp]) the module frames follow; otherwise the
     frames of the load path."""
     m = k.machine
-    ctx = getattr(k, "running", None)
+    ctx = k.faults.running
     caller = None
     try:
         caller = m.read_ptr(m.sp)
@@ -465,7 +496,7 @@ def panic_stack(k):
     if ctx is None or caller is None or module_of(k, caller) is None:
         return dump_stack(k, PANIC_FRAMES + KERNEL_FRAMES["init"][1:])
     cpu_line(k)
-    name = k.names.get(m.pc)
+    name = k.kapi.names.get(m.pc)
     prefix = list(PANIC_FRAMES)
     if name and name != "panic":
         prefix.append(PANIC_CALLERS.get(name) or symbol(k, m.pc) or f"0x{m.pc:x}")
@@ -481,8 +512,8 @@ def panic_stack(k):
 def cpu_line(k):
     """``dump_stack_print_info``: the CPU line (Debian adds its version) and the machine."""
     p = k.profile
-    tainted = f"Tainted: {k.taint_string()}" if k.taints else "Not tainted"
-    k.printk(KERN_DEFAULT_LEVEL, f"CPU: 0 PID: {k.current.pid} Comm: {k.current.comm} "
+    tainted = f"Tainted: {k.taints.string()}" if k.taints else "Not tainted"
+    k.printk(KERN_DEFAULT_LEVEL, f"CPU: 0 PID: {k.tasks.current.pid} Comm: {k.tasks.current.comm} "
                                  f"{tainted} {p.release} {_uname_suffix(p)}")
     k.printk(KERN_DEFAULT_LEVEL, f"Hardware name: {HARDWARE}")
 
@@ -494,7 +525,7 @@ def show_regs(k, ctx, regs):
     unwinder = module_unwinder(k)
     state = unwinder.start(regs)
     frames = show_trace(k, ctx, unwinder, state, regs["RSP"])
-    k.last_trace = frames
+    k.faults.last_trace = frames
 
 
 def regs_block(k, regs):
@@ -510,7 +541,7 @@ def regs_block(k, regs):
     p(KERN_DEFAULT_LEVEL, "FS:  0000000000000000(0000) GS:ff1100001f200000(0000) "
                           "knlGS:0000000000000000")
     p(KERN_DEFAULT_LEVEL, "CS:  0010 DS: 0000 ES: 0000 CR0: 0000000080050033")
-    p(KERN_DEFAULT_LEVEL, f"CR2: {getattr(k, 'cr2', 0):016x} CR3: 0000000006074000 "
+    p(KERN_DEFAULT_LEVEL, f"CR2: {k.faults.cr2:016x} CR3: 0000000006074000 "
                           f"CR4: 0000000000751ef0")
     p(KERN_DEFAULT_LEVEL, "PKRU: 55555554")
 
@@ -526,7 +557,7 @@ def code_line(k, rip):
         try:
             data += m.read(start + off, 1)
         except Exception:
-            k.cr2 = (start + off) & MASK64
+            k.faults.cr2 = (start + off) & MASK64
             return f"Code: Unable to access opcode bytes at 0x{start & MASK64:x}."
     return ("Code: " + " ".join(f"{b:02x}" for b in data[:42]) + f" <{data[42]:02x}> " +
             " ".join(f"{b:02x}" for b in data[43:]))
@@ -566,7 +597,7 @@ def show_trace(k, ctx, unwinder, state, scan_from, prefix=()):
     slot = max(scan_from, bottom or scan_from)
     slot = (slot + 7) & ~7
     frames = []
-    sentinel = getattr(k, "_sentinel", None)
+    sentinel = k.sentinel
     while top is not None and slot < top:
         try:
             word = m.read_ptr(slot)
@@ -608,10 +639,10 @@ def module_unwinder(k):
         mod = module_of(k, ip, whole=True)
         if mod is not None:
             if mod.name not in tables:
-                tables[mod.name] = module_orc_table(m, mod.lm)
+                tables[mod.name] = module_orc_table(m, mod.linked)
             table = tables[mod.name]
             return table.find(ip) if table is not None else None
-        if ip in k.names or ip in k.handlers:
+        if ip in k.kapi.names or ip in k.kapi.handlers:
             return FUNCTION_ENTRY   # a kernel function kmodsim runs: always at its entry
         return None
 
@@ -623,12 +654,11 @@ def module_unwinder(k):
         except Exception:
             return None
 
-    return Unwinder(find_orc, read, stop=lambda ip: ip == getattr(k, "_sentinel", None))
+    return Unwinder(find_orc, read, stop=lambda ip: ip == k.sentinel)
 
 
 def stack_bounds(k):
     """The current task's stack: [bottom, top)."""
-    from .kernel import STACK_TOP, THREAD_SIZE
     if k.profile.kind != "linux":
         return None, None
     return STACK_TOP - THREAD_SIZE, STACK_TOP
@@ -638,7 +668,7 @@ def module_of(k, addr, whole=False):
     """The module whose text holds ``addr`` (``__module_text_address``), or whose memory
     does with ``whole`` (``__module_address``)."""
     for mod in k.modules:
-        lm = getattr(mod, "lm", None)
+        lm = mod.linked
         if lm is None or mod.state == "UNFORMED":
             continue
         img, lay = lm.image, lm.layout
@@ -668,9 +698,8 @@ def symbol(k, addr):
 def backtrace_symbol(k, addr):
     """``%pB``: the symbol of ``addr - 1`` with the offset of ``addr`` (a return address
     after a call at a function's very end still names that function); hex without one."""
-    from .kernel import module_symbol
     for mod in k.modules:
-        hit = module_symbol(k, mod, addr - 1)
+        hit = module_symbol(mod, addr - 1)
         if hit is not None:
             name, off, size = hit
             return f"{name}+{off + 1:#x}/{size & MASK64:#x} [{mod.name}]"
@@ -710,7 +739,7 @@ def decode_bug_entry(raw, entry_addr):
 
 def bug_table(k, mod):
     """The module's ``__bug_table`` as BugEntry records, read from its memory."""
-    lm = getattr(mod, "lm", None)
+    lm = mod.linked
     if lm is None:
         return []
     idx = lm.info.find_sec("__bug_table")
@@ -757,7 +786,7 @@ def apply_returns(k, mod):
     CPU needs no return thunk, as on the reference machine: its Code: lines show
     ``c3 cc cc cc cc`` where the object has ``e9 <rel32>``. Kept here, next to the Code:
     line it makes exact; emulator/modules.py calls it after ftrace's NOPs."""
-    lm, m = mod.lm, k.machine
+    lm, m = mod.linked, k.machine
     idx = lm.info.find_sec(".return_sites")
     thunk = k.profile.exports.get("__x86_return_thunk")
     if not idx or idx not in lm.image.sections or thunk is None:
@@ -786,7 +815,7 @@ def explain_fault(k, report=None, context=6):
     line (from the .ko's DWARF line program for that section), the instructions around RIP
     as the kernel holds them (capstone), and the relocation behind each instruction there.
     Returns text (empty when nothing faulted)."""
-    report = report or getattr(k, "last_fault_report", None)
+    report = report or k.faults.last_fault_report
     if report is None:
         return ""
     out = [f"kmodsim explain: {report.title} in {report.what}"
@@ -798,14 +827,14 @@ def explain_fault(k, report=None, context=6):
     where = (f"{report.symbol[0]}+{report.symbol[1]:#x}/{report.symbol[2]:#x} [{report.module}]"
              if report.symbol else symbol(k, rip) or f"0x{rip:x}")
     out.append(f"  at:          {where}")
-    mod = k.find_module(report.module) if report.module else None
-    if mod is None or getattr(mod, "lm", None) is None:
+    mod = k.modules.find(report.module) if report.module else None
+    if mod is None or mod.linked is None:
         return "\n".join(out) + "\n"
-    place = section_offset(mod.lm, rip)
+    place = section_offset(mod.linked, rip)
     if place is not None:
         idx, name, off = place
         out.append(f"  section:     {name}+{off:#x} of {mod.name}.ko")
-        src = source_line(mod.lm, idx, off)
+        src = source_line(mod.linked, idx, off)
         if src is not None:
             path, line, text = src
             out.append(f"  source:      {path}:{line}" + (f"    {text.strip()}" if text else ""))
@@ -815,8 +844,8 @@ def explain_fault(k, report=None, context=6):
     if frames:
         out.append("  called from:")
         for addr in frames[:8]:
-            where = section_offset(mod.lm, addr - 1) if module_of(k, addr) is mod else None
-            src = source_line(mod.lm, where[0], where[2]) if where else None
+            where = section_offset(mod.linked, addr - 1) if module_of(k, addr) is mod else None
+            src = source_line(mod.linked, where[0], where[2]) if where else None
             at = f"  ({src[0]}:{src[1]})" if src else ""
             out.append(f"    {backtrace_symbol(k, addr)}{at}")
         if len(frames) > 8:
@@ -915,8 +944,7 @@ def disassemble_around(k, mod, rip, context=6, hit=None):
     load); for an init already freed, the loader's copy of them."""
     from capstone import CS_ARCH_X86, CS_MODE_64, Cs
 
-    from .kernel import module_symbol
-    hit = hit or module_symbol(k, mod, rip)
+    hit = hit or module_symbol(mod, rip)
     if hit is None:
         return [f"(no symbol at 0x{rip:x})"]
     name, off, size = hit
@@ -926,12 +954,12 @@ def disassemble_around(k, mod, rip, context=6, hit=None):
     try:
         code = k.machine.read(start, length)
     except Exception:
-        place = section_offset(mod.lm, start)
-        code = mod.lm.image.section_bytes(place[0])[place[2]:place[2] + length] if place else b""
+        place = section_offset(mod.linked, start)
+        code = mod.linked.image.section_bytes(place[0])[place[2]:place[2] + length] if place else b""
         if not code:
             return ["(code not mapped)"]
         note = ["(init is freed: the loader's relocated copy, before ftrace's NOPs)"]
-    relocs = module_relocations(mod.lm, start, length)
+    relocs = module_relocations(mod.linked, start, length)
     lines, at = [], None
     for insn in Cs(CS_ARCH_X86, CS_MODE_64).disasm(code, start):
         if insn.address == rip:
@@ -1023,7 +1051,7 @@ def _interrupt_point(k):
     hook = m.uc.hook_add(UC_HOOK_BLOCK, on_block)
     m.uc.ctl_flush_tb()     # blocks translated before the hook existed would not call it
     try:
-        m.uc.emu_start(m.pc, k._sentinel)
+        m.uc.emu_start(m.pc, k.sentinel)
     except UcError:
         pass
     finally:
@@ -1048,7 +1076,7 @@ def _advance_to_watchdog(k):
     def next_tick(ns):
         return ns + WATCHDOG_PERIOD_NS - (ns - WATCHDOG_PHASE_NS) % WATCHDOG_PERIOD_NS
 
-    touch = next_tick(k.ns) - WATCHDOG_PERIOD_NS
+    touch = next_tick(k.time.ns) - WATCHDOG_PERIOD_NS
     report_ts = ts(touch)
     printed = _last_console_ns(k)
     if printed is not None and printed >= touch:
@@ -1056,15 +1084,15 @@ def _advance_to_watchdog(k):
     tick = touch
     while ts(tick) <= report_ts + SOFTLOCKUP_THRESH:
         tick += WATCHDOG_PERIOD_NS
-    if tick > k.ns:
-        k.advance_ns(tick - k.ns)
+    if tick > k.time.ns:
+        k.time.advance(tick - k.time.ns)
     return ts(tick) - ts(touch)
 
 
 def _last_console_ns(k):
     """When the console last printed (its line's timestamp), or None."""
     import re
-    for chunk in reversed(k.console):
+    for chunk in reversed(k.log.console):
         hit = re.findall(r"^\[\s*(\d+)\.(\d{6})\] ", chunk, re.M)
         if hit:
             secs, usecs = hit[-1]
@@ -1110,19 +1138,17 @@ def _regs(m, rip):
 
 def _taint_letter(bit):
     """BUGFLAG_TAINT(t) keeps the taint's bit number in the flags' high byte."""
-    from linker.load.kernel import TAINT_FLAGS
     return TAINT_FLAGS[bit][1] if bit < len(TAINT_FLAGS) else "W"
 
 
 def _record(k, ctx, kind, title, regs, signal=None, addr=None, access=None, frames=None):
     """``Kernel.last_fault_report``: what explain_fault and notebooks look at."""
-    from .kernel import module_symbol
     mod = module_of(k, regs["RIP"], whole=True)
-    k.last_fault_report = FaultReport(
-        kind=kind, title=title, module=getattr(ctx.mod, "name", None), what=ctx.what,
+    k.faults.last_fault_report = FaultReport(
+        kind=kind, title=title, module=ctx.mod.name if ctx.mod is not None else None, what=ctx.what,
         rip=regs["RIP"], regs=dict(regs), addr=addr, access=access,
-        frames=list(getattr(k, "last_trace", []) if frames is None else frames), signal=signal,
-        symbol=module_symbol(k, mod, regs["RIP"]) if mod is not None else None)
+        frames=list(k.faults.last_trace if frames is None else frames), signal=signal,
+        symbol=module_symbol(mod, regs["RIP"]) if mod is not None else None)
 
 
 def _uname_suffix(profile):

@@ -94,7 +94,7 @@ def add_symbol_file_command(mod, path):
     """The gdb command that loads the module's symbols at the addresses it was placed at
     (``add-symbol-file`` with one ``-s`` per placed section, as gdb's lx-symbols does)."""
     parts = [f"add-symbol-file {path}"]
-    for _, name, addr, size, _ in mod.lm.placed_sections():
+    for _, name, addr, size, _ in mod.linked.placed_sections():
         if size:
             parts.append(f"-s {name} {addr:#x}")
     return " ".join(parts)

@@ -21,8 +21,9 @@ from unicorn import (UC_ARCH_X86, UC_HOOK_CODE, UC_HOOK_INTR, UC_HOOK_MEM_INVALI
 from unicorn import x86_const as X
 
 PAGE = 4096
-R, W, E = UC_PROT_READ, UC_PROT_WRITE, UC_PROT_EXEC
-PERM_TEXT = {R | E: "r-x", R: "r--", R | W: "rw-", R | W | E: "rwx", 0: "---"}
+PROT_READ, PROT_WRITE, PROT_EXEC = UC_PROT_READ, UC_PROT_WRITE, UC_PROT_EXEC
+PERM_TEXT = {PROT_READ | PROT_EXEC: "r-x", PROT_READ: "r--", PROT_READ | PROT_WRITE: "rw-",
+             PROT_READ | PROT_WRITE | PROT_EXEC: "rwx", 0: "---"}
 
 
 def page_align(n):
@@ -235,7 +236,7 @@ class Machine:
 
     def map_return_trampoline(self, addr):
         """A page holding ``ret`` at ``addr``, where kernel calls finish (see above)."""
-        self.map(addr & ~(PAGE - 1), PAGE, R | E, "kmodsim return trampoline",
+        self.map(addr & ~(PAGE - 1), PAGE, PROT_READ | PROT_EXEC, "kmodsim return trampoline",
                  data=b"\xcc" * (addr % PAGE) + b"\xc3")
         self.trampoline = addr
 

@@ -8,13 +8,17 @@ forced). ``proc_modules`` prints /proc/modules as 6.1's ``m_show``.
 """
 
 import errno
+import os
 from dataclasses import dataclass
 
 from linker.errors import KmodError
-from linker.load.kernel import KERN_ERR, KERN_WARNING, TAINT_FLAGS
-from linker.load.pipeline import free_module_memory, link_module, register_module
+from linker.load.hobby import link_hobby
+from linker.load.linkkernel import KERN_ERR, KERN_WARNING, Module
+from linker.load.pipeline import LinkedModule, free_module_memory, link_module, register_module
 
-from .machine import E, MemoryFault, R, W
+from . import faults
+from .kapi import kernel_params
+from .machine import PROT_EXEC, PROT_READ, PROT_WRITE, MemoryFault
 
 O_NONBLOCK, O_TRUNC = 0o4000, 0o1000
 NOP5 = bytes.fromhex("0f1f440000")  # x86's ideal 5-byte NOP, what ftrace writes over __fentry__ calls
@@ -34,21 +38,16 @@ class Result:
 
 
 
-MODULE_FLAG_LETTERS = ("P", "F", "O", "E", "C", "K", "X", "T", "N")  # taint_flags[].module
+class ModuleLoader:
+    """``k.loader``: load, init, unload, module references, and what /proc/modules shows.
 
+    The module list itself is ``k.modules`` (the linker's :class:`ModuleTable`, which the
+    load steps search); this is the rest of ``kernel/module/main.c``.
+    """
 
-def module_flags(mod, show_state=True):
-    """``module_flags``: ``(OE)``, ``(OE+)`` while loading, ``(OE-)`` while unloading."""
-    letters = "".join(letter for _, letter, _ in TAINT_FLAGS
-                      if letter in mod.taints and letter in MODULE_FLAG_LETTERS)
-    if not letters and not (show_state and mod.state in ("GOING", "COMING")):
-        return ""
-    state = {"GOING": "-", "COMING": "+"}.get(mod.state, "") if show_state else ""
-    return f"({letters}{state})"
-
-
-class ModuleOps:
-    """The module subsystem of :class:`Kernel`: load, init, unload, and what /proc shows."""
+    def __init__(self, kernel):
+        self.k = kernel
+        self.last_unloaded: tuple[str, str] | None = None   # (name, flags) for print_modules
 
     def init_module(self, image, args="", flags=0, name=None, syscall="finit_module"):
         """The ``finit_module``/``init_module`` syscall: 0 or ``-errno`` (as ``Result``).
@@ -58,19 +57,19 @@ class ModuleOps:
         an ELF header silently (copy_module_from_user), where finit_module's check prints.
         """
         image = bytes(image)
-        if syscall == "init_module" and self.profile.kind == "linux" and \
-                len(image) < (64 if self.profile.elf_class == 64 else 52):
+        if syscall == "init_module" and self.k.profile.kind == "linux" and \
+                len(image) < (64 if self.k.profile.elf_class == 64 else 52):
             return Result(-errno.ENOEXEC)
-        if self.profile.kind == "hobby":
+        if self.k.profile.kind == "hobby":
             return self._init_hobby(image, name or "module")
         try:
-            lm = link_module(image, self, flags, keep=True)
+            lm = link_module(image, self.k, flags, keep=True)
         except KmodError as exc:
             return Result(-exc.errno, message=exc.message)
-        mod = register_module(self, lm, state="COMING", free_init=False)
-        mod.lm, mod.refcnt, mod.args = lm, 2, args
+        mod = register_module(self.k, lm, state="COMING", free_init=False)
+        mod.refcnt, mod.args = 2, args
         for used in mod.uses:      # ref_module: each module it uses is held once
-            used.refcnt = getattr(used, "refcnt", 1) + 1
+            used.refcnt += 1
         mod.init_addr, mod.exit_addr = self._descriptor_functions(lm)
         mod.init_size = lm.layout.init_size
         mod.core_size = lm.layout.core_size
@@ -89,33 +88,27 @@ class ModuleOps:
 
     def insmod(self, path, args=""):
         """Load a module file as ``insmod`` would: a process named insmod makes the call."""
-        import os
         with open(path, "rb") as fh:
             data = fh.read()
-        with self.process("insmod"):
+        with self.k.tasks.process("insmod"):
             return self.init_module(data, args, name=os.path.basename(path).split(".")[0])
 
     def _init_hobby(self, image, name):
         """Seed 004's kernel: link (sectioned), map, call ``init`` with cdecl; no states."""
-        from linker.load.hobby import link_hobby
-        from linker.load.kernel import LoadedModule
         try:
-            lm = link_hobby(image, self, name, keep=True)
+            lm = link_hobby(image, self.k, name, keep=True)
         except KmodError as exc:
             return Result(-exc.errno, message=exc.message)
-        mod = LoadedModule(name, {}, set(), state="COMING", image=lm.image)
-        mod.lm, mod.refcnt, mod.args = lm, 1, ""
-        mod.init_addr, mod.exit_addr = lm.init_addr or 0, lm.exit_addr or 0
-        mod.core_size, mod.init_size = lm.layout.core_size, 0
-        self.add_module(mod)
-        self.machine.map(lm.image.core_addr, lm.layout.core_size, R | W | E, f"{name} module")
-        self.machine.write(lm.image.core_addr, bytes(lm.image.core))
-        for sym, res in lm.symbols.resolved.items():
-            value = res if isinstance(res, int) else getattr(res, "value", None)
-            if value is not None:
-                self.names.setdefault(value, sym)
+        mod = Module(name, state="COMING", linked=lm, init_addr=lm.init_addr or 0,
+                     exit_addr=lm.exit_addr or 0, core_size=lm.layout.core_size)
+        self.k.modules.add(mod)
+        self.k.machine.map(lm.image.core_addr, lm.layout.core_size,
+                           PROT_READ | PROT_WRITE | PROT_EXEC, f"{name} module")
+        self.k.machine.write(lm.image.core_addr, bytes(lm.image.core))
+        for sym, hit in lm.symbols.resolved.items():
+            self.k.kapi.names.setdefault(hit.value, sym)
         if mod.init_addr:
-            outcome = self.run_module_code(mod, mod.init_addr, "init")
+            outcome = faults.run_guarded(self.k, mod, mod.init_addr, "init")
             if outcome.signal is not None:
                 return Result(0, signal=outcome.signal)
         mod.state = "LIVE"
@@ -123,12 +116,12 @@ class ModuleOps:
 
     def _descriptor_functions(self, lm):
         """``mod->init``/``mod->exit``: read from the relocated descriptor."""
-        d = self.profile.descriptor
+        d = self.k.profile.descriptor
         idx = lm.info.index.get("mod") or lm.info.find_sec(d.section)
         if not idx or idx not in lm.image.sections:
             return 0, 0
         base = lm.image.address_of(idx)
-        word = self.machine.word
+        word = self.k.machine.word
         raw = lm.image.read(base, d.size or 8)
 
         def field(name):
@@ -142,47 +135,47 @@ class ModuleOps:
     def _complete_formation(self, mod):
         """Exported names must be new (verify_exported_symbols); map the module's memory."""
         for name, hit in mod.exports.items():
-            if self.vmlinux_symbol(name) is not None:
+            if self.k.vmlinux_symbol(name) is not None:
                 owner = "kernel"
             else:
-                other = next((h for h in self._module_exports.get(name, ()) if h.owner is not mod), None)
+                other = next((h for h in self.k.modules.exported(name) if h.owner is not mod), None)
                 owner = other.owner.name if other else None
             if owner is not None:
-                self.printk(KERN_ERR, f"{mod.name}: exports duplicate symbol {name} (owned by {owner})")
+                self.k.printk(KERN_ERR, f"{mod.name}: exports duplicate symbol {name} (owned by {owner})")
                 return -errno.ENOEXEC
         self._map_module(mod)
         return 0
 
     def _map_module(self, mod):
-        lm, m, lay = mod.lm, self.machine, mod.lm.layout
+        lm, m, lay = mod.linked, self.k.machine, mod.linked.layout
         img = lm.image
         name = mod.name
-        core = [(0, lay.core_text_size, R | E, "text"),
-                (lay.core_text_size, lay.core_ro_size, R, "rodata"),
-                (lay.core_ro_size, lay.core_ro_after_init_size, R | W, "ro_after_init"),
-                (lay.core_ro_after_init_size, lay.core_size, R | W, "data")]
+        core = [(0, lay.core_text_size, PROT_READ | PROT_EXEC, "text"),
+                (lay.core_text_size, lay.core_ro_size, PROT_READ, "rodata"),
+                (lay.core_ro_size, lay.core_ro_after_init_size, PROT_READ | PROT_WRITE,
+                 "ro_after_init"),
+                (lay.core_ro_after_init_size, lay.core_size, PROT_READ | PROT_WRITE, "data")]
         for lo, hi, perms, what in core:
             if hi > lo:
                 m.map(img.core_addr + lo, hi - lo, perms, f"{name} core {what}")
         m.write(img.core_addr, bytes(img.core))
         if lay.init_size:
-            init = [(0, lay.init_text_size, R | E, "init text"),
-                    (lay.init_text_size, lay.init_ro_size, R, "init rodata"),
-                    (lay.init_ro_size, lay.init_size, R | W, "init data")]
+            init = [(0, lay.init_text_size, PROT_READ | PROT_EXEC, "init text"),
+                    (lay.init_text_size, lay.init_ro_size, PROT_READ, "init rodata"),
+                    (lay.init_ro_size, lay.init_size, PROT_READ | PROT_WRITE, "init data")]
             for lo, hi, perms, what in init:
                 if hi > lo:
                     m.map(img.init_addr + lo, hi - lo, perms, f"{name} {what}")
             m.write(img.init_addr, bytes(img.init))
         self._ftrace_nop(mod)
-        from .faults import apply_returns
-        apply_returns(self, mod)     # module_finalize: return thunks patched out
+        faults.apply_returns(self.k, mod)     # module_finalize: return thunks patched out
         for rname, res in lm.symbols.resolved.items():
             if res.how == "vmlinux":
-                self.names.setdefault(res.value, rname)
+                self.k.kapi.names.setdefault(res.value, rname)
 
     def _ftrace_nop(self, mod):
         """ftrace_module_init: every ``call __fentry__`` listed in __mcount_loc becomes a NOP."""
-        lm, m = mod.lm, self.machine
+        lm, m = mod.linked, self.k.machine
         idx = lm.info.find_sec("__mcount_loc")
         if not idx:
             return
@@ -196,13 +189,12 @@ class ModuleOps:
                 continue
 
     def _parse_module_args(self, mod, args):
-        from .kapi.paramops import module_parse_args
-        return module_parse_args(self, mod, args)
+        return module_parse_args(self.k, mod, args)
 
     def _do_init_module(self, mod):
         ret = 0
         if mod.init_addr:
-            outcome = self.run_module_code(mod, mod.init_addr, "init")
+            outcome = faults.run_guarded(self.k, mod, mod.init_addr, "init")
             if outcome.signal is not None:
                 return Result(0, signal=outcome.signal)
             ret = _signed(outcome.value, 32)
@@ -212,48 +204,47 @@ class ModuleOps:
             self._free_module(mod)
             return Result(ret)
         if ret > 0:
-            self.printk(KERN_WARNING,
+            self.k.printk(KERN_WARNING,
                         f"do_init_module: '{mod.name}'->init suspiciously returned {ret}, it should "
                         f"follow 0/-E convention\ndo_init_module: loading module anyway...")
-            self.dump_stack()
+            faults.dump_stack(self.k)
         mod.state = "LIVE"
         mod.refcnt -= 1
         self._free_init(mod)
         return Result(0)
 
     def _free_init(self, mod):
-        lay, img = mod.lm.layout, mod.lm.image
+        lay, img = mod.linked.layout, mod.linked.image
         if lay.core_ro_after_init_size > lay.core_ro_size:
-            self.machine.protect(img.core_addr + lay.core_ro_size,
-                                 lay.core_ro_after_init_size - lay.core_ro_size, R)
+            self.k.machine.protect(img.core_addr + lay.core_ro_size,
+                                 lay.core_ro_after_init_size - lay.core_ro_size, PROT_READ)
         if lay.init_size and img.init_addr is not None:
-            self.machine.unmap(img.init_addr, lay.init_size)
-            self.module_area.free(img.init_addr)
+            self.k.machine.unmap(img.init_addr, lay.init_size)
+            self.k.module_area.free(img.init_addr)
             img.init_addr = None   # given back: free_module_memory must not free it again
         mod.init_size = 0
 
     def _free_module(self, mod):
-        from .kapi.paramops import module_free_params
-        module_free_params(self, mod)
-        lm, m = mod.lm, self.machine
+        module_free_params(self.k, mod)
+        lm, m = mod.linked, self.k.machine
         lay, img = lm.layout, lm.image
         for used in list(mod.uses):
             if mod in used.holders:
                 used.holders.remove(mod)
-            used.refcnt = getattr(used, "refcnt", 1) - 1
-        if mod in self.modules:
-            self.remove_module(mod)
+            used.refcnt -= 1
+        if mod in self.k.modules:
+            self.k.modules.remove(mod)
         if m.region_of(img.core_addr):
             m.unmap(img.core_addr, lay.core_size)
         if mod.init_size and img.init_addr is not None and m.region_of(img.init_addr):
             m.unmap(img.init_addr, lay.init_size)
-        free_module_memory(self, lm)
+        free_module_memory(self.k, lm)
 
     def delete_module(self, name, flags=O_NONBLOCK):
         """The ``delete_module`` syscall."""
         if not name or len(name) >= 56:
             return Result(-errno.ENOENT)
-        mod = self.find_module(name)
+        mod = self.k.modules.find(name)
         if mod is None:
             return Result(-errno.ENOENT)
         if mod.holders:
@@ -271,64 +262,64 @@ class ModuleOps:
                 return Result(-errno.EWOULDBLOCK)
         mod.state = "GOING"
         if mod.exit_addr:
-            outcome = self.run_module_code(mod, mod.exit_addr, "exit")
+            outcome = faults.run_guarded(self.k, mod, mod.exit_addr, "exit")
             if outcome.signal is not None:
                 return Result(0, signal=outcome.signal)
-        if self.profile.kind == "hobby":
-            self.remove_module(mod)
-            self.machine.unmap(mod.lm.image.core_addr, mod.core_size)
-            self.module_area.free(mod.lm.image.core_addr)
+        if self.k.profile.kind == "hobby":
+            self.k.modules.remove(mod)
+            self.k.machine.unmap(mod.linked.image.core_addr, mod.core_size)
+            self.k.module_area.free(mod.linked.image.core_addr)
             return Result(0)
-        self.last_unloaded = (mod.name, module_flags(mod, show_state=False))
+        self.last_unloaded = (mod.name, mod.flags(show_state=False))
         self._free_module(mod)
         return Result(0)
 
     def rmmod(self, name, flags=O_NONBLOCK):
         """Unload as ``rmmod`` would: a process named rmmod makes the call."""
-        with self.process("rmmod"):
+        with self.k.tasks.process("rmmod"):
             return self.delete_module(name, flags)
 
-    def process(self, comm):
-        """A short-lived task that is ``current`` while the block runs (as the shell forks)."""
-        import contextlib
-
-        @contextlib.contextmanager
-        def scope():
-            if self.profile.kind != "linux":
-                yield None
-                return
-            parent = self.current
-            task = self.spawn(comm)
-            try:
-                yield task
-            finally:
-                self.reap(task)
-                self._set_current(parent)
-
-        return scope()
-
     def _try_force_unload(self, flags):
-        if flags & O_TRUNC and self.profile.config.get("CONFIG_MODULE_FORCE_UNLOAD"):
-            self.add_taint("R", True)
+        if flags & O_TRUNC and self.k.profile.config.get("CONFIG_MODULE_FORCE_UNLOAD"):
+            self.k.add_taint("R", True)
             return True
         return False
 
-    # ------------------------------------------------------------------------ running code
+    # ------------------------------------------------------------------------ references
 
-    def run_module_code(self, mod, func, what):
-        """Call a module's init or exit; faults become oops reports (emulator.faults)."""
-        from .faults import run_guarded
-        return run_guarded(self, mod, func, what)
+    def module_at(self, descriptor_addr):
+        """The module whose ``struct module`` (THIS_MODULE) is at ``descriptor_addr``."""
+        d = self.k.profile.descriptor
+        for mod in self.k.modules:
+            info, image = linux_parts(mod)
+            if info is None:
+                continue
+            idx = info.index.get("mod") or info.find_sec(d.section)
+            if idx and idx in image.sections and image.address_of(idx) == descriptor_addr:
+                return mod
+        return None
 
-    def dump_stack(self):
-        from .faults import dump_stack
-        dump_stack(self)
+    def module_get(self, descriptor_addr, try_=True):
+        """``try_module_get``/``__module_get``: one more reference; a module going away
+        refuses (``module_is_live``); NULL (built-in code) always succeeds."""
+        mod = self.module_at(descriptor_addr) if descriptor_addr else None
+        if mod is None:
+            return True
+        if try_ and mod.state == "GOING":
+            return False
+        mod.refcnt += 1
+        return True
+
+    def module_put(self, descriptor_addr):
+        mod = self.module_at(descriptor_addr) if descriptor_addr else None
+        if mod is not None:
+            mod.refcnt -= 1
 
     # ------------------------------------------------------------------------ /proc, /sys
 
     def proc_modules(self):
         lines = []
-        for mod in self.modules:
+        for mod in self.k.modules:
             if mod.state == "UNFORMED":
                 continue
             size = mod.core_size + mod.init_size
@@ -336,18 +327,93 @@ class ModuleOps:
             if mod.init_addr and not mod.exit_addr:
                 users += "[permanent],"
             state = {"GOING": "Unloading", "COMING": "Loading"}.get(mod.state, "Live")
-            flags = module_flags(mod)
+            flags = mod.flags()
             line = (f"{mod.name} {size} {mod.refcnt - 1} {users or '-'} {state} "
-                    f"0x{mod.lm.image.core_addr:016x}")
+                    f"0x{mod.linked.image.core_addr:016x}")
             lines.append(line + (f" {flags}" if flags else ""))
         return "".join(line + "\n" for line in lines)
 
-    def tainted(self):
-        bits = 0
-        for i, (_, letter, _) in enumerate(TAINT_FLAGS):
-            if letter in self.taints:
-                bits |= 1 << i
-        return bits
+
+# ---------------------------------------------------------------------------- parameters
+# load_module's parse_args step: the module's relocated __param handed to kernel/params.c's
+# rules (emulator.kapi.kernel_params) with the emulated memory, the kernel's one parameter
+# heap and the log
+
+def module_params(k, mod):
+    idx = mod.linked.info.find_sec("__param")
+    if not idx:
+        return []
+    addr = mod.linked.image.address_of(idx)
+    size = mod.linked.layout.placements[idx].size
+    return kernel_params.read_params(k.machine, addr, size, ops_name=k.kapi.names.get,
+                                     bits=k.machine.bits)
+
+
+def module_parse_args(k, mod, args):
+    """``parse_args`` over the module's arguments; 0 or -errno."""
+    mod.params = module_params(k, mod)
+    result = kernel_params.parse_module_args(mod.name, args, mod.params, k.machine, k.params,
+                                      k.printk, custom=EmulatedOps(k),
+                                      add_taint=lambda flag: k.add_taint(flag, False))
+    return result.rc
+
+
+class EmulatedOps:
+    """A module's own ``struct kernel_param_ops`` (module_param_cb), run in the CPU:
+    ``set(const char *val, const struct kernel_param *kp)`` and ``get(char *buffer, kp)``."""
+
+    def __init__(self, k):
+        self.k = k
+
+    def flags(self, param):
+        return self.k.machine.read_int(param.ops_addr, 4)
+
+    def _fn(self, param, slot):
+        return self.k.machine.read_ptr(param.ops_addr + 8 * slot)
+
+    def set(self, param, val):
+        k, fn = self.k, self._fn(param, 1)
+        if not fn:
+            return -errno.EINVAL
+        buf = 0
+        if val is not None:
+            buf = k.slab.kmalloc(len(val) + 1)
+            k.machine.write(buf, bytes(val) + b"\0")
+        try:
+            return _signed32(k.call(fn, (buf, param.kp_addr)))
+        finally:
+            if buf:
+                k.slab.kfree(buf)
+
+    def get(self, param):
+        k, fn = self.k, self._fn(param, 2)
+        if not fn:
+            return -errno.EINVAL
+        buf = k.slab.kmalloc(4096, 0x100)
+        try:
+            n = _signed32(k.call(fn, (buf, param.kp_addr)))
+            return n if n < 0 else k.machine.read(buf, min(n, 4096))
+        finally:
+            k.slab.kfree(buf)
+
+
+def _signed32(v):
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >> 31 else v
+
+
+def module_free_params(k, mod):
+    """``destroy_params`` at unload or after a failed load: free kmalloc'ed strings."""
+    for p in mod.params:
+        kernel_params.param_free(p, k.machine, k.params)
+
+
+def linux_parts(mod):
+    """(LoadInfo, Image) of a module the Linux loader linked; (None, None) for a hobby one."""
+    lm = mod.linked
+    if isinstance(lm, LinkedModule):
+        return lm.info, lm.image
+    return None, None
 
 
 def _signed(value, bits):

@@ -4,18 +4,159 @@
 :class:`~emulator.kernel.Kernel`: module syscalls, the files a busybox guest reads
 (``/proc/modules``, ``/proc/sys/kernel/{tainted,osrelease,printk}``, ``/sys/module/<m>/...``
 with parameters by their permissions), ``/dev/kmsg`` and ``syslog(2)`` for dmesg.
+
+Its file calls come from :class:`FileSyscalls`: a path under /proc, /sys or /dev goes to
+the kernel's nodes here, every other path to the guest's rootfs, the kernel's ``k.vfs``
+(:class:`emulator.vfs.Vfs`). A System over something else (the shell's tests fake the
+kernel's files) gets the same routing and rootfs by deriving from :class:`FileSyscalls`.
 """
 
 import errno
 import posixpath
 from dataclasses import dataclass
 
-from .shell import Stat, TaskKilled
+from .errors import KernelPanic
+from .modules import linux_parts
+from .shell import TaskKilled
+from .vfs import KERNEL_MOUNTS, Stat, is_kernel_path
 
 SYSLOG_ACTION_READ_ALL, SYSLOG_ACTION_READ_CLEAR, SYSLOG_ACTION_CLEAR = 3, 4, 5
 SYSLOG_ACTION_CONSOLE_LEVEL, SYSLOG_ACTION_SIZE_BUFFER = 8, 10
 LOG_BUF_LEN = 1 << 18  # CONFIG_LOG_BUF_SHIFT=18 on Debian
-O_ACCMODE, O_WRONLY, O_RDWR = 3, 1, 2
+O_ACCMODE, O_WRONLY, O_RDWR, O_APPEND = 3, 1, 2, 0o2000
+SEEK_SET, SEEK_CUR, SEEK_END = 0, 1, 2
+
+
+class RootfsFile:
+    """An open file of the rootfs (``vfs``): its inode and offset.
+
+    As kmodsim's rootfs files have always behaved: a file opened only for reading reads
+    as it was when it was opened (a copy; what is written through such a descriptor goes
+    into that copy only, where Linux would say EBADF), and every write goes to the end of
+    the file.
+    """
+
+    def __init__(self, vfs, inode, writable):
+        self.vfs, self.inode, self.offset = vfs, inode, 0
+        self.copy = None
+        if not writable and not inode.is_dir:
+            self.copy = bytearray(vfs.read(inode))
+
+    def read(self, count):
+        if self.inode.is_dir:
+            return -errno.EISDIR
+        if self.copy is not None:
+            data = bytes(self.copy[self.offset:self.offset + count])
+        else:
+            data = self.vfs.read(self.inode, self.offset, count)
+        self.offset += len(data)
+        return data
+
+    def write(self, data):
+        if self.inode.is_dir:   # only ever open for reading
+            return -errno.EBADF
+        if self.copy is not None:
+            self.copy += data
+            return len(data)
+        return self.vfs.write(self.inode, data)
+
+    def lseek(self, offset, whence):
+        size = len(self.copy) if self.copy is not None else self.inode.size
+        base = {SEEK_SET: 0, SEEK_CUR: self.offset, SEEK_END: size}.get(whence)
+        if base is None or base + offset < 0:
+            return -errno.EINVAL
+        self.offset = base + offset
+        return self.offset
+
+
+class FileSyscalls:
+    """The file calls of a System: the guest's rootfs ``vfs`` with the kernel's own file
+    systems mounted on /proc, /sys and /dev.
+
+    A path under one of the mounts goes to the subclass's ``kernel_stat``,
+    ``kernel_list_dir`` and ``kernel_open``, whose descriptors ``kernel_read``,
+    ``kernel_write`` and ``kernel_close`` take; every other path is the rootfs's. A mount
+    point itself is listed by the kernel but stat'ed and opened on the rootfs (its
+    directory in the initramfs), as the shell has always had it. The descriptors given out
+    are this table's, from 3 up.
+    """
+
+    def __init__(self, vfs):
+        self.vfs = vfs
+        self._descriptors = {}   # fd -> RootfsFile, or the kernel's own descriptor (an int)
+        self._next_descriptor = 3
+
+    @staticmethod
+    def _kernel_owns(path, mount_point=False):
+        """Under /proc, /sys or /dev (the mount point itself too with ``mount_point``)."""
+        return is_kernel_path(path) and (mount_point or path not in KERNEL_MOUNTS)
+
+    def _install(self, file):
+        fd = self._next_descriptor
+        self._next_descriptor += 1
+        self._descriptors[fd] = file
+        return fd
+
+    def stat(self, path):
+        return self.kernel_stat(path) if self._kernel_owns(path) else self.vfs.stat(path)
+
+    def list_dir(self, path):
+        if self._kernel_owns(path, mount_point=True):
+            return self.kernel_list_dir(path)
+        return self.vfs.list(path)
+
+    def open(self, path, flags):
+        if self._kernel_owns(path):
+            file = self.kernel_open(path, flags)
+        else:
+            file = self._open_rootfs(path, flags)
+        return file if isinstance(file, int) and file < 0 else self._install(file)
+
+    def _open_rootfs(self, path, flags):
+        """A RootfsFile or -errno. Opened for writing (O_WRONLY or O_RDWR) without
+        O_APPEND, a file starts anew whatever O_TRUNC says, as the rootfs files always did
+        (so "<>" empties one; Linux truncates only with O_TRUNC): a new inode, with the old
+        one's mode, under the name; a descriptor still open on the old one writes there."""
+        if flags & (O_WRONLY | O_RDWR):
+            inode = self.vfs.lookup(path)
+            if isinstance(inode, int) or inode.is_dir or flags & O_APPEND:
+                inode = self.vfs.create(path)
+            else:
+                self.vfs.unlink(path)
+                inode = self.vfs.create(path, inode.mode)
+            return inode if isinstance(inode, int) else RootfsFile(self.vfs, inode, True)
+        inode = self.vfs.lookup(path)
+        return inode if isinstance(inode, int) else RootfsFile(self.vfs, inode, False)
+
+    def read(self, fd, count):
+        file = self._descriptors.get(fd)
+        if file is None:
+            return -errno.EBADF
+        return self.kernel_read(file, count) if isinstance(file, int) else file.read(count)
+
+    def write(self, fd, data):
+        file = self._descriptors.get(fd)
+        if file is None:
+            return -errno.EBADF
+        return self.kernel_write(file, data) if isinstance(file, int) else file.write(data)
+
+    def lseek(self, fd, offset, whence):
+        """The rootfs's files seek; the kernel's say ESPIPE (readers such as tail -c read
+        them to the end rather than seek)."""
+        file = self._descriptors.get(fd)
+        if file is None:
+            return -errno.EBADF
+        return -errno.ESPIPE if isinstance(file, int) else file.lseek(offset, whence)
+
+    def close(self, fd):
+        file = self._descriptors.pop(fd, None)
+        if isinstance(file, int):
+            self.kernel_close(file)
+
+    def unpack_initramfs(self, files):
+        """What realkernel packs into the guest's initramfs besides the guest's own files
+        (path -> bytes): regular files, 0644, directories made as needed."""
+        self.vfs.unpack((path, 0o644, data) for path, data in files.items())
 
 
 @dataclass
@@ -32,10 +173,11 @@ class Node:
     rdev: tuple = (0, 0)
 
 
-class KernelSystem:
+class KernelSystem(FileSyscalls):
     def __init__(self, kernel):
+        super().__init__(kernel.vfs)
         self.k = kernel
-        self.fds = {}
+        self.fds = {}           # the kernel's files open (kernel_open's descriptors)
         self.next_fd = 3
         self.clear_index = 0   # records before this index were cleared (dmesg -c)
         self.task_by_pid = {}
@@ -45,7 +187,6 @@ class KernelSystem:
     def _check(self, result):
         if result.signal is not None:
             if result.signal == "panic":   # the kernel is dead: nothing runs any more
-                from .kernel import KernelPanic
                 raise KernelPanic(self.k.panicked)
             raise TaskKilled(result.signal)
         return result.rc
@@ -60,6 +201,7 @@ class KernelSystem:
         return self._check(self.k.delete_module(name, flags))
 
     # ------------------------------------------------------------------ files
+    # the kernel's side of FileSyscalls: /proc, /sys and /dev
 
     def _node(self, path):
         path = posixpath.normpath(path)
@@ -92,10 +234,10 @@ class KernelSystem:
         files = {
             ("modules",): Node(read=lambda: k.proc_modules().encode()),
             ("devices",): Node(read=lambda: _proc_devices(k)),
-            ("sys", "kernel", "tainted"): Node(read=lambda: f"{k.tainted()}\n".encode(), mode=0o644),
+            ("sys", "kernel", "tainted"): Node(read=lambda: f"{k.taints.mask()}\n".encode(), mode=0o644),
             ("sys", "kernel", "osrelease"): Node(read=lambda: f"{k.profile.release}\n".encode()),
             ("sys", "kernel", "printk"): Node(
-                read=lambda: f"{k.console_loglevel}\t4\t1\t7\n".encode(), mode=0o644),
+                read=lambda: f"{k.log.console_loglevel}\t4\t1\t7\n".encode(), mode=0o644),
         }
         node = files.get(tuple(rest))
         if node is not None:
@@ -131,29 +273,28 @@ class KernelSystem:
         if len(rest) == 1:
             return Node(is_dir=True, mode=0o755,
                         entries=lambda: sorted(m.name for m in k.modules if m.state != "UNFORMED"))
-        mod = k.find_module(rest[1])
+        mod = k.modules.find(rest[1])
         if mod is None or mod.state == "UNFORMED":
             return None
         return self._module_node(mod, rest[2:])
 
     def _module_node(self, mod, rest):
-        from .modules import module_flags
-        lm = mod.lm
+        lm = mod.linked
         attrs = {
             "coresize": lambda: f"{mod.core_size}\n".encode(),
             "initsize": lambda: f"{mod.init_size}\n".encode(),
             "initstate": lambda: ({"LIVE": "live", "COMING": "coming", "GOING": "going"}
                                   .get(mod.state, "unknown") + "\n").encode(),
             "refcnt": lambda: f"{mod.refcnt - 1}\n".encode(),
-            "taint": lambda: (module_flags(mod, show_state=False).strip("()") + "\n").encode(),
+            "taint": lambda: (mod.flags(show_state=False).strip("()") + "\n").encode(),
             "uevent": None,
         }
-        info = getattr(lm, "info", None)
+        info, _ = linux_parts(mod)
         for key in ("srcversion", "version"):
             value = info.get_modinfo(key) if info is not None else None
             if value is not None:
                 attrs[key] = (lambda v=value: f"{v}\n".encode())
-        params = [p for p in getattr(mod, "params", []) if p.perm]
+        params = [p for p in mod.params if p.perm]
         dirs = ["holders", "notes", "sections"] + (["parameters"] if params else [])
         if not rest:
             return Node(is_dir=True, mode=0o755, entries=lambda: sorted(list(attrs) + dirs))
@@ -187,7 +328,7 @@ class KernelSystem:
         return None
 
     def _sections(self, mod):
-        lm = mod.lm
+        lm = mod.linked
         out = {}
         if not hasattr(lm, "placed_sections"):
             return out
@@ -200,13 +341,12 @@ class KernelSystem:
         return out
 
     def _param_get(self, p):
-        from .kapi import params
+        from .kapi import kernel_params as params
         return params.param_get(p, self.k.machine)
 
     def _param_set(self, p, data):
-        from .kapi import params
-        from .kapi.paramops import param_heap
-        return params.param_store(p, data, self.k.machine, param_heap(self.k), printk=self.k.printk)
+        from .kapi import kernel_params as params
+        return params.param_store(p, data, self.k.machine, self.k.params, printk=self.k.printk)
 
     def _kmsg_write(self, data):
         """devkmsg_write: an optional ``<N>`` prefix (facility << 3 | level), user facility."""
@@ -222,7 +362,7 @@ class KernelSystem:
         self.k.log[-1].facility = facility
         return len(data)
 
-    def stat(self, path):
+    def kernel_stat(self, path):
         node = self._node(path)
         if node is None:
             return -errno.ENOENT
@@ -232,10 +372,10 @@ class KernelSystem:
         return Stat(node.is_dir, node.mode, size, node.kind, node.rdev)
 
     def _console_write(self, data):
-        self.k.console.append(bytes(data).decode("latin-1"))
+        self.k.log.console_write(bytes(data))
         return len(data)
 
-    def list_dir(self, path):
+    def kernel_list_dir(self, path):
         node = self._node(path)
         if node is None:
             return -errno.ENOENT
@@ -243,7 +383,7 @@ class KernelSystem:
             return -errno.ENOTDIR
         return list(node.entries())
 
-    def open(self, path, flags):
+    def kernel_open(self, path, flags):
         node = self._node(path)
         if node is None:
             return -errno.ENOENT
@@ -257,7 +397,7 @@ class KernelSystem:
         self.fds[fd] = [node, None]
         return fd
 
-    def read(self, fd, count):
+    def kernel_read(self, fd, count):
         entry = self.fds.get(fd)
         if entry is None:
             return -errno.EBADF
@@ -270,7 +410,7 @@ class KernelSystem:
         del buf[:count]
         return out
 
-    def write(self, fd, data):
+    def kernel_write(self, fd, data):
         entry = self.fds.get(fd)
         if entry is None:
             return -errno.EBADF
@@ -279,7 +419,7 @@ class KernelSystem:
             return -errno.EIO
         return node.write(bytes(data))
 
-    def close(self, fd):
+    def kernel_close(self, fd):
         self.fds.pop(fd, None)
 
     # ------------------------------------------------------------------ log, console
@@ -287,10 +427,10 @@ class KernelSystem:
     def syslog(self, action, length=0):
         k = self.k
         if action in (SYSLOG_ACTION_READ_ALL, SYSLOG_ACTION_READ_CLEAR):
-            from .kernel import format_record
+            from .logbuf import format_record
             out = []
             for rec in k.log[self.clear_index:]:
-                prefix = f"<{getattr_facility(rec) << 3 | rec.level}>"
+                prefix = f"<{rec.facility << 3 | rec.level}>"
                 out.append("\n".join(prefix + line for line in format_record(rec).split("\n")) + "\n")
             data = "".join(out).encode("latin-1")
             if action == SYSLOG_ACTION_READ_CLEAR:
@@ -302,29 +442,29 @@ class KernelSystem:
         if action == SYSLOG_ACTION_CONSOLE_LEVEL:
             if not 1 <= length <= 8:
                 return -errno.EINVAL
-            k.console_loglevel = max(length, 1)
+            k.log.console_loglevel = max(length, 1)
             return 0
         if action == SYSLOG_ACTION_SIZE_BUFFER:
             return LOG_BUF_LEN
         return -errno.EINVAL
 
     def console_drain(self):
-        return self.k.console_drain().encode("latin-1")
+        return self.k.log.console_drain().encode("latin-1")
 
     # ------------------------------------------------------------------ time, tasks
 
     def sleep(self, seconds):
-        self.k.advance_ns(int(seconds * 1e9))
+        self.k.time.advance(int(seconds * 1e9))
 
     def spawn(self, comm):
-        task = self.k.spawn(comm)
+        task = self.k.tasks.spawn(comm)
         self.task_by_pid[task.pid] = task
         return task.pid
 
     def reap(self, pid):
         task = self.task_by_pid.pop(pid, None)
         if task is not None:
-            self.k.reap(task)
+            self.k.tasks.reap(task)
 
 
 def _char_nodes(k):
@@ -368,7 +508,3 @@ def _proc_devices(k):
     from .kapi.devices import proc_devices
     return proc_devices(k).encode()
 
-
-def getattr_facility(rec):
-    f = getattr(rec, "facility", 0)
-    return f if isinstance(f, int) else 0

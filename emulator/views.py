@@ -27,6 +27,9 @@ from dataclasses import dataclass
 
 from linker.elf import describe
 
+from .logbuf import format_record
+from .machine import PERM_TEXT
+
 SVG_NS = "http://www.w3.org/2000/svg"
 KIND_COLOURS = {"text": "#f4a582", "rodata": "#92c5de", "ro_after_init": "#c2a5cf",
                 "data": "#a6dba0", "init": "#fee08b", "percpu": "#d9d9d9", "other": "#eeeeee"}
@@ -36,6 +39,14 @@ LEVEL_NAMES = ("emerg", "alert", "crit", "err", "warn", "notice", "info", "debug
 SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 0x1, 0x2, 0x4
 SHT_SYMTAB_SHNDX = 18
 MONO = "font-family:monospace"
+
+EFLAGS_BITS = ((0, "CF"), (2, "PF"), (4, "AF"), (6, "ZF"), (7, "SF"), (8, "TF"), (9, "IF"),
+               (10, "DF"), (11, "OF"))
+
+
+def eflags_text(value):
+    """``[ ZF PF IF ]`` as gdb shows the flags register."""
+    return "[ " + " ".join(name for bit, name in EFLAGS_BITS if value >> bit & 1) + " ]"
 
 
 def _e(text):
@@ -268,7 +279,6 @@ def _groups(lm, machine=None):
             perms = "r-x" if "text" in region else ("r--" if "rodata" in region else "rw-")
         mregion = machine.region_of(start) if machine is not None else None
         if mregion is not None:
-            from .machine import PERM_TEXT
             label, perms = mregion.label, PERM_TEXT.get(mregion.perms, "?")
             start, end = min(start, mregion.start), max(end, mregion.end)
         groups.append(_Group(label, perms, start, end, boxes))
@@ -403,7 +413,6 @@ class ModuleMap(View):
         if self.arrow is not None:
             parts.append(f"<p style='{MONO}'>{_e(self.arrow.text())}</p>")
         if self.machine is not None:
-            from .machine import PERM_TEXT
             rows = [(f"{r.start:#x}", f"{r.end:#x}", f"{r.size:#x}",
                      PERM_TEXT.get(r.perms, "?"), r.label) for r in self.machine.regions]
             colours = [("#ffffcc" if r.label.startswith(f"{self.name} ") else None)
@@ -446,17 +455,15 @@ def memory_map(kernel, module_name, step=None):
     relocation ``step`` of that module, the arrow from its field to its target."""
     mod = _module(kernel, module_name)
     arrow = _arrow_for(step) if step is not None else None
-    return ModuleMap(module_name, mod.lm, kernel.machine, arrow)
+    return ModuleMap(module_name, mod.linked, kernel.machine, arrow)
 
 
 def _step_module(step, lm=None):
     if lm is not None:
         return lm
-    view = getattr(step, "_view", None)
-    stepper = getattr(view, "stepper", None)
-    if stepper is None:
+    if step._view is None:      # a Step made by hand, not by a RelocationStepper
         raise ValueError("give the LinkedModule: this step does not know its module")
-    return stepper.lm
+    return step._view.stepper.lm
 
 
 def _arrow_for(step):
@@ -516,7 +523,6 @@ def registers_view(regs, changed, bits, where="", label=None):
     """Registers in gdb's ``info registers`` shape (the value, then what it means: the
     flags, the code the PC is in, the symbol a pointer points at, or the signed number);
     those ``changed`` since the previous stop are highlighted."""
-    from .debugger import eflags_text
     rows, marks = [], []
     for n, (name, value) in enumerate(regs.items()):
         if name == "eflags":
@@ -634,10 +640,9 @@ class _Dmesg(View):
         return self.kernel.dmesg().rstrip("\n")
 
     def _repr_html_(self):
-        from .kernel import format_record
         lines = []
         for rec in self.kernel.log:
-            level = getattr(rec, "level", 6)
+            level = rec.level
             colour = LEVEL_COLOURS.get(level)
             style = f"color:{colour}" + (";font-weight:bold" if level <= 2 else "") \
                 if colour else ""

@@ -29,7 +29,7 @@ elf = ElfFile.from_path(SAMPLES / "hobby/counter.o")
 elf, elf.header.e_type, elf.header.e_machine   # ET_REL (1), EM_386 (3)"""),
         ("md", "## Sections\nEach section has a type, flags (A = allocated in memory, X = executable, "
                "W = writable) and, for a relocatable file, no address yet."),
-        ("code", """from emulator.cli_readelf import render
+        ("code", """from emulator.cli.readelf import render
 print(render(elf, header=False, sections=True, relocs=False, symbols=False))"""),
         ("md", "## Symbols\nDefined symbols carry a section index and an offset inside it; "
                "`UND` ones must come from the kernel (`monitor_write`)."),
@@ -235,7 +235,7 @@ work = pathlib.Path(tempfile.mkdtemp())
     "def monitor_write(k, m):\\n"
     "    # our kernel's console prefixes every write with the kernel's name\\n"
     "    text = m.read_cstring(m.arg(0)).decode()\\n"
-    "    k.console_write(('[mykernel] ' + text).encode())\\n")
+    "    k.log.console_write(('[mykernel] ' + text).encode())\\n")
 profile = {"base": "hobby-i386", "name": "mykernel",
            "description": "seed 004's kernel with its own console",
            "bindings": {"monitor_write": "mykernel.console:monitor_write"}}

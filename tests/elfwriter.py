@@ -6,7 +6,7 @@ returns ``bytearray`` so a test can corrupt one field and check the reader's ans
 
 import struct
 
-from linker.elf.records import Layout
+from linker.elf.records import RecordLayout as Layout
 
 
 class Sec:

@@ -108,7 +108,7 @@ def test_breakpoint_on_a_kernel_export():
     assert b"pr_info is always on" in k.machine.read_cstring(stop.regs["rdi"])
     frames = dbg.backtrace().frames
     assert frames[0].where == "_printk"
-    assert frames[1].where.startswith("hello_debug_init+") and frames[2].pc == k._sentinel
+    assert frames[1].where.startswith("hello_debug_init+") and frames[2].pc == k.sentinel
     assert frames[1].pc == k.machine.read_ptr(stop.regs["rsp"])
     back = dbg.step()
     assert back.pc == frames[1].pc
@@ -196,7 +196,7 @@ def test_disassembly_names_calls_and_marks_the_pc(hello):
 def test_stack_view_shows_the_return_address(hello):
     k, dbg, stop = hello
     rows = dbg.stack(4).rows
-    assert rows[0][2] == f"{k._sentinel:#018x}"
+    assert rows[0][2] == f"{k.sentinel:#018x}"
     assert rows[0][3].startswith("<do_one_initcall+")
 
 
@@ -212,7 +212,7 @@ def test_backtrace_in_nested_module_calls():
     names = [f.where.split("+")[0].split(" ")[0] for f in frames]
     assert names == ["dive.isra.0"] * 3 + ["recurse_init", "do_one_initcall"]
     assert all(f.reliable for f in frames)
-    assert frames[-1].pc == k._sentinel
+    assert frames[-1].pc == k.sentinel
     assert frames[1].pc == frames[2].pc                     # the same call site twice
     dive = symbol_addr(k, "recurse", "dive.isra.0")
     assert frames[1].pc - dive == int(frames[1].where.split("+")[1].split()[0], 16)

@@ -191,9 +191,9 @@ def test_module_orc_table_of_a_loaded_module():
     from emulator.unwind import module_orc_table
     k = Kernel()
     assert k.insmod(FAULTS / "recurse.ko", "limit=3").ok
-    mod = k.find_module("recurse")
-    table = module_orc_table(k.machine, mod.lm)
-    dive = mod.lm.image.core_addr        # dive.isra.0 is the first function of .text
+    mod = k.modules.find("recurse")
+    table = module_orc_table(k.machine, mod.linked)
+    dive = mod.linked.image.core_addr        # dive.isra.0 is the first function of .text
     # push %rbx; sub $0x48,%rsp: the caller's sp is 0x58 above from +0x16 on
     assert table.find(dive + 0x32) == orc(0x58)
     assert table.find(dive) == orc(8)
@@ -217,7 +217,7 @@ def test_decode_bug_entry_relative_to_each_field():
 def test_bug_tables_of_the_samples(name, line, flags):
     k = Kernel()
     k.insmod(FAULTS / f"{name}.ko")
-    (entry,) = bug_table(k, k.find_module(name))
+    (entry,) = bug_table(k, k.modules.find(name))
     assert (entry.file, entry.line, entry.flags) == (f"samples/linux/faults/{name}.c", line, flags)
     if name == "bug_always":        # still Loading: its init (and the ud2) still mapped
         assert k.machine.read(entry.bug_addr, 2) == b"\x0f\x0b"
@@ -226,7 +226,7 @@ def test_bug_tables_of_the_samples(name, line, flags):
 def test_warn_on_once_marks_its_entry_done():
     k = Kernel()
     assert k.insmod(FAULTS / "warn_once.ko").ok
-    (entry,) = bug_table(k, k.find_module("warn_once"))
+    (entry,) = bug_table(k, k.modules.find("warn_once"))
     assert entry.flags == BUGFLAG_WARNING | BUGFLAG_ONCE | BUGFLAG_DONE | 0x0900
     log = k.dmesg()
     assert log.count("WARNING: CPU: 0") == 1 and "warn_once: 5 of 5 rounds warned" in log
@@ -244,7 +244,7 @@ def test_warn_taints_w_after_its_own_report():
     assert " W " not in cpu.split("Tainted:")[1][:12] and "W" in k.taints
     assert [line.split("] ", 1)[1] for line in log[-2:]] == [
         "---[ end trace 0000000000000000 ]---", "warn_on: after"]
-    assert k.find_module("warn_on").state == "LIVE"
+    assert k.modules.find("warn_on").state == "LIVE"
 
 
 # --------------------------------------------------------------------------- aftermath
@@ -355,7 +355,7 @@ def test_soft_lockup_report_and_the_kill(quick_watchdog):
     assert log[at] == "watchdog: BUG: soft lockup - CPU#0 stuck for 23s! [insmod:84]"
     assert log[at + 1] == "Modules linked in: spin(OE+)"
     assert log[at + 4] == "RIP: 0010:spin_init+0x11/0x1000 [spin]"   # the loop's head
-    assert k.console_loglevel == 3                    # the watchdog does not turn it verbose
+    assert k.log.console_loglevel == 3                    # the watchdog does not turn it verbose
 
 
 @pytest.mark.parametrize("addr,canonical", [
@@ -369,8 +369,8 @@ def test_canonical_addresses_with_five_level_paging(addr, canonical):
 def test_code_line_needs_all_64_bytes():
     k = Kernel()
     k.insmod(FAULTS / "warn_on.ko")
-    mod = k.find_module("warn_on")
-    text = mod.lm.image.core_addr        # the exit function, at the start of core text
+    mod = k.modules.find("warn_on")
+    text = mod.linked.image.core_addr        # the exit function, at the start of core text
     assert code_line(k, text + 8) == f"Code: Unable to access opcode bytes at 0x{text - 34:x}."
     line = code_line(k, text + 42)
     assert line.startswith("Code: ") and line.count(" ") == 64 and "<" in line
@@ -385,7 +385,7 @@ def test_explain_fault_names_source_code_and_relocations():
     assert "=> check_budget+0x9: 0f 0b" in text
     assert "R_X86_64_PLT32 __fentry__-0x4" in text
     assert "bug_on_init+0x28/0x1000 [bug_on]  (samples/linux/faults/bug_on.c:27)" in text
-    assert k.last_fault_report.signal == 11
+    assert k.faults.last_fault_report.signal == 11
 
 
 def test_explain_fault_after_init_is_freed():

@@ -145,7 +145,7 @@ def test_handshake_registers_memory_breakpoints(session):
 
     # stopped in the kernel, about to call init: rip on the call, the module linked
     regs = regs_of(c.ask("g"))
-    assert regs["rip"] == k._sentinel - 5
+    assert regs["rip"] == k.sentinel - 5
     assert int.from_bytes(bytes.fromhex(c.ask(f"p{RIP:x}")), "little") == regs["rip"]
     assert regs["gs_base"] == k.machine.reg(x86_const.UC_X86_REG_GS_BASE)   # the per-CPU area
     init = module_symbol(k, "params_init")

@@ -19,8 +19,10 @@ import pytest
 
 from elfwriter import Sec, build_rel
 from emulator.cli import main
-from emulator.cli_kmod import (format_lsmod, is_version_number, kernfs_name_hash,
-                                options_from_array)
+from emulator.cli.depmod import is_version_number
+from emulator.cli.kmodtools import kernfs_name_hash
+from emulator.cli.lsmod import format_lsmod
+from emulator.cli.modprobe import options_from_array
 from linker.module.depmod import (DepmodConfig, IndexNode, alias_normalize, hash_order,
                                   hash_superfast, index_write, lookup_module, run_depmod)
 
@@ -667,7 +669,7 @@ def test_sysfs_lists_in_kernfs_hash_order():
 
 
 def test_lsmod_reads_proc_and_sys():
-    from emulator.cli_kmod import Sysfs
+    from emulator.cli.kmodtools import Sysfs
     from emulator.kernel import Kernel
     k = Kernel()
     assert k.insmod(str(SAMPLES / "params" / "params.ko")).rc == 0

@@ -51,7 +51,7 @@ def test_section_addresses_match_the_real_kernel():
     k.module_area.alloc(16384, "dummy core")  # dummy.ko: its init was freed after loading
     hello = link_module(read("linux/hello_debug/hello_debug.ko"), k, register=True)
     params = link_module(read("linux/params/params.ko"), k, register=True)
-    k.remove_module(k.find_module("hello_debug"))
+    k.modules.remove(k.modules.find("hello_debug"))
     k.module_area.free(hello.image.core_addr)
     exporter = link_module(read("linux/exporter/exporter.ko"), k, register=True)
     for name, lm in (("hello_debug", hello), ("params", params), ("exporter", exporter)):
@@ -107,7 +107,7 @@ def test_with_resolves_exports_and_records_the_user():
     k = kernel()
     exp = link_module(read("linux/exporter/exporter.ko"), k, register=True)
     imp = link_module(read("linux/importer/importer.ko"), k)
-    owner = k.find_module("exporter")
+    owner = k.modules.find("exporter")
     res = imp.symbols.resolved
     assert res["kmodsim_add"].how == "module:exporter"
     assert res["kmodsim_add"].value == owner.exports["kmodsim_add"].value

@@ -1,4 +1,4 @@
-"""Module parameters (``emulator/kapi/params.py``) against Linux 6.1 and its real output.
+"""Module parameters (``emulator/kapi/kernel_params.py``) against Linux 6.1 and its real output.
 
 Two kinds of tests:
 
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.kapi.params import (
+from emulator.kapi.kernel_params import (
     I386, X86_64, KERN_ERR, KERN_INFO, KERN_NOTICE, KERN_WARNING, Param, ParamHeap,
     ParamOpsError, c_buffer, cstr, kernel_parse_args, kstrtobool, kstrtoll, kstrtoull, kstrtox,
     next_arg, param_free, param_get, param_set, param_store, parse_args, parse_module_args,

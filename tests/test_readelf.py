@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from emulator import cli, cli_readelf
+from emulator import cli
+from emulator.cli import readelf as cli_readelf
 from linker.elf import describe
 from linker.elf.reader import ElfFile
-from linker.elf.records import Layout
+from linker.elf.records import RecordLayout as Layout
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

@@ -11,20 +11,20 @@ from emulator.kernel import Kernel
 def test_hello_prints_seed_004_lines():
     k = Kernel("hobby-i386")
     assert k.insmod(SAMPLES / "hobby/hello.o").ok
-    assert k.console_drain() == "Hello from hello.ko!\n"
+    assert k.log.console_drain() == "Hello from hello.ko!\n"
     assert k.rmmod("hello").ok
-    assert k.console_drain() == "Goodbye from hello.ko.\n"
-    assert k.modules == []
+    assert k.log.console_drain() == "Goodbye from hello.ko.\n"
+    assert list(k.modules) == []
 
 
 def test_counter_computes_what_its_source_promises():
     k = Kernel("hobby-i386")
     assert k.insmod(SAMPLES / "hobby/counter.o").ok
-    assert k.console_drain().splitlines() == [
+    assert k.log.console_drain().splitlines() == [
         "counter: init", "counter: double -> 6", "counter: add -> 9", "counter: square -> 81",
         "counter: ticks = 3", "counter: total = 81", "counter: weighted = 30"]
     assert k.rmmod("counter").ok
-    assert k.console_drain() == "counter: exit after ticks = 3\n"
+    assert k.log.console_drain() == "counter: exit after ticks = 3\n"
 
 
 def test_common_symbol_is_refused_and_kernel_stays_usable():

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import GOLDEN, SAMPLES
 
-from emulator.cli_script import scenario_output
+from emulator.cli.script import scenario_output
 
 REAL = Path(__file__).parent / "realkernel"
 SIX = ["exporter/exporter.ko", "importer/importer.ko", "hello_debug/hello_debug.ko",

@@ -102,7 +102,7 @@ def test_memory_map(loaded):
     v = views.memory_map(k, "hello_debug")
     html = v._repr_html_()
     svg = svg_of(html)
-    sections = [(name, addr, size) for _, name, addr, size, _ in mod.lm.placed_sections() if size]
+    sections = [(name, addr, size) for _, name, addr, size, _ in mod.linked.placed_sections() if size]
     boxes = [g for g in svg.iter(f"{SVG}g") if g.get("class") == "section"]
     assert len(boxes) == len(sections)
     labels = texts(svg)

@@ -6,15 +6,23 @@ at once, RCU read sections nest trivially, sleeping advances the simulated clock
 Argument order and return values follow the 6.1 prototypes (noted where they are unusual).
 """
 
-from .registry import HANDLED, kapi
+import errno
+
+from linker.load.linkkernel import KERN_WARNING
+
+from ..clock import NS_PER_JIFFY
+from .registry import BOOL, GFP, HANDLED, INT, LONG, PTR, SIZE_T, UINT, ULONG, kapi
 
 GFP_ZERO = 0x100
-E2BIG = 7
 
 
 def _s(x):
     """A C ``int``/``long`` return value given as a negative number."""
     return x
+
+
+# Arguments are declared with their 6.1 prototype's names; a name that is a Python keyword
+# or builtin gets a trailing underscore (``from_``, ``len_``, ``next_``, ``min_``).
 
 
 # --------------------------------------------------------------------------- x86 thunks
@@ -48,40 +56,37 @@ def _cstr(m, addr, limit=1 << 20):
     return m.read_cstring(addr, limit)
 
 
-@kapi("string.memcpy", "string.memmove")
-def memcpy(k, m):
-    dst, src, n = m.arg(0), m.arg(1), m.arg(2)
+@kapi("string.memcpy", "string.memmove", dst=PTR, src=PTR, n=SIZE_T)
+def memcpy(k, m, dst, src, n):
     if n:
         m.write(dst, m.read(src, n))
     return dst
 
 
-@kapi("string.memset")
-def memset(k, m):
-    dst, c, n = m.arg(0), m.arg(1), m.arg(2)
+@kapi("string.memset", dst=PTR, c=INT, n=SIZE_T)
+def memset(k, m, dst, c, n):
     if n:
         m.write(dst, bytes([c & 0xFF]) * n)
     return dst
 
 
-@kapi("string.memcmp")
-def memcmp(k, m):
-    n = m.arg(2)
-    a, b = m.read(m.arg(0), n), m.read(m.arg(1), n)
+@kapi("string.memcmp", a=PTR, b=PTR, n=SIZE_T)
+def memcmp(k, m, a, b, n):
+    a, b = m.read(a, n), m.read(b, n)
     for x, y in zip(a, b):
         if x != y:
             return (x - y) & m.mask
     return 0
 
 
-@kapi("string.strlen")
-def strlen(k, m):
-    return len(_cstr(m, m.arg(0)))
+@kapi("string.strlen", s=PTR)
+def strlen(k, m, s):
+    return len(_cstr(m, s))
 
 
-@kapi("string.strnlen")
-def strnlen(k, m):
-    return len(_cstr(m, m.arg(0), m.arg(1)))
+@kapi("string.strnlen", s=PTR, count=SIZE_T)
+def strnlen(k, m, s, count):
+    return len(_cstr(m, s, count))
 
 
 def _cmp(a, b):
@@ -91,223 +96,211 @@ def _cmp(a, b):
     return 0
 
 
-@kapi("string.strcmp")
-def strcmp(k, m):
-    return _cmp(_cstr(m, m.arg(0)), _cstr(m, m.arg(1))) & m.mask
+@kapi("string.strcmp", cs=PTR, ct=PTR)
+def strcmp(k, m, cs, ct):
+    return _cmp(_cstr(m, cs), _cstr(m, ct)) & m.mask
 
 
-@kapi("string.strncmp")
-def strncmp(k, m):
-    n = m.arg(2)
-    return _cmp(_cstr(m, m.arg(0), n)[:n], _cstr(m, m.arg(1), n)[:n]) & m.mask
+@kapi("string.strncmp", cs=PTR, ct=PTR, count=SIZE_T)
+def strncmp(k, m, cs, ct, count):
+    return _cmp(_cstr(m, cs, count)[:count], _cstr(m, ct, count)[:count]) & m.mask
 
 
-@kapi("string.strcpy")
-def strcpy(k, m):
-    dst = m.arg(0)
-    m.write(dst, _cstr(m, m.arg(1)) + b"\0")
-    return dst
+@kapi("string.strcpy", dest=PTR, src=PTR)
+def strcpy(k, m, dest, src):
+    m.write(dest, _cstr(m, src) + b"\0")
+    return dest
 
 
-@kapi("string.strncpy")
-def strncpy(k, m):
-    dst, n = m.arg(0), m.arg(2)
-    s = _cstr(m, m.arg(1), n)[:n]
-    m.write(dst, s + bytes(n - len(s)))
-    return dst
+@kapi("string.strncpy", dest=PTR, src=PTR, count=SIZE_T)
+def strncpy(k, m, dest, src, count):
+    s = _cstr(m, src, count)[:count]
+    m.write(dest, s + bytes(count - len(s)))
+    return dest
 
 
-@kapi("string.strcat")
-def strcat(k, m):
-    dst = m.arg(0)
-    m.write(dst + len(_cstr(m, dst)), _cstr(m, m.arg(1)) + b"\0")
-    return dst
+@kapi("string.strcat", dest=PTR, src=PTR)
+def strcat(k, m, dest, src):
+    m.write(dest + len(_cstr(m, dest)), _cstr(m, src) + b"\0")
+    return dest
 
 
-@kapi("string.strncat")
-def strncat(k, m):
-    dst, n = m.arg(0), m.arg(2)
-    m.write(dst + len(_cstr(m, dst)), _cstr(m, m.arg(1), n)[:n] + b"\0")
-    return dst
+@kapi("string.strncat", dest=PTR, src=PTR, count=SIZE_T)
+def strncat(k, m, dest, src, count):
+    m.write(dest + len(_cstr(m, dest)), _cstr(m, src, count)[:count] + b"\0")
+    return dest
 
 
-@kapi("string.strchr")
-def strchr(k, m):
-    s, c = m.arg(0), m.arg(1) & 0xFF
+@kapi("string.strchr", s=PTR, c=INT)
+def strchr(k, m, s, c):
     text = _cstr(m, s) + b"\0"
-    i = text.find(bytes([c]))
+    i = text.find(bytes([c & 0xFF]))    # the C compares with (char)c
     return s + i if i >= 0 else 0
 
 
-@kapi("string.strrchr")
-def strrchr(k, m):
-    s, c = m.arg(0), m.arg(1) & 0xFF
+@kapi("string.strrchr", s=PTR, c=INT)
+def strrchr(k, m, s, c):
     text = _cstr(m, s) + b"\0"
-    i = text.rfind(bytes([c]))
+    i = text.rfind(bytes([c & 0xFF]))   # the C compares with (char)c
     return s + i if i >= 0 else 0
 
 
-@kapi("string.strstr")
-def strstr(k, m):
-    s = m.arg(0)
-    i = _cstr(m, s).find(_cstr(m, m.arg(1)))
-    return s + i if i >= 0 else 0
+@kapi("string.strstr", s1=PTR, s2=PTR)
+def strstr(k, m, s1, s2):
+    i = _cstr(m, s1).find(_cstr(m, s2))
+    return s1 + i if i >= 0 else 0
 
 
-@kapi("string.strscpy")
-def strscpy(k, m):
+@kapi("string.strscpy", dest=PTR, src=PTR, count=SIZE_T)
+def strscpy(k, m, dest, src, count):
     """Copy at most size-1 bytes plus NUL; -E2BIG if the source did not fit."""
-    dst, src, size = m.arg(0), m.arg(1), m.arg(2)
-    if size == 0 or size > 0x7FFFFFFF:
-        return (-E2BIG) & m.mask
-    s = _cstr(m, src, size)
-    if len(s) >= size:
-        m.write(dst, s[:size - 1] + b"\0")
-        return (-E2BIG) & m.mask
-    m.write(dst, s + b"\0")
+    if count == 0 or count > 0x7FFFFFFF:
+        return (-errno.E2BIG) & m.mask
+    s = _cstr(m, src, count)
+    if len(s) >= count:
+        m.write(dest, s[:count - 1] + b"\0")
+        return (-errno.E2BIG) & m.mask
+    m.write(dest, s + b"\0")
     return len(s)
 
 
-@kapi("string.strsep")
-def strsep(k, m):
-    sp, ct = m.arg(0), _cstr(m, m.arg(1))
-    s = m.read_ptr(sp)
-    if s == 0:
+@kapi("string.strsep", s=PTR, ct=PTR)
+def strsep(k, m, s, ct):
+    # char *strsep(char **s, const char *ct)
+    delims = _cstr(m, ct)
+    sbegin = m.read_ptr(s)
+    if sbegin == 0:
         return 0
-    text = _cstr(m, s)
+    text = _cstr(m, sbegin)
     for i, ch in enumerate(text):
-        if ch in ct:
-            m.write(s + i, b"\0")
-            m.write_ptr(sp, s + i + 1)
-            return s
-    m.write_ptr(sp, 0)
-    return s
+        if ch in delims:
+            m.write(sbegin + i, b"\0")
+            m.write_ptr(s, sbegin + i + 1)
+            return sbegin
+    m.write_ptr(s, 0)
+    return sbegin
 
 
 # --------------------------------------------------------------------------- slab
 
-@kapi("slab.__kmalloc", "slab.kmalloc_large")
-def kmalloc(k, m):
-    size, flags = m.arg(0), m.arg(1)
-    return k.kmalloc(size, flags)
+@kapi("slab.__kmalloc", "slab.kmalloc_large", size=SIZE_T, flags=GFP)
+def kmalloc(k, m, size, flags):
+    return k.slab.kmalloc(size, flags)
 
 
-@kapi("slab.__kmalloc_node")
-def kmalloc_node(k, m):
-    return k.kmalloc(m.arg(0), m.arg(1))
+@kapi("slab.__kmalloc_node", size=SIZE_T, flags=GFP, node=INT)
+def kmalloc_node(k, m, size, flags, node):
+    return k.slab.kmalloc(size, flags)
 
 
-@kapi("slab.kmalloc_trace")
-def kmalloc_trace(k, m):
+@kapi("slab.kmalloc_trace", s=PTR, flags=GFP, size=SIZE_T)
+def kmalloc_trace(k, m, s, flags, size):
     # void *kmalloc_trace(struct kmem_cache *s, gfp_t flags, size_t size)
-    return k.kmalloc(m.arg(2), m.arg(1))
+    return k.slab.kmalloc(size, flags)
 
 
-@kapi("slab.kmalloc_node_trace")
-def kmalloc_node_trace(k, m):
-    # void *kmalloc_node_trace(struct kmem_cache *s, gfp_t flags, int node, size_t size)
-    return k.kmalloc(m.arg(3), m.arg(1))
+@kapi("slab.kmalloc_node_trace", s=PTR, gfpflags=GFP, node=INT, size=SIZE_T)
+def kmalloc_node_trace(k, m, s, gfpflags, node, size):
+    # void *kmalloc_node_trace(struct kmem_cache *s, gfp_t gfpflags, int node, size_t size)
+    return k.slab.kmalloc(size, gfpflags)
 
 
-@kapi("slab.kvmalloc_node")
-def kvmalloc_node(k, m):
-    return k.kmalloc(m.arg(0), m.arg(1))
+@kapi("slab.kvmalloc_node", size=SIZE_T, flags=GFP, node=INT)
+def kvmalloc_node(k, m, size, flags, node):
+    return k.slab.kmalloc(size, flags)
 
 
-@kapi("slab.kfree", "slab.kvfree")
-def kfree(k, m):
-    k.kfree(m.arg(0))
+@kapi("slab.kfree", "slab.kvfree", objp=PTR)
+def kfree(k, m, objp):
+    # void kfree(const void *objp), void kvfree(const void *addr)
+    k.slab.kfree(objp)
 
 
-@kapi("slab.kfree_const")
-def kfree_const(k, m):
-    addr = m.arg(0)
-    if k.heap.contains(addr):
-        k.kfree(addr)
+@kapi("slab.kfree_const", x=PTR)
+def kfree_const(k, m, x):
+    if k.slab.heap.contains(x):
+        k.slab.kfree(x)
 
 
-@kapi("slab.ksize")
-def ksize(k, m):
-    return k.heap.ksize(m.arg(0))
+@kapi("slab.ksize", objp=PTR)
+def ksize(k, m, objp):
+    return k.slab.heap.ksize(objp)
 
 
-@kapi("slab.krealloc")
-def krealloc(k, m):
-    p, size, flags = m.arg(0), m.arg(1), m.arg(2)
-    if size == 0:
-        k.kfree(p)
+@kapi("slab.krealloc", objp=PTR, new_size=SIZE_T, flags=GFP)
+def krealloc(k, m, objp, new_size, flags):
+    if new_size == 0:
+        k.slab.kfree(objp)
         return 0x10
-    if p in (0, 0x10):
-        return k.kmalloc(size, flags)
-    old = k.heap.live.get(p)
-    if old is not None and size <= old[1]:
-        return p
-    q = k.kmalloc(size, flags)
+    if objp in (0, 0x10):
+        return k.slab.kmalloc(new_size, flags)
+    old = k.slab.heap.live.get(objp)
+    if old is not None and new_size <= old[1]:
+        return objp
+    q = k.slab.kmalloc(new_size, flags)
     if q and old is not None:
-        m.write(q, m.read(p, min(old[0], size)))
-        k.kfree(p)
+        m.write(q, m.read(objp, min(old[0], new_size)))
+        k.slab.kfree(objp)
     return q
 
 
-@kapi("slab.kmemdup")
-def kmemdup(k, m):
-    src, n, flags = m.arg(0), m.arg(1), m.arg(2)
-    q = k.kmalloc(n, flags)
+@kapi("slab.kmemdup", src=PTR, len_=SIZE_T, gfp=GFP)
+def kmemdup(k, m, src, len_, gfp):
+    q = k.slab.kmalloc(len_, gfp)
     if q:
-        m.write(q, m.read(src, n))
+        m.write(q, m.read(src, len_))
     return q
 
 
-@kapi("slab.kstrdup")
-def kstrdup(k, m):
-    src, flags = m.arg(0), m.arg(1)
-    if src == 0:
+@kapi("slab.kstrdup", s=PTR, gfp=GFP)
+def kstrdup(k, m, s, gfp):
+    if s == 0:
         return 0
-    s = _cstr(m, src) + b"\0"
-    q = k.kmalloc(len(s), flags)
+    text = _cstr(m, s) + b"\0"
+    q = k.slab.kmalloc(len(text), gfp)
     if q:
-        m.write(q, s)
+        m.write(q, text)
     return q
 
 
-@kapi("slab.kmem_cache_create")
-def kmem_cache_create(k, m):
-    # struct kmem_cache *kmem_cache_create(const char *name, unsigned int size, ...)
-    return k.kmem_cache_create(_cstr(m, m.arg(0)).decode("latin-1"), m.arg(1) & 0xFFFFFFFF)
+@kapi("slab.kmem_cache_create", name=PTR, size=UINT, align=UINT, flags=UINT, ctor=PTR)
+def kmem_cache_create(k, m, name, size, align, flags, ctor):
+    # struct kmem_cache *kmem_cache_create(const char *name, unsigned int size,
+    #         unsigned int align, slab_flags_t flags, void (*ctor)(void *))
+    return k.slab.kmem_cache_create(_cstr(m, name).decode("latin-1"), size)
 
 
-@kapi("slab.kmem_cache_alloc")
-def kmem_cache_alloc(k, m):
-    cache = k.caches.get(m.arg(0))
-    return k.kmalloc(cache[1] if cache else 64, m.arg(1))
+@kapi("slab.kmem_cache_alloc", s=PTR, gfpflags=GFP)
+def kmem_cache_alloc(k, m, s, gfpflags):
+    cache = k.slab.caches.get(s)
+    return k.slab.kmalloc(cache[1] if cache else 64, gfpflags)
 
 
-@kapi("slab.kmem_cache_free")
-def kmem_cache_free(k, m):
-    k.kfree(m.arg(1))
+@kapi("slab.kmem_cache_free", s=PTR, x=PTR)
+def kmem_cache_free(k, m, s, x):
+    k.slab.kfree(x)
 
 
-@kapi("slab.kmem_cache_destroy")
-def kmem_cache_destroy(k, m):
-    cache = m.arg(0)
-    if cache in k.caches:
-        del k.caches[cache]
-        k.kfree(cache)
+@kapi("slab.kmem_cache_destroy", s=PTR)
+def kmem_cache_destroy(k, m, s):
+    if s in k.slab.caches:
+        del k.slab.caches[s]
+        k.slab.kfree(s)
 
 
-@kapi("vmalloc.vmalloc")
-def vmalloc(k, m):
-    return k.kmalloc(m.arg(0), 0, vmalloc=True)
+@kapi("vmalloc.vmalloc", size=ULONG)
+def vmalloc(k, m, size):
+    return k.slab.kmalloc(size, 0, vmalloc=True)
 
 
-@kapi("vmalloc.vzalloc")
-def vzalloc(k, m):
-    return k.kmalloc(m.arg(0), GFP_ZERO, vmalloc=True)
+@kapi("vmalloc.vzalloc", size=ULONG)
+def vzalloc(k, m, size):
+    return k.slab.kmalloc(size, GFP_ZERO, vmalloc=True)
 
 
-@kapi("vmalloc.vfree")
-def vfree(k, m):
-    k.kfree(m.arg(0))
+@kapi("vmalloc.vfree", addr=PTR)
+def vfree(k, m, addr):
+    k.slab.kfree(addr)
 
 
 # --------------------------------------------------------------------------- scheduling, time
@@ -317,63 +310,65 @@ def cond_resched(k, m):
     return 0
 
 
-@kapi("sched.wake_up_process")
-def wake_up_process(k, m):
+@kapi("sched.wake_up_process", p=PTR)
+def wake_up_process(k, m, p):
     return 1
 
 
-@kapi("time.msleep")
-def msleep(k, m):
-    k.advance_ns((m.arg(0) & 0xFFFFFFFF) * 1_000_000)
+@kapi("time.msleep", msecs=UINT)
+def msleep(k, m, msecs):
+    k.time.advance(msecs * 1_000_000)
 
 
-@kapi("time.msleep_interruptible")
-def msleep_interruptible(k, m):
-    k.advance_ns((m.arg(0) & 0xFFFFFFFF) * 1_000_000)
+@kapi("time.msleep_interruptible", msecs=UINT)
+def msleep_interruptible(k, m, msecs):
+    k.time.advance(msecs * 1_000_000)
     return 0
 
 
-@kapi("time.usleep_range_state")
-def usleep_range_state(k, m):
-    k.advance_ns(m.arg(0) * 1000)
+@kapi("time.usleep_range_state", min_=ULONG, max_=ULONG, state=UINT)
+def usleep_range_state(k, m, min_, max_, state):
+    k.time.advance(min_ * 1000)
 
 
-@kapi("time.__udelay")
-def udelay(k, m):
-    k.advance_ns(m.arg(0) * 1000)
+@kapi("time.__udelay", usecs=ULONG)
+def udelay(k, m, usecs):
+    k.time.advance(usecs * 1000)
 
 
-@kapi("time.__ndelay")
-def ndelay(k, m):
-    k.advance_ns(m.arg(0))
+@kapi("time.__ndelay", nsecs=ULONG)
+def ndelay(k, m, nsecs):
+    k.time.advance(nsecs)
 
 
-@kapi("time.__const_udelay")
-def const_udelay(k, m):
+@kapi("time.__const_udelay", xloops=ULONG)
+def const_udelay(k, m, xloops):
     # the argument is usecs * 0x10c7 (2**32 / 10**6, rounded up)
-    k.advance_ns((m.arg(0) * 1000) >> 32 or 1)
+    k.time.advance((xloops * 1000) >> 32 or 1)
 
 
-@kapi("time.schedule_timeout")
-def schedule_timeout(k, m):
-    k.advance_ns((m.arg(0) & 0xFFFFFFFF) * k.ns_per_jiffy)
+@kapi("time.schedule_timeout", timeout=LONG)
+def schedule_timeout(k, m, timeout):
+    # signed long schedule_timeout(signed long timeout). The low 32 bits are what kmodsim
+    # has always slept (a negative timeout or MAX_SCHEDULE_TIMEOUT sleeps 2**32-1 jiffies,
+    # where the kernel returns at once or sleeps until woken): kept as it was.
+    k.time.advance((timeout & 0xFFFFFFFF) * NS_PER_JIFFY)
     return 0
 
 
 @kapi("time.ktime_get")
 def ktime_get(k, m):
-    return k.monotonic_ns()
+    return k.time.monotonic_ns()
 
 
 @kapi("time.ktime_get_real_seconds")
 def ktime_get_real_seconds(k, m):
-    return k.realtime_ns() // 1_000_000_000
+    return k.time.realtime_ns() // 1_000_000_000
 
 
-@kapi("time.ktime_get_real_ts64")
-def ktime_get_real_ts64(k, m):
-    ns = k.realtime_ns()
-    ts = m.arg(0)
+@kapi("time.ktime_get_real_ts64", ts=PTR)
+def ktime_get_real_ts64(k, m, ts):
+    ns = k.time.realtime_ns()
     m.write_int(ts, 8, ns // 1_000_000_000)
     m.write_int(ts + 8, 8, ns % 1_000_000_000)
 
@@ -389,104 +384,109 @@ def no_contention(k, m):
     return None
 
 
-@kapi("mutex.mutex_lock_interruptible")
-def mutex_lock_interruptible(k, m):
+@kapi("mutex.mutex_lock_interruptible", lock=PTR)
+def mutex_lock_interruptible(k, m, lock):
     return 0
 
 
-@kapi("mutex.mutex_trylock")
-def mutex_trylock(k, m):
+@kapi("mutex.mutex_trylock", lock=PTR)
+def mutex_trylock(k, m, lock):
     return 1
 
 
-@kapi("spinlock._raw_spin_lock_irqsave")
-def spin_lock_irqsave(k, m):
+@kapi("spinlock._raw_spin_lock_irqsave", lock=PTR)
+def spin_lock_irqsave(k, m, lock):
     return 0x246  # the flags word: IF set, as when called with interrupts on
 
 
 # --------------------------------------------------------------------------- modules
 
-@kapi("module.try_module_get")
-def try_module_get(k, m):
-    return 1 if k.module_get(m.arg(0)) else 0
+@kapi("module.try_module_get", module=PTR)
+def try_module_get(k, m, module):
+    return 1 if k.loader.module_get(module) else 0
 
 
-@kapi("module.__module_get")
-def module_get(k, m):
-    k.module_get(m.arg(0))
+@kapi("module.__module_get", module=PTR)
+def module_get(k, m, module):
+    k.loader.module_get(module, try_=False)
 
 
-@kapi("module.module_put")
-def module_put(k, m):
-    k.module_put(m.arg(0))
+@kapi("module.module_put", module=PTR)
+def module_put(k, m, module):
+    k.loader.module_put(module)
 
 
 # --------------------------------------------------------------------------- list debugging
 
-@kapi("list.__list_add_valid")
-def list_add_valid(k, m):
+def list_corruption(k, line):
+    """CONFIG_DEBUG_LIST with CONFIG_BUG_ON_DATA_CORRUPTION off: a WARN, the operation skipped."""
+    k.printk(KERN_WARNING, line)
+    return 0
+
+
+@kapi("list.__list_add_valid", new=PTR, prev=PTR, next_=PTR)
+def list_add_valid(k, m, new, prev, next_):
     """CONFIG_DEBUG_LIST's check before list_add (lib/list_debug.c)."""
-    new, prev, nxt = m.arg(0), m.arg(1), m.arg(2)
     w = m.word
-    if m.read_ptr(nxt + w) != prev:
-        return k.list_corruption(f"list_add corruption. next->prev should be prev ({prev:016x}), "
-                                 f"but was {m.read_ptr(nxt + w):016x}. (next={nxt:016x}).")
-    if m.read_ptr(prev) != nxt:
-        return k.list_corruption(f"list_add corruption. prev->next should be next ({nxt:016x}), "
+    if m.read_ptr(next_ + w) != prev:
+        return list_corruption(k, f"list_add corruption. next->prev should be prev ({prev:016x}), "
+                                 f"but was {m.read_ptr(next_ + w):016x}. (next={next_:016x}).")
+    if m.read_ptr(prev) != next_:
+        return list_corruption(k, f"list_add corruption. prev->next should be next ({next_:016x}), "
                                  f"but was {m.read_ptr(prev):016x}. (prev={prev:016x}).")
-    if new == prev or new == nxt:
-        return k.list_corruption(f"list_add double add: new={new:016x}, prev={prev:016x}, "
-                                 f"next={nxt:016x}.")
+    if new == prev or new == next_:
+        return list_corruption(k, f"list_add double add: new={new:016x}, prev={prev:016x}, "
+                                 f"next={next_:016x}.")
     return 1
 
 
-@kapi("list.__list_del_entry_valid")
-def list_del_entry_valid(k, m):
-    entry = m.arg(0)
+@kapi("list.__list_del_entry_valid", entry=PTR)
+def list_del_entry_valid(k, m, entry):
     w = m.word
     nxt, prev = m.read_ptr(entry), m.read_ptr(entry + w)
     if nxt == 0xDEAD000000000100:
-        return k.list_corruption(f"list_del corruption, {entry:016x}->next is LIST_POISON1 "
+        return list_corruption(k, f"list_del corruption, {entry:016x}->next is LIST_POISON1 "
                                  f"({nxt:016x})")
     if prev == 0xDEAD000000000122:
-        return k.list_corruption(f"list_del corruption, {entry:016x}->prev is LIST_POISON2 "
+        return list_corruption(k, f"list_del corruption, {entry:016x}->prev is LIST_POISON2 "
                                  f"({prev:016x})")
     if m.read_ptr(prev) != entry:
-        return k.list_corruption(f"list_del corruption. prev->next should be {entry:016x}, but "
+        return list_corruption(k, f"list_del corruption. prev->next should be {entry:016x}, but "
                                  f"was {m.read_ptr(prev):016x}. (prev={prev:016x})")
     if m.read_ptr(nxt + w) != entry:
-        return k.list_corruption(f"list_del corruption. next->prev should be {entry:016x}, but "
+        return list_corruption(k, f"list_del corruption. next->prev should be {entry:016x}, but "
                                  f"was {m.read_ptr(nxt + w):016x}. (next={nxt:016x})")
     return 1
 
 
 # --------------------------------------------------------------------------- user copies
 
-@kapi("uaccess._copy_from_user", "uaccess._copy_to_user")
-def copy_user(k, m):
+@kapi("uaccess._copy_from_user", "uaccess._copy_to_user", to=PTR, from_=PTR, n=ULONG)
+def copy_user(k, m, to, from_, n):
     """No user memory is mapped while init/exit run: nothing is copied (returns n left)."""
-    return m.arg(2)
+    return n
 
 
-@kapi("uaccess.__check_object_size")
-def check_object_size(k, m):
+@kapi("uaccess.__check_object_size", ptr=PTR, n=ULONG, to_user=BOOL)
+def check_object_size(k, m, ptr, n, to_user):
     return None
 
 
 # --------------------------------------------------------------------------- hobby console
 
-@kapi("console.monitor_write")
-def monitor_write(k, m):
+@kapi("console.monitor_write", c=PTR)
+def monitor_write(k, m, c):
     """seed 004: write a NUL-terminated string to the console."""
-    k.console_write(_cstr(m, m.arg(0)))
+    # void monitor_write(char *c)
+    k.log.console_write(_cstr(m, c))
 
 
 # --------------------------------------------------------------------------- kstrto*
 
 def _kstrto(size, signed, long_arg=False):
-    def impl(k, m):
-        from . import params
-        s, base, res = m.arg(0), m.arg(1) & 0xFFFFFFFF, m.arg(2)
+    # int kstrtoint(const char *s, unsigned int base, int *res), and so on for each type
+    def impl(k, m, s, base, res):
+        from . import kernel_params as params
         rc, value = params.kstrtox(m.read_cstring(s), size if not long_arg else m.word, signed, base)
         if rc == 0:
             m.write_int(res, size if not long_arg else m.word, value)
@@ -496,15 +496,15 @@ def _kstrto(size, signed, long_arg=False):
 
 for _name, _size, _signed in (("kstrtoint", 4, True), ("kstrtouint", 4, False),
                               ("kstrtoll", 8, True), ("kstrtoull", 8, False)):
-    kapi(f"kstrtox.{_name}")(_kstrto(_size, _signed))
-kapi("kstrtox._kstrtol")(_kstrto(8, True, long_arg=True))
-kapi("kstrtox._kstrtoul")(_kstrto(8, False, long_arg=True))
+    kapi(f"kstrtox.{_name}", s=PTR, base=UINT, res=PTR)(_kstrto(_size, _signed))
+kapi("kstrtox._kstrtol", s=PTR, base=UINT, res=PTR)(_kstrto(8, True, long_arg=True))
+kapi("kstrtox._kstrtoul", s=PTR, base=UINT, res=PTR)(_kstrto(8, False, long_arg=True))
 
 
-@kapi("kstrtox.kstrtobool")
-def kstrtobool(k, m):
-    from . import params
-    rc, value = params.kstrtobool(m.read_cstring(m.arg(0)))
+@kapi("kstrtox.kstrtobool", s=PTR, res=PTR)
+def kstrtobool(k, m, s, res):
+    from . import kernel_params as params
+    rc, value = params.kstrtobool(m.read_cstring(s))
     if rc == 0:
-        m.write_int(m.arg(1), 1, int(value))
+        m.write_int(res, 1, int(value))
     return rc & m.mask

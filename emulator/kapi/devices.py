@@ -8,11 +8,10 @@ test with IS_ERR/NULL and free, list heads are initialised.
 """
 
 import errno
-import functools
+from ..drivers import MINORBITS
+from ..guestdata import guest_classes
+from .registry import CHAR, DEV_T, INT, PTR, SIZE_T, UINT, ULONG, UMODE_T, kapi
 
-from .registry import kapi
-
-MINORBITS = 20
 CHRDEV_MAJOR_MAX = 512
 CHRDEV_MAJOR_DYN_END = 234          # dynamic majors: 254 down to 234,
 CHRDEV_MAJOR_DYN_EXT_START = 511    # then 511 down to 384
@@ -28,27 +27,7 @@ def _err(m, e):
 
 def _chrdevs(k):
     """major -> [(baseminor, count, name)]: the guest's devices, then the modules'."""
-    table = getattr(k, "_chrdevs", None)
-    if table is None:
-        table = k._chrdevs = {}
-        for major, name in guest_char_devices():
-            table.setdefault(major, []).append((0, 1 << MINORBITS, name))
-    return table
-
-
-@functools.cache
-def _guest_lines(name):
-    """The lines of the recorded guest data file ``emulator/data/<name>``, comments and
-    blank lines left out; read once per process."""
-    from importlib import resources
-    text = resources.files("emulator").joinpath(f"data/{name}").read_text()
-    return tuple(line for line in text.splitlines() if line and not line.startswith("#"))
-
-
-def _numbered(name):
-    """"number name" lines of a guest data file as (number, name) pairs."""
-    return [(int(number), rest) for number, rest in
-            (line.split(" ", 1) for line in _guest_lines(name))]
+    return k.chrdev.table
 
 
 def mkdev(major, minor):
@@ -58,11 +37,6 @@ def mkdev(major, minor):
 def split_dev(devt):
     """MAJOR and MINOR of a dev_t."""
     return devt >> MINORBITS, devt & ((1 << MINORBITS) - 1)
-
-
-def guest_char_devices():
-    """(major, name) of the character devices realkernel's guest has (its /proc/devices)."""
-    return _numbered("guest_devices.txt")
 
 
 def _dynamic_major(table):
@@ -109,45 +83,44 @@ def proc_devices(k):
     return "\n".join(lines) + "\n\nBlock devices:\n259 blkext\n"
 
 
-@kapi("devices.alloc_chrdev_region")
-def alloc_chrdev_region(k, m):
+# Arguments are declared with their 6.1 prototype's names; a name that is a Python keyword
+# or builtin gets a trailing underscore (``from_``, ``class_``, ``len_``).
+
+@kapi("devices.alloc_chrdev_region", dev=PTR, baseminor=UINT, count=UINT, name=PTR)
+def alloc_chrdev_region(k, m, dev, baseminor, count, name):
     # int alloc_chrdev_region(dev_t *dev, unsigned baseminor, unsigned count, const char *name)
-    dev, baseminor, count = m.arg(0), m.arg(1) & 0xFFFFFFFF, m.arg(2) & 0xFFFFFFFF
-    major = _register(k, 0, baseminor, count, m.read_cstring(m.arg(3)).decode("latin-1"))
+    major = _register(k, 0, baseminor, count, m.read_cstring(name).decode("latin-1"))
     if major < 0:
         return _err(m, -major)
     m.write_int(dev, 4, mkdev(major, baseminor))
     return 0
 
 
-@kapi("devices.register_chrdev_region")
-def register_chrdev_region(k, m):
+@kapi("devices.register_chrdev_region", from_=DEV_T, count=UINT, name=PTR)
+def register_chrdev_region(k, m, from_, count, name):
     # int register_chrdev_region(dev_t from, unsigned count, const char *name)
-    first, count = m.arg(0) & 0xFFFFFFFF, m.arg(1) & 0xFFFFFFFF
-    major = _register(k, *split_dev(first), count,
-                      m.read_cstring(m.arg(2)).decode("latin-1"))
+    major = _register(k, *split_dev(from_), count, m.read_cstring(name).decode("latin-1"))
     return _err(m, -major) if major < 0 else 0
 
 
-@kapi("devices.unregister_chrdev_region")
-def unregister_chrdev_region(k, m):
-    first, count = m.arg(0) & 0xFFFFFFFF, m.arg(1) & 0xFFFFFFFF
-    _unregister(k, *split_dev(first), count)
+@kapi("devices.unregister_chrdev_region", from_=DEV_T, count=UINT)
+def unregister_chrdev_region(k, m, from_, count):
+    # void unregister_chrdev_region(dev_t from, unsigned count)
+    _unregister(k, *split_dev(from_), count)
 
 
-@kapi("devices.__register_chrdev")
-def register_chrdev(k, m):
+@kapi("devices.__register_chrdev", major=UINT, baseminor=UINT, count=UINT, name=PTR, fops=PTR)
+def register_chrdev(k, m, major, baseminor, count, name, fops):
     # int __register_chrdev(major, baseminor, count, name, fops): the major, or 0
-    major, baseminor, count = (m.arg(i) & 0xFFFFFFFF for i in range(3))
-    got = _register(k, major, baseminor, count, m.read_cstring(m.arg(3)).decode("latin-1"))
+    got = _register(k, major, baseminor, count, m.read_cstring(name).decode("latin-1"))
     if got < 0:
         return _err(m, -got)
     return got if major == 0 else 0
 
 
-@kapi("devices.__unregister_chrdev")
-def unregister_chrdev(k, m):
-    _unregister(k, m.arg(0) & 0xFFFFFFFF, m.arg(1) & 0xFFFFFFFF, m.arg(2) & 0xFFFFFFFF)
+@kapi("devices.__unregister_chrdev", major=UINT, baseminor=UINT, count=UINT, name=PTR)
+def unregister_chrdev(k, m, major, baseminor, count, name):
+    _unregister(k, major, baseminor, count)
 
 
 # struct cdev: kobject (64) owner (8) ops (8) list (16) dev (4) count (4) = 104
@@ -161,53 +134,44 @@ def _cdev_setup(m, cdev, fops):
     m.write_ptr(cdev + CDEV_OPS, fops)
 
 
-@kapi("devices.cdev_init")
-def cdev_init(k, m):
-    _cdev_setup(m, m.arg(0), m.arg(1))
+@kapi("devices.cdev_init", cdev=PTR, fops=PTR)
+def cdev_init(k, m, cdev, fops):
+    _cdev_setup(m, cdev, fops)
 
 
 @kapi("devices.cdev_alloc")
 def cdev_alloc(k, m):
-    cdev = k.kmalloc(CDEV_SIZE, 0x100)
+    cdev = k.slab.kmalloc(CDEV_SIZE, 0x100)
     if cdev:
         _cdev_setup(m, cdev, 0)
     return cdev
 
 
-@kapi("devices.cdev_add")
-def cdev_add(k, m):
-    cdev = m.arg(0)
-    m.write_int(cdev + CDEV_DEV, 4, m.arg(1))
-    m.write_int(cdev + CDEV_COUNT, 4, m.arg(2))
+@kapi("devices.cdev_add", p=PTR, dev=DEV_T, count=UINT)
+def cdev_add(k, m, p, dev, count):
+    m.write_int(p + CDEV_DEV, 4, dev)
+    m.write_int(p + CDEV_COUNT, 4, count)
     return 0
 
 
-@kapi("devices.cdev_del")
-def cdev_del(k, m):
+@kapi("devices.cdev_del", p=PTR)
+def cdev_del(k, m, p):
     return None
 
 
 def _object(k, size=256):
-    return k.kmalloc(size, 0x100)
+    return k.slab.kmalloc(size, 0x100)
 
 
 def _free_object(k, m, addr):
-    if addr and addr < (m.mask - 4095) and k.heap.contains(addr):   # not an ERR_PTR
-        k.kfree(addr)
+    if addr and addr < (m.mask - 4095) and k.slab.heap.contains(addr):   # not an ERR_PTR
+        k.slab.kfree(addr)
 
 
 def device_model(k):
     """The driver-model objects the modules made: ``classes`` (address -> name) and
     ``devices`` (address -> {class, devt, name}), for /sys/class and devtmpfs's /dev."""
-    model = getattr(k, "_device_model", None)
-    if model is None:
-        model = k._device_model = {"classes": {}, "devices": {}}
-    return model
-
-
-def guest_classes():
-    """The names under the guest's /sys/class before any module adds one."""
-    return _guest_lines("guest_classes.txt")
+    return {"classes": k.devices.classes, "devices": k.devices.devices}
 
 
 def char_nodes(k):
@@ -220,9 +184,9 @@ def char_nodes(k):
     return nodes
 
 
-@kapi("devices.__class_create")
-def class_create(k, m):
-    name = m.read_cstring(m.arg(1), 256).decode("latin-1")
+@kapi("devices.__class_create", owner=PTR, name=PTR, key=PTR)
+def class_create(k, m, owner, name, key):
+    name = m.read_cstring(name, 256).decode("latin-1")
     model = device_model(k)
     if name in guest_classes() or name in model["classes"].values():
         return _err(m, errno.EEXIST)
@@ -231,61 +195,54 @@ def class_create(k, m):
     return addr
 
 
-@kapi("devices.class_destroy")
-def class_destroy(k, m):
-    addr = m.arg(0)
+@kapi("devices.class_destroy", cls=PTR)
+def class_destroy(k, m, cls):
     model = device_model(k)
-    if model["classes"].pop(addr, None) is not None:
+    if model["classes"].pop(cls, None) is not None:
         for key, dev in list(model["devices"].items()):
-            if dev["class"] == addr:
+            if dev["class"] == cls:
                 del model["devices"][key]
-    _free_object(k, m, addr)
+    _free_object(k, m, cls)
 
 
-@kapi("devices.device_create")
-def device_create(k, m):
+@kapi("devices.device_create", class_=PTR, parent=PTR, devt=DEV_T, drvdata=PTR, fmt=PTR)
+def device_create(k, m, class_, parent, devt, drvdata, fmt):
     """device_create(class, parent, devt, drvdata, fmt, ...): the name is formatted as
     printk formats; the device shows under its class and, with a devt, in /dev."""
     from .printk import RegArgs, kformat
-    cls, devt = m.arg(0), m.arg(2) & 0xFFFFFFFF
     model = device_model(k)
-    if cls not in model["classes"]:
+    if class_ not in model["classes"]:
         return _err(m, errno.ENODEV)
-    text, _ = kformat(k, m, m.arg(4), RegArgs(m, 5))
+    text, _ = kformat(k, m, fmt, RegArgs(m, 5))
     name = text.decode("latin-1")
-    if any(d["class"] == cls and d["name"] == name for d in model["devices"].values()):
+    if any(d["class"] == class_ and d["name"] == name for d in model["devices"].values()):
         return _err(m, errno.EEXIST)
     addr = _object(k, 1024)
-    model["devices"][addr] = {"class": cls, "devt": devt, "name": name}
+    model["devices"][addr] = {"class": class_, "devt": devt, "name": name}
     return addr
 
 
-@kapi("devices.device_destroy")
-def device_destroy(k, m):
-    cls, devt = m.arg(0), m.arg(1) & 0xFFFFFFFF
+@kapi("devices.device_destroy", class_=PTR, devt=DEV_T)
+def device_destroy(k, m, class_, devt):
     model = device_model(k)
     for addr, dev in list(model["devices"].items()):
-        if dev["class"] == cls and dev["devt"] == devt:
+        if dev["class"] == class_ and dev["devt"] == devt:
             del model["devices"][addr]
-            k.kfree(addr)
+            k.slab.kfree(addr)
             break
 
 
 def misc_minors(k):
     """minor -> name of the misc devices: the guest's (recorded), then the modules'."""
-    table = getattr(k, "_misc", None)
-    if table is None:
-        table = k._misc = dict(_numbered("guest_misc.txt"))
-    return table
+    return k.misc.minors
 
 
-@kapi("devices.misc_register")
-def misc_register(k, m):
+@kapi("devices.misc_register", misc=PTR)
+def misc_register(k, m, misc):
     """struct miscdevice starts {int minor; const char *name; ...}. A dynamic minor
     (MISC_DYNAMIC_MINOR) is the highest free one below 128, as misc_register's bitmap
     hands them out (the guest holds 125-127); a static minor already taken is EBUSY. The
     device shows as /sys/class/misc/<name> and /dev/<name> (major 10)."""
-    misc = m.arg(0)
     minor = m.read_int(misc, 4)
     name = m.read_cstring(m.read_int(misc + m.bits // 8, m.bits // 8), 256).decode("latin-1")
     table = misc_minors(k)
@@ -302,24 +259,19 @@ def misc_register(k, m):
     return 0
 
 
-@kapi("devices.misc_deregister")
-def misc_deregister(k, m):
-    misc = m.arg(0)
+@kapi("devices.misc_deregister", misc=PTR)
+def misc_deregister(k, m, misc):
     misc_minors(k).pop(m.read_int(misc, 4), None)
     device_model(k)["devices"].pop(("misc", misc), None)
 
 
 def proc_entries(k):
     """The modules' top-level /proc entries: address -> {name, mode, show, data}."""
-    table = getattr(k, "_proc_entries", None)
-    if table is None:
-        table = k._proc_entries = {}
-    return table
+    return k.procfs.entries
 
 
-def _proc_entry(k, m, size, show=None, data=0):
-    name = m.read_cstring(m.arg(0), 256).decode("latin-1")
-    mode, parent = m.arg(1) & 0xFFFF, m.arg(2)
+def _proc_entry(k, m, name, mode, parent, size, show=None, data=0):
+    name = m.read_cstring(name, 256).decode("latin-1")
     entries = proc_entries(k)
     if not parent and any(e["name"] == name for e in entries.values()):
         # proc_register returns NULL (after a WARN kmodsim does not print)
@@ -330,17 +282,34 @@ def _proc_entry(k, m, size, show=None, data=0):
     return addr
 
 
-@kapi("devices.proc_create", "devices.proc_create_data", "devices.proc_mkdir",
-      "devices.proc_mkdir_mode")
-def proc_create(k, m):
-    return _proc_entry(k, m, 192)
+@kapi("devices.proc_create", name=PTR, mode=UMODE_T, parent=PTR, proc_ops=PTR)
+def proc_create(k, m, name, mode, parent, proc_ops):
+    return _proc_entry(k, m, name, mode, parent, 192)
 
 
-@kapi("devices.proc_create_single_data")
-def proc_create_single_data(k, m):
+@kapi("devices.proc_create_data", name=PTR, mode=UMODE_T, parent=PTR, proc_ops=PTR, data=PTR)
+def proc_create_data(k, m, name, mode, parent, proc_ops, data):
+    return _proc_entry(k, m, name, mode, parent, 192)
+
+
+@kapi("devices.proc_mkdir_mode", name=PTR, mode=UMODE_T, parent=PTR)
+def proc_mkdir_mode(k, m, name, mode, parent):
+    return _proc_entry(k, m, name, mode, parent, 192)
+
+
+@kapi("devices.proc_mkdir", name=PTR, parent=PTR)
+def proc_mkdir(k, m, name, parent):
+    # struct proc_dir_entry *proc_mkdir(const char *name, struct proc_dir_entry *parent):
+    # no mode argument (the parent is the second one)
+    return _proc_entry(k, m, name, 0, parent, 192)
+
+
+@kapi("devices.proc_create_single_data", name=PTR, mode=UMODE_T, parent=PTR, show=PTR,
+      data=PTR)
+def proc_create_single_data(k, m, name, mode, parent, show, data):
     """proc_create_single_data(name, mode, parent, show, data): reading the file runs
     ``show(seq_file, data)`` in the CPU (single_open), see :func:`proc_show`."""
-    return _proc_entry(k, m, 192, show=m.arg(3), data=m.arg(4))
+    return _proc_entry(k, m, name, mode, parent, 192, show=show, data=data)
 
 
 # struct seq_file in 6.1 starts {char *buf; size_t size, from, count; ...}: word-sized
@@ -357,10 +326,10 @@ def proc_show(k, entry):
         return None
     m, size = k.machine, 4096
     word = m.bits // 8
-    seq = k.kmalloc(SEQ_FILE_SIZE, 0x100)
+    seq = k.slab.kmalloc(SEQ_FILE_SIZE, 0x100)
     try:
         while True:
-            buf = k.kmalloc(size)
+            buf = k.slab.kmalloc(size)
             try:
                 m.write_int(seq + SEQ_BUF * word, word, buf)
                 m.write_int(seq + SEQ_SIZE * word, word, size)
@@ -374,17 +343,17 @@ def proc_show(k, entry):
                 if count < size or size >= 1 << 22:
                     return m.read(buf, min(count, size))
             finally:
-                k.kfree(buf)
+                k.slab.kfree(buf)
             size *= 2
     finally:
-        k.kfree(seq)
+        k.slab.kfree(seq)
 
 
 def _run_show(k, entry, seq):
     """show(seq, NULL) under emulator.faults, returning into seq_read_iter as on the
     reference kernel, so an oops reports the read path and kills the reader."""
     from ..faults import module_of, run_guarded
-    base = k._export_addr("seq_read_iter")
+    base = k.export_addr("seq_read_iter")
     sentinel = base + 0x122 if base else None
     return run_guarded(k, module_of(k, entry["show"], whole=True), entry["show"], "read",
                        (seq, 0), sentinel)
@@ -403,102 +372,103 @@ def _seq_append(m, seq, data):
     return False
 
 
-@kapi("devices.seq_printf")
-def seq_printf(k, m):
+# The seq_* functions name their struct seq_file * ``m`` (``seq`` in seq_write): ``seq``
+# here for all of them, ``m`` being the Machine.
+
+@kapi("devices.seq_printf", seq=PTR, f=PTR)
+def seq_printf(k, m, seq, f):
     from .printk import RegArgs, kformat
-    text, _ = kformat(k, m, m.arg(1), RegArgs(m, 2))
-    _seq_append(m, m.arg(0), text)
+    text, _ = kformat(k, m, f, RegArgs(m, 2))
+    _seq_append(m, seq, text)
 
 
-@kapi("devices.seq_vprintf")
-def seq_vprintf(k, m):
+@kapi("devices.seq_vprintf", seq=PTR, f=PTR, args=PTR)
+def seq_vprintf(k, m, seq, f, args):
     from .printk import VaList, kformat
-    text, _ = kformat(k, m, m.arg(1), VaList(m, m.arg(2)))
-    _seq_append(m, m.arg(0), text)
+    text, _ = kformat(k, m, f, VaList(m, args))
+    _seq_append(m, seq, text)
 
 
-@kapi("devices.seq_puts")
-def seq_puts(k, m):
-    _seq_append(m, m.arg(0), m.read_cstring(m.arg(1), 1 << 20))
+@kapi("devices.seq_puts", seq=PTR, s=PTR)
+def seq_puts(k, m, seq, s):
+    _seq_append(m, seq, m.read_cstring(s, 1 << 20))
 
 
-@kapi("devices.seq_putc")
-def seq_putc(k, m):
-    _seq_append(m, m.arg(0), bytes([m.arg(1) & 0xFF]))
+@kapi("devices.seq_putc", seq=PTR, c=CHAR)
+def seq_putc(k, m, seq, c):
+    _seq_append(m, seq, bytes([c]))
 
 
-@kapi("devices.seq_write")
-def seq_write(k, m):
-    return 0 if _seq_append(m, m.arg(0), m.read(m.arg(1), m.arg(2))) else -1
+@kapi("devices.seq_write", seq=PTR, data=PTR, len_=SIZE_T)
+def seq_write(k, m, seq, data, len_):
+    return 0 if _seq_append(m, seq, m.read(data, len_)) else -1
 
 
-@kapi("devices.proc_remove")
-def proc_remove(k, m):
-    if proc_entries(k).pop(m.arg(0), None) is not None:
-        k.kfree(m.arg(0))
+@kapi("devices.proc_remove", de=PTR)
+def proc_remove(k, m, de):
+    if proc_entries(k).pop(de, None) is not None:
+        k.slab.kfree(de)
 
 
-@kapi("devices.remove_proc_entry")
-def remove_proc_entry(k, m):
+@kapi("devices.remove_proc_entry", name=PTR, parent=PTR)
+def remove_proc_entry(k, m, name, parent):
     """remove_proc_entry(name, parent); a missing name is a WARN in the kernel, not
     printed by kmodsim."""
-    name = m.read_cstring(m.arg(0), 256).decode("latin-1")
-    if m.arg(1):
+    name = m.read_cstring(name, 256).decode("latin-1")
+    if parent:
         return None
     entries = proc_entries(k)
     for addr, entry in list(entries.items()):
         if entry["name"] == name:
             del entries[addr]
-            k.kfree(addr)
+            k.slab.kfree(addr)
             return None
     return None
 
 
-@kapi("devices.__init_waitqueue_head")
-def init_waitqueue_head(k, m):
+@kapi("devices.__init_waitqueue_head", wq_head=PTR, name=PTR, key=PTR)
+def init_waitqueue_head(k, m, wq_head, name, key):
     # struct wait_queue_head { spinlock_t lock; struct list_head head; }: an empty list
-    wq = m.arg(0)
-    m.write_int(wq, 4, 0)
-    m.write_ptr(wq + 8, wq + 8)
-    m.write_ptr(wq + 16, wq + 8)
+    m.write_int(wq_head, 4, 0)
+    m.write_ptr(wq_head + 8, wq_head + 8)
+    m.write_ptr(wq_head + 16, wq_head + 8)
 
 
-@kapi("devices.__wake_up")
-def wake_up(k, m):
+@kapi("devices.__wake_up", wq_head=PTR, mode=UINT, nr_exclusive=INT, key=PTR)
+def wake_up(k, m, wq_head, mode, nr_exclusive, key):
     return None
 
 
-@kapi("devices.init_timer_key")
-def init_timer_key(k, m):
+@kapi("devices.init_timer_key", timer=PTR, func=PTR, flags=UINT, name=PTR, key=PTR)
+def init_timer_key(k, m, timer, func, flags, name, key):
     # struct timer_list { hlist_node entry; unsigned long expires; fn; u32 flags; ... }
-    timer = m.arg(0)
     m.write(timer, bytes(16))
-    m.write_ptr(timer + 24, m.arg(1))
-    m.write_int(timer + 32, 4, m.arg(2))
+    m.write_ptr(timer + 24, func)
+    m.write_int(timer + 32, 4, flags)
 
 
-@kapi("devices.add_timer")
-def add_timer(k, m):
+@kapi("devices.add_timer", timer=PTR)
+def add_timer(k, m, timer):
     return None   # the timer is pending; simulated time never reaches it during init/exit
 
 
-@kapi("devices.mod_timer")
-def mod_timer(k, m):
+@kapi("devices.mod_timer", timer=PTR, expires=ULONG)
+def mod_timer(k, m, timer, expires):
     return 0      # it was not pending
 
 
-@kapi("devices.kthread_create_on_node")
-def kthread_create_on_node(k, m):
+@kapi("devices.kthread_create_on_node", threadfn=PTR, data=PTR, node=INT, namefmt=PTR)
+def kthread_create_on_node(k, m, threadfn, data, node, namefmt):
     """A task the module can wake and stop; it never runs (nothing is scheduled here)."""
     from .printk import RegArgs, kformat
-    name, _ = kformat(k, m, m.arg(3), RegArgs(m, 4))
-    k.next_pid += 1
-    task = k._make_task(k.next_pid, name.decode("latin-1")[:15])
+    name, _ = kformat(k, m, namefmt, RegArgs(m, 4))
+    task = k.tasks.make(k.tasks.new_pid(), name.decode("latin-1")[:15])
     return task.addr
 
 
-@kapi("devices.kthread_stop")
-def kthread_stop(k, m):
+@kapi("devices.kthread_stop", tsk=PTR)
+def kthread_stop(k, m, tsk):
+    # int kthread_stop(struct task_struct *k): ``tsk``, ``k`` being the Kernel
     return _err(m, errno.EINTR)   # stopped before it ever ran: kthread_stop says -EINTR
 
 

@@ -123,6 +123,7 @@ class Param:
     maxlen: int = 0
     string: int = 0           # address of the char buffer
     ops_addr: int = 0
+    kp_addr: int = 0          # where the struct kernel_param itself lives
     abi: ParamAbi = X86_64
 
 
@@ -852,7 +853,7 @@ def read_params(mem, addr, size, ops_name, abi=X86_64, *, bits=None):
         kp = Param(name=text(mem.read_cstring(name_addr)), ops=ops_name(ops_addr),
                    perm=u(lay["perm"], 2), level=u(lay["level"], 1, True),
                    flags=u(lay["flags"], 1), arg=abi.read_ptr(mem, base + lay["arg"]),
-                   ops_addr=ops_addr, abi=abi)
+                   ops_addr=ops_addr, kp_addr=base, abi=abi)
         if kp.ops == "param_array_ops":
             arr = abi.kparam_array
             kp.max = int.from_bytes(mem.read(kp.arg + arr["max"], 4), "little")

@@ -5,8 +5,11 @@ this file only fetches the arguments the way the x86-64 SysV (or i386) ABI passe
 variadic integers in rsi, rdx, rcx, r8, r9 then on the stack, or through a ``va_list``.
 """
 
+from linker.load.linkkernel import TAINT_FLAGS
+
+from .. import faults
 from . import vsprintf
-from .registry import kapi
+from .registry import GFP, INT, PTR, SIZE_T, UINT, kapi
 
 KERN_SOH = b"\x01"
 _DPRINTK_FLAGS_PRINT = 1 << 0
@@ -84,47 +87,46 @@ def kformat(k, m, fmt_addr, args, size=None):
     fmt = m.read_cstring(fmt_addr, 1 << 16)
     res = vsprintf.vsnprintf(fmt, args, Mem(m), size=size,
                              config=vsprintf.X86_64 if m.bits == 64 else vsprintf.I386,
-                             symbolize=k.symbolize_for_printk)
+                             symbolize=k.symbolize)
     return res.text, res.length
 
 
 # --------------------------------------------------------------------------- printk
 
-@kapi("printk._printk")
-def _printk(k, m):
-    text, _ = kformat(k, m, m.arg(0), RegArgs(m, 1))
-    return k.printk_bytes(text)
+@kapi("printk._printk", fmt=PTR)
+def _printk(k, m, fmt):
+    text, _ = kformat(k, m, fmt, RegArgs(m, 1))
+    return k.log.printk_bytes(text)
 
 
-@kapi("printk.vprintk")
-def vprintk(k, m):
-    text, _ = kformat(k, m, m.arg(0), VaList(m, m.arg(1)))
-    return k.printk_bytes(text)
+@kapi("printk.vprintk", fmt=PTR, args=PTR)
+def vprintk(k, m, fmt, args):
+    text, _ = kformat(k, m, fmt, VaList(m, args))
+    return k.log.printk_bytes(text)
 
 
-@kapi("printk.__dynamic_pr_debug")
-def dynamic_pr_debug(k, m):
+@kapi("printk.__dynamic_pr_debug", descriptor=PTR, fmt=PTR)
+def dynamic_pr_debug(k, m, descriptor, fmt):
     """``__dynamic_pr_debug(struct _ddebug *desc, fmt, ...)``: called when the site is enabled.
 
     The prefix follows the descriptor's flags (module, function, line, thread id), none by
     default; a module built with -DDEBUG starts with just ``p`` (print).
     """
-    desc = m.arg(0)
-    text, _ = kformat(k, m, m.arg(1), RegArgs(m, 2))
+    text, _ = kformat(k, m, fmt, RegArgs(m, 2))
     w = m.word
-    flags = (m.read_int(desc + 4 * w, 4) >> 24) & 0xFF
+    flags = (m.read_int(descriptor + 4 * w, 4) >> 24) & 0xFF
     prefix = b""
     if flags & _DPRINTK_FLAGS_INCL_TID:
-        prefix += f"[{k.current.pid}] ".encode()
+        prefix += f"[{k.tasks.current.pid}] ".encode()
     if flags & _DPRINTK_FLAGS_INCL_MODNAME:
-        prefix += m.read_cstring(m.read_ptr(desc)) + b":"
+        prefix += m.read_cstring(m.read_ptr(descriptor)) + b":"
     if flags & _DPRINTK_FLAGS_INCL_FUNCNAME:
-        prefix += m.read_cstring(m.read_ptr(desc + w)) + b":"
+        prefix += m.read_cstring(m.read_ptr(descriptor + w)) + b":"
     if flags & _DPRINTK_FLAGS_INCL_LINENO:
-        prefix += str(m.read_int(desc + 4 * w, 4) & 0x3FFFF).encode() + b":"
+        prefix += str(m.read_int(descriptor + 4 * w, 4) & 0x3FFFF).encode() + b":"
     if prefix:
         prefix += b" "
-    return k.printk_bytes(KERN_SOH + b"7" + prefix + text)
+    return k.log.printk_bytes(KERN_SOH + b"7" + prefix + text)
 
 
 def _dev_printk_common(k, m, level, dev, text):
@@ -133,36 +135,37 @@ def _dev_printk_common(k, m, level, dev, text):
         head = b"(NULL device *): "
     else:
         head = b"kmodsim-device: "
-    return k.printk_bytes(KERN_SOH + level + head + text)
+    return k.log.printk_bytes(KERN_SOH + level + head + text)
 
 
 def _dev_level(level):
-    def impl(k, m):
-        text, _ = kformat(k, m, m.arg(1), RegArgs(m, 2))
-        return _dev_printk_common(k, m, level, m.arg(0), text)
+    # void _dev_err(const struct device *dev, const char *fmt, ...), and each level alike
+    def impl(k, m, dev, fmt):
+        text, _ = kformat(k, m, fmt, RegArgs(m, 2))
+        return _dev_printk_common(k, m, level, dev, text)
     return impl
 
 
 for _name, _lvl in (("_dev_err", b"3"), ("_dev_warn", b"4"), ("_dev_notice", b"5"),
                     ("_dev_info", b"6")):
-    kapi(f"printk.{_name}")(_dev_level(_lvl))
+    kapi(f"printk.{_name}", dev=PTR, fmt=PTR)(_dev_level(_lvl))
 
 
-@kapi("printk._dev_printk")
-def dev_printk(k, m):
-    level = m.read_cstring(m.arg(0))
-    text, _ = kformat(k, m, m.arg(2), RegArgs(m, 3))
-    return _dev_printk_common(k, m, level.lstrip(KERN_SOH)[:1] or b"4", m.arg(1), text)
+@kapi("printk._dev_printk", level=PTR, dev=PTR, fmt=PTR)
+def dev_printk(k, m, level, dev, fmt):
+    level = m.read_cstring(level)
+    text, _ = kformat(k, m, fmt, RegArgs(m, 3))
+    return _dev_printk_common(k, m, level.lstrip(KERN_SOH)[:1] or b"4", dev, text)
 
 
-@kapi("printk.__printk_ratelimit")
-def printk_ratelimit(k, m):
+@kapi("printk.__printk_ratelimit", func=PTR)
+def printk_ratelimit(k, m, func):
     return 1
 
 
 @kapi("printk.dump_stack")
 def dump_stack(k, m):
-    k.dump_stack()
+    faults.dump_stack(k)     # faults' own, not this handler (same name)
 
 
 # --------------------------------------------------------------------------- sprintf family
@@ -173,59 +176,52 @@ def _store(m, buf, text, size):
         m.write(buf, text[:size - 1] + b"\0")
 
 
-@kapi("vsprintf.snprintf")
-def snprintf(k, m):
-    buf, size = m.arg(0), m.arg(1)
-    text, full = kformat(k, m, m.arg(2), RegArgs(m, 3))
+@kapi("vsprintf.snprintf", buf=PTR, size=SIZE_T, fmt=PTR)
+def snprintf(k, m, buf, size, fmt):
+    text, full = kformat(k, m, fmt, RegArgs(m, 3))
     _store(m, buf, text, size)
     return full
 
 
-@kapi("vsprintf.vsnprintf")
-def vsnprintf(k, m):
-    buf, size = m.arg(0), m.arg(1)
-    text, full = kformat(k, m, m.arg(2), VaList(m, m.arg(3)))
+@kapi("vsprintf.vsnprintf", buf=PTR, size=SIZE_T, fmt=PTR, args=PTR)
+def vsnprintf(k, m, buf, size, fmt, args):
+    text, full = kformat(k, m, fmt, VaList(m, args))
     _store(m, buf, text, size)
     return full
 
 
-@kapi("vsprintf.scnprintf")
-def scnprintf(k, m):
-    buf, size = m.arg(0), m.arg(1)
-    text, _ = kformat(k, m, m.arg(2), RegArgs(m, 3))
+@kapi("vsprintf.scnprintf", buf=PTR, size=SIZE_T, fmt=PTR)
+def scnprintf(k, m, buf, size, fmt):
+    text, _ = kformat(k, m, fmt, RegArgs(m, 3))
     _store(m, buf, text, size)
     return min(len(text), size - 1) if size else 0
 
 
-@kapi("vsprintf.vscnprintf")
-def vscnprintf(k, m):
-    buf, size = m.arg(0), m.arg(1)
-    text, _ = kformat(k, m, m.arg(2), VaList(m, m.arg(3)))
+@kapi("vsprintf.vscnprintf", buf=PTR, size=SIZE_T, fmt=PTR, args=PTR)
+def vscnprintf(k, m, buf, size, fmt, args):
+    text, _ = kformat(k, m, fmt, VaList(m, args))
     _store(m, buf, text, size)
     return min(len(text), size - 1) if size else 0
 
 
-@kapi("vsprintf.sprintf")
-def sprintf(k, m):
-    buf = m.arg(0)
-    text, full = kformat(k, m, m.arg(1), RegArgs(m, 2))
+@kapi("vsprintf.sprintf", buf=PTR, fmt=PTR)
+def sprintf(k, m, buf, fmt):
+    text, full = kformat(k, m, fmt, RegArgs(m, 2))
     m.write(buf, text + b"\0")
     return full
 
 
-@kapi("vsprintf.vsprintf")
-def vsprintf_(k, m):
-    buf = m.arg(0)
-    text, full = kformat(k, m, m.arg(1), VaList(m, m.arg(2)))
+@kapi("vsprintf.vsprintf", buf=PTR, fmt=PTR, args=PTR)
+def vsprintf_(k, m, buf, fmt, args):
+    text, full = kformat(k, m, fmt, VaList(m, args))
     m.write(buf, text + b"\0")
     return full
 
 
-@kapi("vsprintf.kasprintf")
-def kasprintf(k, m):
-    flags = m.arg(0)
-    text, _ = kformat(k, m, m.arg(1), RegArgs(m, 2))
-    addr = k.kmalloc(len(text) + 1, flags)
+@kapi("vsprintf.kasprintf", gfp=GFP, fmt=PTR)
+def kasprintf(k, m, gfp, fmt):
+    text, _ = kformat(k, m, fmt, RegArgs(m, 2))
+    addr = k.slab.kmalloc(len(text) + 1, gfp)
     if addr:
         m.write(addr, text + b"\0")
     return addr
@@ -233,25 +229,24 @@ def kasprintf(k, m):
 
 # --------------------------------------------------------------------------- panic, taint
 
-@kapi("panic.add_taint")
-def add_taint(k, m):
-    from linker.load.kernel import TAINT_FLAGS
-    flag = m.arg(0)
+@kapi("panic.add_taint", flag=UINT, lockdep_ok=INT)
+def add_taint(k, m, flag, lockdep_ok):
+    # void add_taint(unsigned flag, enum lockdep_ok lockdep_ok)
     if flag < len(TAINT_FLAGS):
-        k.add_taint(TAINT_FLAGS[flag][1], bool(m.arg(1)))
+        k.add_taint(TAINT_FLAGS[flag][1], bool(lockdep_ok))
 
 
-@kapi("panic.__warn_printk")
-def warn_printk(k, m):
+@kapi("panic.__warn_printk", fmt=PTR)
+def warn_printk(k, m, fmt):
     """``__warn_printk``: the cut-here line, then the message; the WARN's trap follows."""
-    k.printk_bytes(KERN_SOH + b"4" + b"------------[ cut here ]------------\n")
-    text, _ = kformat(k, m, m.arg(0), RegArgs(m, 1))
-    k.printk_bytes(text)
+    k.log.printk_bytes(KERN_SOH + b"4" + b"------------[ cut here ]------------\n")
+    text, _ = kformat(k, m, fmt, RegArgs(m, 1))
+    k.log.printk_bytes(text)
 
 
-@kapi("panic.panic")
-def panic(k, m):
-    text, _ = kformat(k, m, m.arg(0), RegArgs(m, 1))
+@kapi("panic.panic", fmt=PTR)
+def panic(k, m, fmt):
+    text, _ = kformat(k, m, fmt, RegArgs(m, 1))
     k.panic(text.decode("latin-1").rstrip("\n"))
 
 
