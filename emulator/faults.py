@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 from unicorn import UC_ERR_INSN_INVALID, UcError
 from unicorn import x86_const as X
 
-from linker.load.linkkernel import (KERN_ALERT, KERN_CRIT, KERN_DEFAULT_LEVEL, KERN_EMERG, KERN_INFO,
-                                   KERN_WARNING, TAINT_FLAGS)
+from linker.load.linkkernel import TAINT_FLAGS
+from linker.loglevels import (LOGLEVEL_ALERT, LOGLEVEL_CRIT, LOGLEVEL_EMERG, LOGLEVEL_INFO,
+                              LOGLEVEL_WARNING, MESSAGE_LOGLEVEL_DEFAULT)
 
 from .errors import KernelPanic
 from .kallsyms import module_symbol
@@ -292,21 +293,21 @@ def page_fault_oops(k, ctx, regs, access, address):
     if error & X86_PF_INSTR:
         region = m.region_of(address)
         if region is not None and not region.perms & 4:   # present, not executable
-            k.printk(KERN_CRIT, "kernel tried to execute NX-protected page - exploit attempt? "
+            k.printk(LOGLEVEL_CRIT, "kernel tried to execute NX-protected page - exploit attempt? "
                                 "(uid: 0)")
     if address < 4096:
-        k.printk(KERN_ALERT, f"BUG: kernel NULL pointer dereference, address: {address:016x}")
+        k.printk(LOGLEVEL_ALERT, f"BUG: kernel NULL pointer dereference, address: {address:016x}")
     else:
-        k.printk(KERN_ALERT, f"BUG: unable to handle page fault for address: {address:016x}")
+        k.printk(LOGLEVEL_ALERT, f"BUG: unable to handle page fault for address: {address:016x}")
     kind = ("instruction fetch" if error & X86_PF_INSTR else
             "write access" if error & X86_PF_WRITE else "read access")
-    k.printk(KERN_ALERT, f"#PF: supervisor {kind} in kernel mode")
+    k.printk(LOGLEVEL_ALERT, f"#PF: supervisor {kind} in kernel mode")
     why = "permissions violation" if error & X86_PF_PROT else "not-present page"
-    k.printk(KERN_ALERT, f"#PF: error_code(0x{error:04x}) - {why}")
-    k.printk(KERN_INFO, _page_walk(m, address))
+    k.printk(LOGLEVEL_ALERT, f"#PF: error_code(0x{error:04x}) - {why}")
+    k.printk(LOGLEVEL_INFO, _page_walk(m, address))
     k.faults.cr2 = address
     _die(k, ctx, "Oops", regs, error)
-    k.printk(KERN_DEFAULT_LEVEL, f"CR2: {address:016x}")
+    k.printk(MESSAGE_LOGLEVEL_DEFAULT, f"CR2: {address:016x}")
     return oops_end(k, ctx, regs, SIGKILL, irqs_off=True, addr=address, access=access,
                     title=f"page fault ({kind}, {why})")
 
@@ -349,14 +350,14 @@ def report_bug(k, ctx, bugaddr, regs):
             return "warn"
         entry.set_flags(k.machine, entry.flags | BUGFLAG_DONE)
     if not entry.flags & BUGFLAG_NO_CUT_HERE:
-        k.printk(KERN_DEFAULT_LEVEL, CUT_HERE)
+        k.printk(MESSAGE_LOGLEVEL_DEFAULT, CUT_HERE)
     if warning:
         warn(k, ctx, entry, bugaddr, regs)
         return "warn"
     if entry.file is not None:
-        k.printk(KERN_CRIT, f"kernel BUG at {entry.file}:{entry.line}!")
+        k.printk(LOGLEVEL_CRIT, f"kernel BUG at {entry.file}:{entry.line}!")
     else:
-        k.printk(KERN_CRIT, f"Kernel BUG at {backtrace_symbol(k, bugaddr)} "
+        k.printk(LOGLEVEL_CRIT, f"Kernel BUG at {backtrace_symbol(k, bugaddr)} "
                             f"[verbose debug info unavailable]")
     return "bug"
 
@@ -364,11 +365,11 @@ def report_bug(k, ctx, bugaddr, regs):
 def warn(k, ctx, entry, bugaddr, regs):
     """``__warn``: the WARNING line, the modules, show_regs, the end marker, then the taint."""
     where = f"{entry.file}:{entry.line} " if entry.file is not None else ""
-    k.printk(KERN_WARNING, f"WARNING: CPU: 0 PID: {k.tasks.current.pid} at {where}"
+    k.printk(LOGLEVEL_WARNING, f"WARNING: CPU: 0 PID: {k.tasks.current.pid} at {where}"
                            f"{symbol(k, bugaddr)}")
     print_modules(k)
     show_regs(k, ctx, regs)
-    k.printk(KERN_WARNING, "---[ end trace 0000000000000000 ]---")
+    k.printk(LOGLEVEL_WARNING, "---[ end trace 0000000000000000 ]---")
     k.add_taint(_taint_letter(entry.flags >> 8), False)
     _record(k, ctx, "warn", f"WARNING at {where.strip() or symbol(k, bugaddr)}", regs)
 
@@ -377,7 +378,7 @@ def handle_stack_overflow(k, ctx, regs, address):
     """``handle_stack_overflow``: the guard page line (``%p``: hashed pointers), ``die()``;
     the oops happened on the double-fault stack, so oops_end panics."""
     bottom, top = stack_bounds(k)
-    k.printk(KERN_EMERG, f"BUG: TASK stack guard page was hit at {hashed(address)} "
+    k.printk(LOGLEVEL_EMERG, f"BUG: TASK stack guard page was hit at {hashed(address)} "
                          f"(stack is {hashed(bottom)}..{hashed(top)})")
     return die(k, ctx, "stack guard page", regs, 0, in_interrupt=True)
 
@@ -391,7 +392,7 @@ def soft_lockup(k, ctx, regs):
     k.faults.lockups.append("timeout" if m.stop_reason == "timeout" else "budget")
     regs = _regs(m, _interrupt_point(k))
     stuck = _advance_to_watchdog(k)
-    k.printk(KERN_EMERG, f"watchdog: BUG: soft lockup - CPU#0 stuck for {stuck}s! "
+    k.printk(LOGLEVEL_EMERG, f"watchdog: BUG: soft lockup - CPU#0 stuck for {stuck}s! "
                          f"[{k.tasks.current.comm}:{k.tasks.current.pid}]")
     print_modules(k)
     show_regs(k, ctx, regs)
@@ -420,7 +421,7 @@ def _die(k, ctx, title, regs, err):
     if k.faults.oops_count == 0:
         k.faults.exec_summary_regs = dict(regs)   # the executive summary shows the first oops
     k.faults.oops_count += 1
-    k.printk(KERN_DEFAULT_LEVEL, f"{title}: {err & 0xFFFF:04x} [#{k.faults.oops_count}]{DIE_FLAGS}")
+    k.printk(MESSAGE_LOGLEVEL_DEFAULT, f"{title}: {err & 0xFFFF:04x} [#{k.faults.oops_count}]{DIE_FLAGS}")
     show_regs(k, ctx, regs)
     print_modules(k)
 
@@ -439,7 +440,7 @@ def oops_end(k, ctx, regs, signal, irqs_off=False, in_interrupt=False, title="Oo
     """``oops_end``: taint D, the end marker, the executive summary (the first oops's
     registers), then the task dies (``make_task_dead``) or, in interrupt, the kernel panics."""
     k.add_taint("D", True)
-    k.printk(KERN_WARNING, "---[ end trace 0000000000000000 ]---")
+    k.printk(LOGLEVEL_WARNING, "---[ end trace 0000000000000000 ]---")
     summary = k.faults.exec_summary_regs or regs
     regs_block(k, summary)
     _record(k, ctx, "oops", title, regs, signal="panic" if in_interrupt else signal,
@@ -448,12 +449,12 @@ def oops_end(k, ctx, regs, signal, irqs_off=False, in_interrupt=False, title="Oo
         panic(k, "Fatal exception in interrupt", raise_=False)
         return Outcome(0, "panic")
     if irqs_off:
-        k.printk(KERN_INFO, f"note: {k.tasks.current.comm}[{k.tasks.current.pid}] exited with irqs disabled")
+        k.printk(LOGLEVEL_INFO, f"note: {k.tasks.current.comm}[{k.tasks.current.pid}] exited with irqs disabled")
     return Outcome(0, signal)
 
 
 def print_modules(k):
-    k.printk(KERN_DEFAULT_LEVEL, f"Modules linked in: {modules_linked_in(k)}")
+    k.printk(MESSAGE_LOGLEVEL_DEFAULT, f"Modules linked in: {modules_linked_in(k)}")
 
 
 def modules_linked_in(k):
@@ -471,12 +472,12 @@ def panic(k, message, raise_=True):
     x86 notifier's ``Kernel Offset`` line; with panic=-1 the machine restarts before the end
     marker. The kernel is dead from here (``Kernel.panicked``); raises KernelPanic."""
     console_verbose(k)
-    k.printk(KERN_EMERG, f"Kernel panic - not syncing: {message}")
+    k.printk(LOGLEVEL_EMERG, f"Kernel panic - not syncing: {message}")
     if "D" not in k.taints:
         panic_stack(k)
-    k.printk(KERN_EMERG, "Kernel Offset: disabled")
+    k.printk(LOGLEVEL_EMERG, "Kernel Offset: disabled")
     if k.faults.panic_timeout == 0:
-        k.printk(KERN_EMERG, f"---[ end Kernel panic - not syncing: {message} ]---")
+        k.printk(LOGLEVEL_EMERG, f"---[ end Kernel panic - not syncing: {message} ]---")
     k.faults.panicked = message
     if raise_:
         raise KernelPanic(message)
@@ -513,9 +514,9 @@ def cpu_line(k):
     """``dump_stack_print_info``: the CPU line (Debian adds its version) and the machine."""
     p = k.profile
     tainted = f"Tainted: {k.taints.string()}" if k.taints else "Not tainted"
-    k.printk(KERN_DEFAULT_LEVEL, f"CPU: 0 PID: {k.tasks.current.pid} Comm: {k.tasks.current.comm} "
+    k.printk(MESSAGE_LOGLEVEL_DEFAULT, f"CPU: 0 PID: {k.tasks.current.pid} Comm: {k.tasks.current.comm} "
                                  f"{tainted} {p.release} {_uname_suffix(p)}")
-    k.printk(KERN_DEFAULT_LEVEL, f"Hardware name: {HARDWARE}")
+    k.printk(MESSAGE_LOGLEVEL_DEFAULT, f"Hardware name: {HARDWARE}")
 
 
 def show_regs(k, ctx, regs):
@@ -532,18 +533,18 @@ def regs_block(k, regs):
     """``__show_regs`` (SHOW_REGS_ALL): RIP, Code, the registers, segments, control regs."""
     p = k.printk
     rip = regs["RIP"]
-    p(KERN_DEFAULT_LEVEL, f"RIP: 0010:{symbol(k, rip) or f'0x{rip:x}'}")
-    p(KERN_DEFAULT_LEVEL, code_line(k, rip))
-    p(KERN_DEFAULT_LEVEL, f"RSP: 0018:{regs['RSP']:016x} EFLAGS: {regs['EFLAGS']:08x}")
+    p(MESSAGE_LOGLEVEL_DEFAULT, f"RIP: 0010:{symbol(k, rip) or f'0x{rip:x}'}")
+    p(MESSAGE_LOGLEVEL_DEFAULT, code_line(k, rip))
+    p(MESSAGE_LOGLEVEL_DEFAULT, f"RSP: 0018:{regs['RSP']:016x} EFLAGS: {regs['EFLAGS']:08x}")
     for row in (("RAX", "RBX", "RCX"), ("RDX", "RSI", "RDI"), ("RBP", "R08", "R09"),
                 ("R10", "R11", "R12"), ("R13", "R14", "R15")):
-        p(KERN_DEFAULT_LEVEL, " ".join(f"{r}: {regs[r]:016x}" for r in row))
-    p(KERN_DEFAULT_LEVEL, "FS:  0000000000000000(0000) GS:ff1100001f200000(0000) "
+        p(MESSAGE_LOGLEVEL_DEFAULT, " ".join(f"{r}: {regs[r]:016x}" for r in row))
+    p(MESSAGE_LOGLEVEL_DEFAULT, "FS:  0000000000000000(0000) GS:ff1100001f200000(0000) "
                           "knlGS:0000000000000000")
-    p(KERN_DEFAULT_LEVEL, "CS:  0010 DS: 0000 ES: 0000 CR0: 0000000080050033")
-    p(KERN_DEFAULT_LEVEL, f"CR2: {k.faults.cr2:016x} CR3: 0000000006074000 "
+    p(MESSAGE_LOGLEVEL_DEFAULT, "CS:  0010 DS: 0000 ES: 0000 CR0: 0000000080050033")
+    p(MESSAGE_LOGLEVEL_DEFAULT, f"CR2: {k.faults.cr2:016x} CR3: 0000000006074000 "
                           f"CR4: 0000000000751ef0")
-    p(KERN_DEFAULT_LEVEL, "PKRU: 55555554")
+    p(MESSAGE_LOGLEVEL_DEFAULT, "PKRU: 55555554")
 
 
 def code_line(k, rip):
@@ -589,10 +590,10 @@ def show_trace(k, ctx, unwinder, state, scan_from, prefix=()):
     user registers follow. Returns the (address, reliable) frames printed."""
     p = k.printk
     m = k.machine
-    p(KERN_DEFAULT_LEVEL, "Call Trace:")
-    p(KERN_DEFAULT_LEVEL, " <TASK>")
+    p(MESSAGE_LOGLEVEL_DEFAULT, "Call Trace:")
+    p(MESSAGE_LOGLEVEL_DEFAULT, " <TASK>")
     for line in prefix:
-        p(KERN_DEFAULT_LEVEL, f" {line}")
+        p(MESSAGE_LOGLEVEL_DEFAULT, f" {line}")
     bottom, top = stack_bounds(k)
     slot = max(scan_from, bottom or scan_from)
     slot = (slot + 7) & ~7
@@ -609,12 +610,12 @@ def show_trace(k, ctx, unwinder, state, scan_from, prefix=()):
                 frames.append((word, reliable))
                 _kernel_tail(k, ctx, reliable)
                 break
-            p(KERN_DEFAULT_LEVEL, f" {'' if reliable else '? '}{backtrace_symbol(k, word)}")
+            p(MESSAGE_LOGLEVEL_DEFAULT, f" {'' if reliable else '? '}{backtrace_symbol(k, word)}")
             frames.append((word, reliable))
             if reliable:
                 unwinder.next(state)
         slot += 8
-    p(KERN_DEFAULT_LEVEL, " </TASK>")
+    p(MESSAGE_LOGLEVEL_DEFAULT, " </TASK>")
     return frames
 
 
@@ -623,10 +624,10 @@ def _kernel_tail(k, ctx, reliable):
     the entry frame's user registers (``show_regs_if_on_stack``)."""
     mark = "" if reliable else "? "
     for frame in KERNEL_FRAMES[ctx.what]:
-        k.printk(KERN_DEFAULT_LEVEL, f" {mark}{frame}")
+        k.printk(MESSAGE_LOGLEVEL_DEFAULT, f" {mark}{frame}")
     if reliable:
         for line in _user_regs(k, ctx.what):
-            k.printk(KERN_DEFAULT_LEVEL, line)
+            k.printk(MESSAGE_LOGLEVEL_DEFAULT, line)
 
 
 def module_unwinder(k):
@@ -1016,13 +1017,13 @@ def dump_stack(k, frames=None):
     "suspiciously returned" warning, tests/realkernel/lifecycle): the CPU line, the load
     path's frames from dump_stack_lvl down, the syscall's user registers."""
     cpu_line(k)
-    k.printk(KERN_DEFAULT_LEVEL, "Call Trace:")
-    k.printk(KERN_DEFAULT_LEVEL, " <TASK>")
+    k.printk(MESSAGE_LOGLEVEL_DEFAULT, "Call Trace:")
+    k.printk(MESSAGE_LOGLEVEL_DEFAULT, " <TASK>")
     for frame in frames or DUMP_STACK_FRAMES:
-        k.printk(KERN_DEFAULT_LEVEL, f" {frame}")
+        k.printk(MESSAGE_LOGLEVEL_DEFAULT, f" {frame}")
     for line in _user_regs(k, "init"):
-        k.printk(KERN_DEFAULT_LEVEL, line)
-    k.printk(KERN_DEFAULT_LEVEL, " </TASK>")
+        k.printk(MESSAGE_LOGLEVEL_DEFAULT, line)
+    k.printk(MESSAGE_LOGLEVEL_DEFAULT, " </TASK>")
 
 
 def hashed(addr):
@@ -1164,4 +1165,4 @@ __all__ = ["Outcome", "Context", "FaultReport", "BugEntry", "run_guarded", "hand
            "soft_lockup", "dump_stack", "show_trace", "code_line", "module_of",
            "decode_bug_entry", "bug_table", "find_bug", "is_canonical", "explain_fault",
            "apply_returns",
-           "KERN_WARNING"]
+           "LOGLEVEL_WARNING"]

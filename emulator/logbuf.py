@@ -6,7 +6,8 @@ interleaves with its own output. A module's printk (``printk_bytes``) handles th
 prefixes and KERN_CONT as 6.1's ``vprintk_store`` does.
 """
 
-from linker.load.linkkernel import KERN_DEFAULT_LEVEL, KernelLog, Record
+from linker.loglevels import MESSAGE_LOGLEVEL_DEFAULT
+from linker.load.linkkernel import KernelLog, Record
 
 from .clock import Clock
 
@@ -65,7 +66,7 @@ class LogBuffer(KernelLog):
             return n
         if last is not None:
             last.open = False
-        self.printk(KERN_DEFAULT_LEVEL if level is None else level, body)
+        self.printk(MESSAGE_LOGLEVEL_DEFAULT if level is None else level, body)
         self.records[-1].open = not ends_line
         return n
 

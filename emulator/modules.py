@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from linker.errors import KmodError
 from linker.load.hobby import link_hobby
-from linker.load.linkkernel import KERN_ERR, KERN_WARNING, Module
+from linker.loglevels import LOGLEVEL_ERR, LOGLEVEL_WARNING
+from linker.load.linkkernel import Module
 from linker.load.pipeline import LinkedModule, free_module_memory, link_module, register_module
 
 from . import faults
@@ -141,7 +142,7 @@ class ModuleLoader:
                 other = next((h for h in self.k.modules.exported(name) if h.owner is not mod), None)
                 owner = other.owner.name if other else None
             if owner is not None:
-                self.k.printk(KERN_ERR, f"{mod.name}: exports duplicate symbol {name} (owned by {owner})")
+                self.k.printk(LOGLEVEL_ERR, f"{mod.name}: exports duplicate symbol {name} (owned by {owner})")
                 return -errno.ENOEXEC
         self._map_module(mod)
         return 0
@@ -204,7 +205,7 @@ class ModuleLoader:
             self._free_module(mod)
             return Result(ret)
         if ret > 0:
-            self.k.printk(KERN_WARNING,
+            self.k.printk(LOGLEVEL_WARNING,
                         f"do_init_module: '{mod.name}'->init suspiciously returned {ret}, it should "
                         f"follow 0/-E convention\ndo_init_module: loading module anyway...")
             faults.dump_stack(self.k)

@@ -4,7 +4,7 @@ Both regions are :class:`~emulator.heap.Heap`s in emulated memory (the hobby ker
 heap for both). An invalid or double kfree is reported in the log and otherwise ignored.
 """
 
-from linker.load.linkkernel import KERN_WARNING
+from linker.loglevels import LOGLEVEL_WARNING
 
 from .heap import Heap, HeapError
 
@@ -27,7 +27,7 @@ class Slab:
         try:
             (self.vheap if self.vheap.contains(addr) else self.heap).free(addr)
         except HeapError as exc:
-            self.log.printk(KERN_WARNING, f"kmodsim: {exc}")
+            self.log.printk(LOGLEVEL_WARNING, f"kmodsim: {exc}")
 
     def kmem_cache_create(self, name, size):
         addr = self.heap.alloc(KMEM_CACHE_SIZE, zero=True)

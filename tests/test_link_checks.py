@@ -53,7 +53,8 @@ GOLDEN = SHARED / "golden" / "seed-modules"
 REALKERNEL_TOOL = SHARED / "tools" / "realkernel"
 UPDATE = bool(os.environ.get("KMODSIM_UPDATE_REALKERNEL"))
 
-KERN_ERR, KERN_WARNING, KERN_NOTICE, KERN_INFO, KERN_DEBUG = 3, 4, 5, 6, 7
+from linker.loglevels import (LOGLEVEL_DEBUG, LOGLEVEL_ERR, LOGLEVEL_INFO, LOGLEVEL_NOTICE,
+                              LOGLEVEL_WARNING)
 MODULE_INIT_IGNORE_MODVERSIONS, MODULE_INIT_IGNORE_VERMAGIC = 1, 2
 VERMAGIC = "6.1.0-56-amd64 SMP preempt mod_unload modversions "
 OTHER_RELEASE = "6.1.0-99-amd64 SMP preempt mod_unload modversions "
@@ -181,47 +182,47 @@ def shown(expected):
 
 
 def O(mod="hello_debug"):
-    return (KERN_WARNING, f"{mod}: loading out-of-tree module taints kernel.")
+    return (LOGLEVEL_WARNING, f"{mod}: loading out-of-tree module taints kernel.")
 
 
 def E(mod="hello_debug"):
-    return (KERN_NOTICE, f"{mod}: module verification failed: signature and/or required key "
+    return (LOGLEVEL_NOTICE, f"{mod}: module verification failed: signature and/or required key "
                          "missing - tainting kernel")
 
 
 def FORCED(reason, mod="hello_debug"):
-    return (KERN_WARNING, f"{mod}: {reason}: kernel tainted.")
+    return (LOGLEVEL_WARNING, f"{mod}: {reason}: kernel tainted.")
 
 
-LOCKDEP = (KERN_WARNING, "Disabling lock debugging due to kernel taint")
+LOCKDEP = (LOGLEVEL_WARNING, "Disabling lock debugging due to kernel taint")
 
 
 def unknown(symbol, err, mod="hello_debug"):
-    return (KERN_WARNING, f"{mod}: Unknown symbol {symbol} (err {err})")
+    return (LOGLEVEL_WARNING, f"{mod}: Unknown symbol {symbol} (err {err})")
 
 
 def disagrees(symbol, mod="hello_debug"):
-    return (KERN_WARNING, f"{mod}: disagrees about version of symbol {symbol}")
+    return (LOGLEVEL_WARNING, f"{mod}: disagrees about version of symbol {symbol}")
 
 
 def no_version(symbol, mod="hello_debug"):
-    return (KERN_WARNING, f"{mod}: no symbol version for {symbol}")
+    return (LOGLEVEL_WARNING, f"{mod}: no symbol version for {symbol}")
 
 
 def nonzero(rtype, val):
     # the kernel prints loc with %p: hashed, 16 hex digits; kmodsim prints the address
-    return (KERN_ERR, re.compile(
+    return (LOGLEVEL_ERR, re.compile(
         "module: x86/modules: Skipping invalid relocation target, existing value is nonzero "
         f"for type {rtype}, loc [0-9a-f]{{16}}, val {val:x}"))
 
 
 def overflow(rtype, val, mod="hello_debug"):
-    return [(KERN_ERR, f"module: overflow in relocation type {rtype} val {val:x}"),
-            (KERN_ERR, f"module: `{mod}' likely not compiled with -mcmodel=kernel")]
+    return [(LOGLEVEL_ERR, f"module: overflow in relocation type {rtype} val {val:x}"),
+            (LOGLEVEL_ERR, f"module: `{mod}' likely not compiled with -mcmodel=kernel")]
 
 
-RETPOLINE = [(KERN_ERR, "Spectre V2 : System may be vulnerable to spectre v2"),
-             (KERN_WARNING, "hello_debug: loading module not compiled with retpoline compiler.")]
+RETPOLINE = [(LOGLEVEL_ERR, "Spectre V2 : System may be vulnerable to spectre v2"),
+             (LOGLEVEL_WARNING, "hello_debug: loading module not compiled with retpoline compiler.")]
 
 # ------------------------------------------------------------------------------ the cases
 
@@ -241,17 +242,17 @@ class Case:
 CASES = [
     # --- module_sig_check / vermagic (check_modinfo)
     Case("vermagic_mismatch", "hd_vermagic", [
-        (KERN_ERR, f"hello_debug: version magic '{NO_PREEMPT}' should be '{VERMAGIC}'")],
+        (LOGLEVEL_ERR, f"hello_debug: version magic '{NO_PREEMPT}' should be '{VERMAGIC}'")],
         errno.ENOEXEC, real=("checks1", "load hd_vermagic.ko")),
     Case("vermagic_release_word_ignored_with_versions", "hd_release", [O(), E()],
          real=("checks1", "load hd_release.ko"), taints="OE"),
     Case("vermagic_whole_string_without_versions", "hd_noversions_release", [
         FORCED("module_layout"), LOCKDEP,
-        (KERN_ERR, f"hello_debug: version magic '{OTHER_RELEASE}' should be '{VERMAGIC}'")],
+        (LOGLEVEL_ERR, f"hello_debug: version magic '{OTHER_RELEASE}' should be '{VERMAGIC}'")],
         errno.ENOEXEC, real=("checks3", "load hd_noversions_release.ko")),
     Case("vermagic_whole_string_with_ignore_modversions", "hd_release", [
         FORCED("module_layout"), LOCKDEP,
-        (KERN_ERR, f"hello_debug: version magic '{OTHER_RELEASE}' should be '{VERMAGIC}'")],
+        (LOGLEVEL_ERR, f"hello_debug: version magic '{OTHER_RELEASE}' should be '{VERMAGIC}'")],
         errno.ENOEXEC, flags=MODULE_INIT_IGNORE_MODVERSIONS, real=("checks3", "load hd_release.ko 1")),
     Case("ignore_vermagic_forces_load", "hd_vermagic", [
         FORCED("bad vermagic"), LOCKDEP, O(), E()],
@@ -303,20 +304,20 @@ CASES = [
          real=("checks7", "load importer.ko")),
     # --- setup_load_info
     Case("no_symbols", "hd_stripped", [
-        (KERN_WARNING, "hello_debug: module has no symbols (stripped?)")],
+        (LOGLEVEL_WARNING, "hello_debug: module has no symbols (stripped?)")],
         errno.ENOEXEC, real=("checks1", "load hd_stripped.ko"), taints=""),
     Case("no_symbols_no_name", "hd_stripped_noname", [
-        (KERN_WARNING, "(missing .modinfo section or name field): module has no symbols (stripped?)")],
+        (LOGLEVEL_WARNING, "(missing .modinfo section or name field): module has no symbols (stripped?)")],
         errno.ENOEXEC, real=("checks1", "load hd_stripped_noname.ko"), taints=""),
     Case("no_module_descriptor", "hd_nomod", [
-        (KERN_WARNING, "hello_debug: No module found in object")],
+        (LOGLEVEL_WARNING, "hello_debug: No module found in object")],
         errno.ENOEXEC, real=("checks1", "load hd_nomod.ko"), taints=""),
     Case("no_module_descriptor_no_name", "hd_nomod_noname", [
-        (KERN_WARNING, "(missing .modinfo section or name field): No module found in object")],
+        (LOGLEVEL_WARNING, "(missing .modinfo section or name field): No module found in object")],
         errno.ENOEXEC, real=("checks1", "load hd_nomod_noname.ko"), taints=""),
     Case("no_modinfo_name_from_descriptor", "hd_noname", [
         FORCED("bad vermagic"), LOCKDEP, O(), *RETPOLINE,
-        (KERN_WARNING, "hello_debug: module license 'unspecified' taints kernel."), E()],
+        (LOGLEVEL_WARNING, "hello_debug: module license 'unspecified' taints kernel."), E()],
         real=("checks6", "load hd_noname.ko"), taints="PFOE"),
     # --- check_modinfo: taints
     Case("out_of_tree_and_unsigned", "hello_debug", [O(), E()],
@@ -325,24 +326,24 @@ CASES = [
          real=("checks2", "load hello_signed.ko"), taints="OE"),
     Case("proprietary_license", "license_proprietary", [
         O("license_proprietary"),
-        (KERN_WARNING, "license_proprietary: module license 'Proprietary' taints kernel."),
+        (LOGLEVEL_WARNING, "license_proprietary: module license 'Proprietary' taints kernel."),
         LOCKDEP, E("license_proprietary")],
         real=("checks2", "load license_proprietary.ko"), taints="POE"),
     Case("staging", "hd_staging", [
-        O(), (KERN_WARNING, "hello_debug: module is from the staging directory, the quality is "
+        O(), (LOGLEVEL_WARNING, "hello_debug: module is from the staging directory, the quality is "
                             "unknown, you have been warned."), E()],
         real=("checks2", "load hd_staging.ko"), taints="COE"),
     Case("livepatch", "hd_livepatch", [
-        O(), (KERN_NOTICE, "hello_debug: tainting kernel with TAINT_LIVEPATCH"), E()],
+        O(), (LOGLEVEL_NOTICE, "hello_debug: tainting kernel with TAINT_LIVEPATCH"), E()],
         real=("checks2", "load hd_livepatch.ko"), taints="OEK"),
     Case("test_module", "hd_test", [
-        O(), (KERN_WARNING, "hello_debug: loading test module taints kernel."), E()],
+        O(), (LOGLEVEL_WARNING, "hello_debug: loading test module taints kernel."), E()],
         real=("checks2", "load hd_test.ko"), taints="OEN"),
     Case("no_retpoline", "hd_noretpoline", [O(), *RETPOLINE, E()],
          real=("checks2", "load hd_noretpoline.ko"), taints="OE"),
     # --- module_enforce_rwx_sections
     Case("write_exec_section", "hd_wx", [
-        O(), (KERN_ERR, "hello_debug: section .init.text (index 6) has invalid WRITE|EXEC flags")],
+        O(), (LOGLEVEL_ERR, "hello_debug: section .init.text (index 6) has invalid WRITE|EXEC flags")],
         errno.ENOEXEC, real=("checks1", "load hd_wx.ko"), taints="O"),
     # --- simplify_symbols
     Case("unknown_symbols", "importer", [
@@ -353,31 +354,31 @@ CASES = [
     Case("imports_resolved_from_module", "importer", [], with_=("exporter",),
          real=("checks1", "load importer.ko", 2)),
     Case("namespace_not_imported", "imp_no_import_ns", [
-        (KERN_ERR, "importer: module uses symbol (kmodsim_secret) from namespace KMODSIM_DEMO, "
+        (LOGLEVEL_ERR, "importer: module uses symbol (kmodsim_secret) from namespace KMODSIM_DEMO, "
                    "but does not import it."),
         unknown("kmodsim_secret", -22, "importer")],
         errno.EINVAL, with_=("exporter",), real=("checks1", "load imp_no_import_ns.ko")),
     Case("gpl_only_symbols_for_proprietary_module", "imp_proprietary", [
-        (KERN_WARNING, "importer: module license 'Proprietary' taints kernel."), LOCKDEP,
+        (LOGLEVEL_WARNING, "importer: module license 'Proprietary' taints kernel."), LOCKDEP,
         unknown("kmodsim_secret", -2, "importer"), unknown("kmodsim_greet", -2, "importer")],
         errno.ENOENT, with_=("exporter",), real=("checks1", "load imp_proprietary.ko")),
     Case("common_symbol", "hd_common", [
-        O(), E(), (KERN_WARNING, "hello_debug: please compile with -fno-common")],
+        O(), E(), (LOGLEVEL_WARNING, "hello_debug: please compile with -fno-common")],
         errno.ENOEXEC, real=("checks1", "load hd_common.ko")),
     Case("invalid_section_index", "hd_badshndx", [
-        O(), E(), (KERN_ERR, "hello_debug: Symbol __func__.6 has an invalid section index 200 (max 51)")],
+        O(), E(), (LOGLEVEL_ERR, "hello_debug: Symbol __func__.6 has an invalid section index 200 (max 51)")],
         errno.ENOEXEC, real=("checks1", "load hd_badshndx.ko")),
     Case("every_symbol_reported_last_error_returned", "hd_common_crc", [
-        O(), E(), (KERN_WARNING, "hello_debug: please compile with -fno-common"),
+        O(), E(), (LOGLEVEL_WARNING, "hello_debug: please compile with -fno-common"),
         disagrees("_printk"), unknown("_printk", -22)],
         errno.EINVAL, real=("checks1", "load hd_common_crc.ko")),
     Case("last_error_returned_is_a_later_symbols", "hd_crc_badshndx", [
         O(), E(), disagrees("__fentry__"), unknown("__fentry__", -22),
-        (KERN_ERR, "hello_debug: Symbol init_module has an invalid section index 200 (max 51)")],
+        (LOGLEVEL_ERR, "hello_debug: Symbol init_module has an invalid section index 200 (max 51)")],
         errno.ENOEXEC, real=("checks1", "load hd_crc_badshndx.ko")),
     # --- apply_relocations
     Case("unknown_relocation_type", "hd_reloc_unknown", [
-        O(), E(), (KERN_ERR, "module: hello_debug: Unknown rela relocation: 9")],
+        O(), E(), (LOGLEVEL_ERR, "module: hello_debug: Unknown rela relocation: 9")],
         errno.ENOEXEC, real=("checks1", "load hd_reloc_unknown.ko")),
     Case("nonzero_target_64", "hd_reloc_nonzero_64", [
         O(), E(), nonzero(1, 0xFFFFFFFFC0207000)],           # init_module, at init's start
@@ -389,7 +390,7 @@ CASES = [
     Case("overflow_32s", "hd_reloc_32s", [O(), E(), *overflow(11, PRINTK - 0x80000000)],
          errno.ENOEXEC, real=("checks1", "load hd_reloc_32s.ko")),
     Case("rel_section", "hd_rel", [
-        O(), E(), (KERN_ERR, "module hello_debug: REL relocation unsupported")],
+        O(), E(), (LOGLEVEL_ERR, "module hello_debug: REL relocation unsupported")],
         errno.ENOEXEC, real=("checks1", "load hd_rel.ko")),
 ]
 
@@ -485,7 +486,7 @@ def test_forced_and_lockdep_lines_once_per_boot():
     assert try_link(k, "hd_noversions", register=True)[:2] == (
         0, [FORCED("module_layout"), LOCKDEP, O(), E()])
     err, lines, _ = try_link(k, "license_proprietary")
-    assert (err, lines) == (0, [(KERN_WARNING, "license_proprietary: module license 'Proprietary' "
+    assert (err, lines) == (0, [(LOGLEVEL_WARNING, "license_proprietary: module license 'Proprietary' "
                                                "taints kernel.")])
 
 
@@ -603,13 +604,13 @@ def test_golden_sizes(name, core, init, size_shown):
 NOISE = re.compile(r"^(tsc|clocksource): ")
 # what each module's init prints, after the loader's lines (not kmodsim's business)
 INIT_OUTPUT = {
-    "hello_debug": [(KERN_DEBUG, "hello_debug: loaded"),
-                    (KERN_INFO, "hello_debug: pr_info is always on")],
-    "exporter": [(KERN_INFO, "exporter: loaded")],
-    "importer": [(KERN_INFO, "exporter: hello, importer"),
-                 (KERN_INFO, "importer: 40 + 2 = 42, secret = 0x6b6d6f6473696d, calls = 2")],
-    "license_proprietary": [(KERN_INFO, "license_proprietary: loaded, kernel is now tainted")],
-    "params": [(KERN_INFO, t) for t in (
+    "hello_debug": [(LOGLEVEL_DEBUG, "hello_debug: loaded"),
+                    (LOGLEVEL_INFO, "hello_debug: pr_info is always on")],
+    "exporter": [(LOGLEVEL_INFO, "exporter: loaded")],
+    "importer": [(LOGLEVEL_INFO, "exporter: hello, importer"),
+                 (LOGLEVEL_INFO, "importer: 40 + 2 = 42, secret = 0x6b6d6f6473696d, calls = 2")],
+    "license_proprietary": [(LOGLEVEL_INFO, "license_proprietary: loaded, kernel is now tainted")],
+    "params": [(LOGLEVEL_INFO, t) for t in (
         "params: byte=254 short=-300 ushort=65000",
         "params: int=-42 uint=4000000000 long=-1234567890123 ulong=18000000000000000000 "
         "ullong=81985529216486895",

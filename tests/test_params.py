@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 
 from emulator.kapi.kernel_params import (
-    I386, X86_64, KERN_ERR, KERN_INFO, KERN_NOTICE, KERN_WARNING, Param, ParamHeap,
+    I386, X86_64, LOGLEVEL_ERR, LOGLEVEL_INFO, LOGLEVEL_NOTICE, LOGLEVEL_WARNING, Param, ParamHeap,
     ParamOpsError, c_buffer, cstr, kernel_parse_args, kstrtobool, kstrtoll, kstrtoull, kstrtox,
     next_arg, param_free, param_get, param_set, param_store, parse_args, parse_module_args,
     read_params, split_args, sysfs_params)
@@ -377,7 +377,7 @@ class ParamsModule:
                   for i in range(self.u("n_names", 4))]
         log = Log()
         for line in lines:
-            log(KERN_INFO, line.decode("utf-8", "surrogateescape"))
+            log(LOGLEVEL_INFO, line.decode("utf-8", "surrogateescape"))
         return list(log)
 
 
@@ -660,7 +660,7 @@ def test_charp_length_limit(machine):
     kp, log = machine.module.by_name["p_charp"], Log()
     assert param_set(kp, "x" * 1024, machine.mem, machine.heap, log) == 0
     assert param_set(kp, "x" * 1025, machine.mem, machine.heap, log) == ENOSPC
-    assert log == [(KERN_ERR, "p_charp: string parameter too long")]
+    assert log == [(LOGLEVEL_ERR, "p_charp: string parameter too long")]
 
 
 def test_charp_null_and_bad_pointers(machine):
@@ -680,7 +680,7 @@ def test_string_fits_maxlen_minus_one(machine):
     kp, log = machine.module.by_name["p_string"], Log()
     assert param_set(kp, "a" * 15, machine.mem, machine.heap, log) == 0
     assert param_set(kp, "a" * 16, machine.mem, machine.heap, log) == ENOSPC
-    assert log == [(KERN_ERR, "p_string: string doesn't fit in 15 chars.")]
+    assert log == [(LOGLEVEL_ERR, "p_string: string doesn't fit in 15 chars.")]
     assert param_get(kp, machine.mem) == b"a" * 15 + b"\n"
 
 
@@ -705,7 +705,7 @@ def test_bool_enable_only(machine):
 def test_array_failure_keeps_the_elements_before_it(machine):
     kp, log = machine.module.by_name["p_names"], Log()
     assert param_set(kp, "1,2,3,4", machine.mem, machine.heap, log) == EINVAL
-    assert log == [(KERN_ERR, "p_names: can only take 3 arguments")]
+    assert log == [(LOGLEVEL_ERR, "p_names: can only take 3 arguments")]
     assert param_get(kp, machine.mem) == b"1,2,3\n"
     assert param_set(kp, "a,b", machine.mem, machine.heap) == 0
     assert len(machine.kmalloc.freed) == 2              # 1 and 2 replaced; 3 still counted out
@@ -731,7 +731,7 @@ def test_unsafe_parameter_taints(machine):
     params = [replace(kp, flags=1) if kp.name == "p_int" else kp for kp in machine.module.params]
     assert parse_args("params", "p-int=3", params, machine.mem, machine.heap, log,
                       add_taint=taints.append) == 0
-    assert log == [(KERN_NOTICE, "Setting dangerous option p_int - tainting kernel")]
+    assert log == [(LOGLEVEL_NOTICE, "Setting dangerous option p_int - tainting kernel")]
     assert taints == ["U"]
 
 
@@ -740,7 +740,7 @@ def test_hardware_parameter_under_lockdown(machine):
     log = Log()
     assert parse_args("params", "p_int=3", params, machine.mem, machine.heap, log,
                       locked_down=True) == -errno.EPERM
-    assert log == [(KERN_ERR, "params: `3' invalid for parameter `p_int'")]
+    assert log == [(LOGLEVEL_ERR, "params: `3' invalid for parameter `p_int'")]
 
 
 def test_level_outside_the_range_is_skipped(machine):
@@ -754,14 +754,14 @@ def test_unknown_without_callback_is_an_error(machine):
     log = Log()
     assert kernel_parse_args("setup", b"nosuch=1", machine.module.params, machine.mem,
                              machine.heap, log) == (-errno.ENOENT, None)
-    assert log == [(KERN_ERR, "setup: Unknown parameter `nosuch'")]
+    assert log == [(LOGLEVEL_ERR, "setup: Unknown parameter `nosuch'")]
 
 
 def test_async_probe_and_dyndbg(machine):
     result, log, _ = run(machine, b"async_probe dyndbg other.dyndbg=-p dyndbg= x.y.dyndbg=1")
     assert result.rc == 0 and result.async_probe is True
     assert result.dyndbg == [("params", "+p"), ("other", "-p"), ("params", "")]
-    assert log == [(KERN_WARNING, "params: unknown parameter 'x' ignored")]
+    assert log == [(LOGLEVEL_WARNING, "params: unknown parameter 'x' ignored")]
     assert run(machine, b"async_probe=0")[0].async_probe is False
     assert run(machine, b"async_probe=junk")[0].async_probe is True
     assert run(machine, b"p_int=1")[0].async_probe is None
@@ -772,7 +772,7 @@ def test_error_before_dashes_wins(machine):
     assert (result.rc, result.after_dashes) == (EINVAL, None)
     result, log, _ = run(machine, b"p_int=1 -- p_int=2 junk")
     assert (result.rc, result.after_dashes) == (0, "p_int=2 junk")
-    assert log == [(KERN_WARNING, "params: parameters 'p_int=2 junk' after `--' ignored")]
+    assert log == [(LOGLEVEL_WARNING, "params: parameters 'p_int=2 junk' after `--' ignored")]
 
 
 def test_custom_ops(machine):

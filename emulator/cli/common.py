@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from linker.errors import KmodError
-from linker.load.linkkernel import KERN_LEVEL_NAMES
+from linker.loglevels import LOGLEVEL_NAMES
 from linker.profiles import DEFAULT_PROFILE, load_profile
 
 # kmod 30 tools/insmod.c mod_strerror
@@ -24,7 +24,7 @@ def mod_strerror(err):
 
 def log_line(record):
     """One kernel log record as ``kmodsim link`` shows it: ``<err> text``."""
-    return f"<{KERN_LEVEL_NAMES[record.level]}> {record.text}"
+    return f"<{LOGLEVEL_NAMES[record.level]}> {record.text}"
 
 
 def print_log(records, out, indent=""):

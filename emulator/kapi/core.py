@@ -8,7 +8,7 @@ Argument order and return values follow the 6.1 prototypes (noted where they are
 
 import errno
 
-from linker.load.linkkernel import KERN_WARNING
+from linker.loglevels import LOGLEVEL_WARNING
 
 from ..clock import NS_PER_JIFFY
 from .registry import BOOL, GFP, HANDLED, INT, LONG, PTR, SIZE_T, UINT, ULONG, kapi
@@ -420,7 +420,7 @@ def module_put(k, m, module):
 
 def list_corruption(k, line):
     """CONFIG_DEBUG_LIST with CONFIG_BUG_ON_DATA_CORRUPTION off: a WARN, the operation skipped."""
-    k.printk(KERN_WARNING, line)
+    k.printk(LOGLEVEL_WARNING, line)
     return 0
 
 

@@ -38,7 +38,8 @@ from typing import Callable, Protocol
 from linker.errors import KmodError
 from linker.module.params import KERNEL_PARAM, KPARAM_ARRAY, KPARAM_STRING
 
-KERN_ERR, KERN_WARNING, KERN_NOTICE, KERN_INFO, KERN_DEBUG = 3, 4, 5, 6, 7
+from linker.loglevels import (LOGLEVEL_DEBUG, LOGLEVEL_ERR, LOGLEVEL_INFO, LOGLEVEL_NOTICE,
+                              LOGLEVEL_WARNING)
 
 KERNEL_PARAM_OPS_FL_NOARG = 1 << 0          # include/linux/moduleparam.h
 KERNEL_PARAM_FL_UNSAFE = 1 << 0
@@ -506,7 +507,7 @@ def _show_string(ctx, abi, ptr):
 def _set_charp(val, kp, ctx):
     value = val.bytes()
     if len(value) > CHARP_MAXLEN:
-        ctx.printk(KERN_ERR, f"{kp.name}: string parameter too long")
+        ctx.printk(LOGLEVEL_ERR, f"{kp.name}: string parameter too long")
         return -errno.ENOSPC
     addr = ctx.heap.kmalloc_parameter(len(value) + 1)
     if not addr:
@@ -528,7 +529,7 @@ def _free_charp(kp, ctx):
 def _set_copystring(val, kp, ctx):
     value = val.bytes()
     if len(value) >= kp.maxlen:             # strnlen(val, maxlen) == maxlen
-        ctx.printk(KERN_ERR, f"{kp.name}: string doesn't fit in "
+        ctx.printk(LOGLEVEL_ERR, f"{kp.name}: string doesn't fit in "
                              f"{(kp.maxlen - 1) & 0xFFFFFFFF} chars.")
         return -errno.ENOSPC
     ctx.mem.write(kp.string, value + b"\0")
@@ -565,7 +566,7 @@ def _set_array(val, kp, ctx):
     _write_num(kp, ctx, count)
     while True:
         if count == kp.max:
-            ctx.printk(KERN_ERR, f"{kp.name}: can only take {kp.max} arguments")
+            ctx.printk(LOGLEVEL_ERR, f"{kp.name}: can only take {kp.max} arguments")
             return -errno.EINVAL
         length = 0
         while buf[pos + length] not in (0, ord(",")):
@@ -653,7 +654,7 @@ def _check_unsafe(kp, ctx):
     if kp.flags & KERNEL_PARAM_FL_HWPARAM and ctx.locked_down:
         return False
     if kp.flags & KERNEL_PARAM_FL_UNSAFE:
-        ctx.printk(KERN_NOTICE, f"Setting dangerous option {kp.name} - tainting kernel")
+        ctx.printk(LOGLEVEL_NOTICE, f"Setting dangerous option {kp.name} - tainting kernel")
         if ctx.add_taint:
             ctx.add_taint("U")
     return True
@@ -722,7 +723,7 @@ def _unknown_module_param(modname, result, printk):
         elif name == b"dyndbg":
             result.dyndbg.append((modname, text(_query(value))))
             return 0
-        printk(KERN_WARNING, f"{modname}: unknown parameter '{text(cstr(buf, param))}' ignored")
+        printk(LOGLEVEL_WARNING, f"{modname}: unknown parameter '{text(cstr(buf, param))}' ignored")
         return 0
     return unknown
 
@@ -750,11 +751,11 @@ def kernel_parse_args(doing, args, params, mem, alloc, printk, *, levels=MODULE_
         name = text(cstr(buf, param))
         shown = "" if val is None else text(cstr(buf, val))
         if rc == -errno.ENOENT:
-            ctx.printk(KERN_ERR, f"{doing}: Unknown parameter `{name}'")
+            ctx.printk(LOGLEVEL_ERR, f"{doing}: Unknown parameter `{name}'")
         elif rc == -errno.ENOSPC:
-            ctx.printk(KERN_ERR, f"{doing}: `{shown}' too large for parameter `{name}'")
+            ctx.printk(LOGLEVEL_ERR, f"{doing}: `{shown}' too large for parameter `{name}'")
         else:
-            ctx.printk(KERN_ERR, f"{doing}: `{shown}' invalid for parameter `{name}'")
+            ctx.printk(LOGLEVEL_ERR, f"{doing}: `{shown}' invalid for parameter `{name}'")
         err = rc
     return err, None
 
@@ -769,7 +770,7 @@ def parse_module_args(modname, args, params, mem, alloc, printk, *, custom=None,
     result.rc = err
     if not err and after is not None:
         result.after_dashes = after
-        printk(KERN_WARNING, f"{modname}: parameters '{after}' after `--' ignored")
+        printk(LOGLEVEL_WARNING, f"{modname}: parameters '{after}' after `--' ignored")
     return result
 
 

@@ -6,12 +6,12 @@ variadic integers in rsi, rdx, rcx, r8, r9 then on the stack, or through a ``va_
 """
 
 from linker.load.linkkernel import TAINT_FLAGS
+from linker.loglevels import KERN_SOH
 
 from .. import faults
 from . import vsprintf
 from .registry import GFP, INT, PTR, SIZE_T, UINT, kapi
 
-KERN_SOH = b"\x01"
 _DPRINTK_FLAGS_PRINT = 1 << 0
 _DPRINTK_FLAGS_INCL_MODNAME = 1 << 1
 _DPRINTK_FLAGS_INCL_FUNCNAME = 1 << 2

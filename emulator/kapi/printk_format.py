@@ -23,35 +23,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-KERN_SOH = b"\x01"
-KERN_EMERG = KERN_SOH + b"0"
-KERN_ALERT = KERN_SOH + b"1"
-KERN_CRIT = KERN_SOH + b"2"
-KERN_ERR = KERN_SOH + b"3"
-KERN_WARNING = KERN_SOH + b"4"
-KERN_NOTICE = KERN_SOH + b"5"
-KERN_INFO = KERN_SOH + b"6"
-KERN_DEBUG = KERN_SOH + b"7"
-KERN_DEFAULT = b""
-KERN_CONT = KERN_SOH + b"c"
-
-LOGLEVEL_SCHED = -2
-LOGLEVEL_DEFAULT = -1
-LOGLEVEL_EMERG = 0
-LOGLEVEL_ALERT = 1
-LOGLEVEL_CRIT = 2
-LOGLEVEL_ERR = 3
-LOGLEVEL_WARNING = 4
-LOGLEVEL_NOTICE = 5
-LOGLEVEL_INFO = 6
-LOGLEVEL_DEBUG = 7
+from linker.loglevels import (CONSOLE_LOGLEVEL_DEFAULT, KERN_ALERT, KERN_CONT, KERN_CRIT,  # noqa: F401
+                              KERN_DEBUG, KERN_DEFAULT, KERN_EMERG, KERN_ERR, KERN_INFO,
+                              KERN_NOTICE, KERN_SOH, KERN_WARNING, LOGLEVEL_ALERT,
+                              LOGLEVEL_CRIT, LOGLEVEL_DEBUG, LOGLEVEL_DEFAULT, LOGLEVEL_EMERG,
+                              LOGLEVEL_ERR, LOGLEVEL_INFO, LOGLEVEL_NOTICE, LOGLEVEL_SCHED,
+                              LOGLEVEL_WARNING, MESSAGE_LOGLEVEL_DEFAULT)
 
 # enum printk_info_flags (kernel/printk/internal.h)
 LOG_NEWLINE = 2
 LOG_CONT = 8
 
-MESSAGE_LOGLEVEL_DEFAULT = 4        # CONFIG_MESSAGE_LOGLEVEL_DEFAULT on Debian
-CONSOLE_LOGLEVEL_DEFAULT = 7        # CONFIG_CONSOLE_LOGLEVEL_DEFAULT on Debian
 CONSOLE_LOG_MAX = 1024              # a formatted record, prefixes included
 
 
