@@ -5,22 +5,24 @@ Every error carries the errno the kernel would return and the kernel's own messa
 exactly what Linux prints.
 """
 
+from __future__ import annotations
+
 import errno as _errno
 
 
 class KmodError(Exception):
     """A refusal the kernel (or kmod) would report: ``message`` plus ``errno``."""
 
-    errno = _errno.EINVAL
+    errno: int = _errno.EINVAL
 
-    def __init__(self, message, errno=None):
+    def __init__(self, message: str, errno: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         if errno is not None:
             self.errno = errno
 
     @property
-    def rc(self):
+    def rc(self) -> int:
         """The syscall-style return value, ``-errno``."""
         return -self.errno
 

@@ -1,6 +1,15 @@
 """ELF constants, spelled as in the gABI, the psABIs and the kernel's ``elf.h``.
 
 Numbers stay numbers in the parsed records; only the describe layer turns them into names.
+This is the one home of every ELF constant the linker uses: the other modules import them
+from here. Values that name a kind of thing are enum members; range bounds (``*_LOOS`` ...
+``*_HIPROC``) and processor- or OS-specific values, which reuse each other's numbers, are
+plain module constants.
+
+``SHF`` members are ``IntFlag``s: an operator on one builds a new enum member (some 30 times
+slower than on an ``int``), and ``~`` of one keeps only the bits ``SHF`` knows. Code that
+tests flags per section or per symbol takes ``int(SHF.SHF_ALLOC)`` once, as
+:mod:`linker.elf.validate` does.
 """
 
 from enum import IntEnum, IntFlag
@@ -28,6 +37,13 @@ class ElfData(IntEnum):
     ELFDATA2MSB = 2
 
 
+# e_ident[EI_OSABI]
+ELFOSABI_NONE = 0
+ELFOSABI_GNU = 3
+ELFOSABI_SOLARIS = 6
+ELFOSABI_FREEBSD = 9
+
+
 class ET(IntEnum):
     ET_NONE = 0
     ET_REL = 1
@@ -38,19 +54,44 @@ class ET(IntEnum):
 
 class EM(IntEnum):
     EM_NONE = 0
+    EM_SPARC = 2
     EM_386 = 3
+    EM_IAMCU = 6
+    EM_486 = 6              # the kernel's name for 6 (include/uapi/linux/elf-em.h)
+    EM_MIPS = 8
+    EM_PARISC = 15
+    EM_PPC = 20
+    EM_PPC64 = 21
+    EM_S390 = 22
     EM_ARM = 40
+    EM_SPARCV9 = 43
     EM_X86_64 = 62
+    EM_L1OM = 180
+    EM_K1OM = 181
     EM_AARCH64 = 183
     EM_RISCV = 243
+
+
+# e_flags, per machine
+EF_ARM_RELEXEC = 0x1
+EF_ARM_PIC = 0x20
 
 
 class SHN(IntEnum):
     SHN_UNDEF = 0
     SHN_LORESERVE = 0xFF00
+    # kernel-private (include/uapi/linux/elf.h): a livepatch symbol, resolved by livepatch
+    SHN_LIVEPATCH = 0xFF20
     SHN_ABS = 0xFFF1
     SHN_COMMON = 0xFFF2
     SHN_XINDEX = 0xFFFF
+
+
+SHN_LOPROC, SHN_HIPROC = 0xFF00, 0xFF1F
+SHN_LOOS, SHN_HIOS = 0xFF20, 0xFF3F
+SHN_X86_64_LCOMMON = 0xFF02
+SHN_MIPS_SCOMMON = 0xFF03
+SHN_MIPS_SUNDEFINED = 0xFF04
 
 
 class SHT(IntEnum):
@@ -81,6 +122,11 @@ class SHT(IntEnum):
     SHT_X86_64_UNWIND = 0x70000001
 
 
+SHT_LOOS, SHT_HIOS = 0x60000000, 0x6FFFFFFF
+SHT_LOPROC, SHT_HIPROC = 0x70000000, 0x7FFFFFFF
+SHT_LOUSER, SHT_HIUSER = 0x80000000, 0xFFFFFFFF
+
+
 class SHF(IntFlag):
     SHF_WRITE = 0x1
     SHF_ALLOC = 0x2
@@ -98,7 +144,15 @@ class SHF(IntFlag):
     SHF_EXCLUDE = 0x80000000
     # kernel-private, set by the module loader on .data..ro_after_init and __jump_table
     SHF_RO_AFTER_INIT = 0x00200000
+    # kernel-private: a relocation section that livepatch applies, not the module loader
+    SHF_RELA_LIVEPATCH = 0x00100000
 
+
+SHF_MASKOS = 0x0FF00000
+SHF_MASKPROC = 0xF0000000
+SHF_GNU_MBIND = 0x01000000
+SHF_ARM_PURECODE = 0x20000000
+SHF_PPC_VLE = 0x10000000
 
 GRP_COMDAT = 0x1
 
@@ -108,6 +162,10 @@ class STB(IntEnum):
     STB_GLOBAL = 1
     STB_WEAK = 2
     STB_GNU_UNIQUE = 10
+
+
+STB_LOOS, STB_HIOS = 10, 12
+STB_LOPROC, STB_HIPROC = 13, 15
 
 
 class STT(IntEnum):
@@ -121,11 +179,29 @@ class STT(IntEnum):
     STT_GNU_IFUNC = 10
 
 
+STT_LOOS, STT_HIOS = 10, 12
+STT_LOPROC, STT_HIPROC = 13, 15
+STT_ARM_TFUNC = 13
+STT_PARISC_MILLICODE = 13
+STT_SPARC_REGISTER = 13     # kmod and modpost call it STT_REGISTER
+
+
 class STV(IntEnum):
     STV_DEFAULT = 0
     STV_INTERNAL = 1
     STV_HIDDEN = 2
     STV_PROTECTED = 3
+
+
+# st_other bits above the visibility, per machine
+STO_AARCH64_VARIANT_PCS = 0x80
+STO_RISCV_VARIANT_CC = 0x80
+
+# program headers and the dynamic section (readelf -h looks at them)
+PN_XNUM = 0xFFFF
+DT_NULL = 0
+DT_FLAGS_1 = 0x6FFFFFFB
+DF_1_PIE = 0x08000000
 
 
 class R_386(IntEnum):

@@ -16,14 +16,28 @@ for those, the machine name, flag suffixes and relocation names fall back to wha
 prints for an unknown value, so the output stays well-formed but may differ.
 """
 
-from .constants import (EI_ABIVERSION, EI_CLASS, EI_DATA, EI_OSABI, EI_VERSION, EM, R_386,
-                        R_X86_64, SHN, SHT)
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import TYPE_CHECKING
+
+from ..bits import sign_extend
+from .constants import (DF_1_PIE, DT_FLAGS_1, DT_NULL, EF_ARM_PIC, EF_ARM_RELEXEC, EI_ABIVERSION,
+                        EI_CLASS, EI_DATA, EI_OSABI, EI_VERSION, ELFOSABI_FREEBSD, ELFOSABI_GNU,
+                        ELFOSABI_NONE, ELFOSABI_SOLARIS, EM, ET, PN_XNUM, R_386, R_X86_64, SHF,
+                        SHF_ARM_PURECODE, SHF_GNU_MBIND, SHF_MASKOS, SHF_MASKPROC, SHF_PPC_VLE,
+                        SHN, SHN_HIOS, SHN_HIPROC, SHN_LOOS, SHN_LOPROC, SHN_MIPS_SCOMMON,
+                        SHN_MIPS_SUNDEFINED, SHN_X86_64_LCOMMON, SHT, SHT_HIOS, SHT_HIPROC,
+                        SHT_HIUSER, SHT_LOOS, SHT_LOPROC, SHT_LOUSER, STB, STB_HIOS, STB_HIPROC,
+                        STB_LOOS, STB_LOPROC, STO_AARCH64_VARIANT_PCS, STO_RISCV_VARIANT_CC, STT,
+                        STT_ARM_TFUNC, STT_HIOS, STT_HIPROC, STT_LOOS, STT_LOPROC,
+                        STT_PARISC_MILLICODE, STT_SPARC_REGISTER)
+
+if TYPE_CHECKING:
+    from .reader import ElfFile, Relocation, RelocationSection, Section, Symbol
+    from .records import Shdr
 
 # -- e_ident and the file header ---------------------------------------------------------
-
-ELFOSABI_GNU = 3
-ELFOSABI_SOLARIS = 6
-ELFOSABI_FREEBSD = 9
 
 _CLASS = {0: "none", 1: "ELF32", 2: "ELF64"}
 _DATA = {0: "none", 1: "2's complement, little endian", 2: "2's complement, big endian"}
@@ -36,7 +50,7 @@ _OSABI = {
     18: "Stratus Technologies OpenVOS",
 }
 # values >= 64 are per machine: (e_machine, EI_OSABI)
-_OSABI_MACHINE = {
+_OSABI_MACHINE: dict[tuple[int, int], str] = {
     (EM.EM_ARM, 97): "ARM", (EM.EM_ARM, 65): "ARM FDPIC",
     (224, 64): "AMD HSA", (224, 65): "AMD PAL", (224, 66): "AMD Mesa3D",
     (140, 64): "Bare-metal C6000", (140, 65): "Linux C6000",
@@ -61,30 +75,24 @@ _MACHINE = {
     252: "C-SKY", 258: "LoongArch",
 }
 
-EM_MIPS = 8
-EM_PPC = 20
-EM_PPC64 = 21
-EM_S390 = 22
-EM_L1OM = 180
-EM_K1OM = 181
-_X86_64_LIKE = (EM.EM_X86_64, EM_L1OM, EM_K1OM)
+_X86_64_LIKE = (EM.EM_X86_64, EM.EM_L1OM, EM.EM_K1OM)
 
 
-def class_name(ei_class):
+def class_name(ei_class: int) -> str:
     return _CLASS.get(ei_class, "<unknown: %x>" % ei_class)
 
 
-def data_name(ei_data):
+def data_name(ei_data: int) -> str:
     return _DATA.get(ei_data, "<unknown: %x>" % ei_data)
 
 
-def ident_version(version):
+def ident_version(version: int) -> str:
     if version == 1:
         return "1 (current)"
     return "%d <unknown>" % version if version else "0"
 
 
-def osabi_name(osabi, machine):
+def osabi_name(osabi: int, machine: int) -> str:
     if osabi in _OSABI:
         return _OSABI[osabi]
     if osabi >= 64 and (machine, osabi) in _OSABI_MACHINE:
@@ -92,8 +100,8 @@ def osabi_name(osabi, machine):
     return "<unknown: %x>" % osabi
 
 
-def file_type_name(e_type, pie=False):
-    if e_type == 3 and pie:
+def file_type_name(e_type: int, pie: bool = False) -> str:
+    if e_type == ET.ET_DYN and pie:
         return "DYN (Position-Independent Executable file)"
     if e_type in _FILE_TYPE:
         return _FILE_TYPE[e_type]
@@ -104,11 +112,11 @@ def file_type_name(e_type, pie=False):
     return "<unknown>: %x" % e_type
 
 
-def machine_name(e_machine):
+def machine_name(e_machine: int) -> str:
     return _MACHINE.get(e_machine, "<unknown>: 0x%x" % e_machine)
 
 
-def _riscv_flags(flags):
+def _riscv_flags(flags: int) -> list[str]:
     out = []
     if flags & 0x1:
         out.append("RVC")
@@ -123,7 +131,7 @@ def _riscv_flags(flags):
 
 # EABI version (top byte) -> its name and the meaning of its flag bits; ``None``: readelf
 # leaves the bits of that version alone
-_ARM_EABI = {
+_ARM_EABI: dict[int, tuple[str, dict[int, str] | None]] = {
     0: ("GNU EABI", {0x4: "interworking enabled", 0x8: "uses APCS/26", 0x10: "uses APCS/float",
                      0x40: "8 bit structure alignment", 0x80: "uses new ABI",
                      0x100: "uses old ABI", 0x200: "software FP", 0x400: "VFP",
@@ -136,11 +144,9 @@ _ARM_EABI = {
     5: ("Version5 EABI", {0x200: "soft-float ABI", 0x400: "hard-float ABI", 0x400000: "LE8",
                           0x800000: "BE8"}),
 }
-EF_ARM_RELEXEC = 0x1
-EF_ARM_PIC = 0x20
 
 
-def _arm_flags(flags):
+def _arm_flags(flags: int) -> list[str]:
     out = []
     if flags & EF_ARM_RELEXEC:
         out.append("relocatable executable")
@@ -163,12 +169,12 @@ def _arm_flags(flags):
     return out
 
 
-def _ppc_flags(flags):
+def _ppc_flags(flags: int) -> list[str]:
     known = ((0x80000000, "emb"), (0x10000, "relocatable"), (0x8000, "relocatable-lib"))
     return [name for bit, name in known if flags & bit]
 
 
-def machine_flags(e_machine, e_flags):
+def machine_flags(e_machine: int, e_flags: int) -> str:
     """The ``, ...`` suffix readelf appends to ``Flags:`` (empty for x86).
 
     Decoded for RISC-V, ARM, PowerPC and s390; MIPS, LoongArch and the rest print bare.
@@ -180,11 +186,11 @@ def machine_flags(e_machine, e_flags):
         parts = _riscv_flags(e_flags)
     elif e_machine == EM.EM_ARM:
         parts = _arm_flags(e_flags)
-    elif e_machine == EM_PPC:
+    elif e_machine == EM.EM_PPC:
         parts = _ppc_flags(e_flags)
-    elif e_machine == EM_PPC64 and e_flags & 0x3:
+    elif e_machine == EM.EM_PPC64 and e_flags & 0x3:
         parts = ["abiv%d" % (e_flags & 0x3)]
-    elif e_machine == EM_S390 and e_flags & 0x1:
+    elif e_machine == EM.EM_S390 and e_flags & 0x1:
         parts = ["highgprs"]
     return "".join(", " + p for p in parts) if parts else ""
 
@@ -203,9 +209,6 @@ _SECTION_TYPE = {
     0x6FFFFFF0: "VERSYM", 0x6FFFFFFC: "VERDEF", 0x7FFFFFFD: "AUXILIARY", 0x7FFFFFFF: "FILTER",
     SHT.SHT_GNU_LIBLIST: "GNU_LIBLIST",
 }
-SHT_LOOS, SHT_HIOS = 0x60000000, 0x6FFFFFFF
-SHT_LOPROC, SHT_HIPROC = 0x70000000, 0x7FFFFFFF
-SHT_LOUSER, SHT_HIUSER = 0x80000000, 0xFFFFFFFF
 _SECTION_TYPE_OS = {0x6FFF4700: "GNU_INCREMENTAL_INPUTS", SHT.SHT_GNU_ATTRIBUTES: "GNU_ATTRIBUTES"}
 _SECTION_TYPE_SOLARIS = {
     0x6FFFFFEE: "SUNW_ancillary", 0x6FFFFFEF: "SUNW_capchain", 0x6FFFFFF1: "SUNW_symsort",
@@ -213,7 +216,7 @@ _SECTION_TYPE_SOLARIS = {
     0x6FFFFFF5: "SUNW_cap", 0x6FFFFFF8: "SUNW_DEBUGSTR", 0x6FFFFFF9: "SUNW_DEBUG",
     0x6FFFFFFA: "SUNW_move", 0x6FFFFFFB: "SUNW_COMDAT",
 }
-_SECTION_TYPE_PROC = {
+_SECTION_TYPE_PROC: dict[int, dict[int, str]] = {
     EM.EM_X86_64: {SHT.SHT_X86_64_UNWIND: "X86_64_UNWIND"},
     EM.EM_AARCH64: {0x70000003: "AARCH64_ATTRIBUTES"},
     EM.EM_ARM: {0x70000001: "ARM_EXIDX", 0x70000002: "ARM_PREEMPTMAP",
@@ -221,15 +224,15 @@ _SECTION_TYPE_PROC = {
                 0x70000005: "ARM_OVERLAYSECTION"},
     EM.EM_RISCV: {0x70000003: "RISCV_ATTRIBUTES"},
 }
-_SECTION_TYPE_PROC[EM_L1OM] = _SECTION_TYPE_PROC[EM_K1OM] = _SECTION_TYPE_PROC[EM.EM_X86_64]
+_SECTION_TYPE_PROC[EM.EM_L1OM] = _SECTION_TYPE_PROC[EM.EM_K1OM] = _SECTION_TYPE_PROC[EM.EM_X86_64]
 
 
-def _c_alt_hex(value):
+def _c_alt_hex(value: int) -> str:
     """C's ``%#x``: no prefix for zero."""
     return "%#x" % value if value else "0"
 
 
-def section_type_name(sh_type, machine, osabi=0):
+def section_type_name(sh_type: int, machine: int, osabi: int = ELFOSABI_NONE) -> str:
     if sh_type in _SECTION_TYPE:
         return _SECTION_TYPE[sh_type]
     if SHT_LOPROC <= sh_type <= SHT_HIPROC:
@@ -244,15 +247,16 @@ def section_type_name(sh_type, machine, osabi=0):
     return "%08x: <unknown>" % sh_type
 
 
-def entry_size(section, bits):
+def entry_size(section: Section, bits: int) -> int:
     """``sh_entsize`` as readelf uses it: for symbol, relocation and group sections readelf
     replaces any other value by the record size (and says so on stderr)."""
     fixed = _ENTRY_SIZE.get(section.sh_type)
     return fixed[bits == 64] if fixed else section.sh_entsize
 
 
-_ENTRY_SIZE = {SHT.SHT_SYMTAB: (16, 24), SHT.SHT_DYNSYM: (16, 24), SHT.SHT_REL: (8, 16),
-               SHT.SHT_RELA: (12, 24), SHT.SHT_RELR: (4, 8), SHT.SHT_GROUP: (4, 4)}
+_ENTRY_SIZE: dict[int, tuple[int, int]] = {
+    SHT.SHT_SYMTAB: (16, 24), SHT.SHT_DYNSYM: (16, 24), SHT.SHT_REL: (8, 16),
+    SHT.SHT_RELA: (12, 24), SHT.SHT_RELR: (4, 8), SHT.SHT_GROUP: (4, 4)}
 
 
 # key letters of the generic flags, lowest bit first
@@ -260,26 +264,19 @@ _FLAG_KEYS = {
     0x1: "W", 0x2: "A", 0x4: "X", 0x10: "M", 0x20: "S", 0x40: "I", 0x80: "L", 0x100: "O",
     0x200: "G", 0x400: "T", 0x800: "C", 0x80000000: "E",
 }
-SHF_MASKOS = 0x0FF00000
-SHF_MASKPROC = 0xF0000000
-SHF_GNU_RETAIN = 0x00200000
-SHF_GNU_MBIND = 0x01000000
-SHF_X86_64_LARGE = 0x10000000
-SHF_ARM_PURECODE = 0x20000000
-SHF_PPC_VLE = 0x10000000
 
 
-def _machine_flag_key(flag, machine):
-    if machine in _X86_64_LIKE and flag == SHF_X86_64_LARGE:
+def _machine_flag_key(flag: int, machine: int) -> str | None:
+    if machine in _X86_64_LIKE and flag == SHF.SHF_X86_64_LARGE:
         return "l"
     if machine == EM.EM_ARM and flag == SHF_ARM_PURECODE:
         return "y"
-    if machine == EM_PPC and flag == SHF_PPC_VLE:
+    if machine == EM.EM_PPC and flag == SHF_PPC_VLE:
         return "v"
     return None
 
 
-def section_flags_key(sh_flags, machine, osabi=0):
+def section_flags_key(sh_flags: int, machine: int, osabi: int = ELFOSABI_NONE) -> str:
     """The ``Flg`` column: one key letter per flag bit, lowest bit first."""
     out = []
     while sh_flags:
@@ -288,9 +285,10 @@ def section_flags_key(sh_flags, machine, osabi=0):
         key = _FLAG_KEYS.get(flag) or _machine_flag_key(flag, machine)
         if key is None:
             if flag & SHF_MASKOS:
-                if flag == SHF_GNU_RETAIN and osabi in (ELFOSABI_GNU, ELFOSABI_FREEBSD):
+                if flag == SHF.SHF_GNU_RETAIN and osabi in (ELFOSABI_GNU, ELFOSABI_FREEBSD):
                     key = "R"
-                elif flag == SHF_GNU_MBIND and osabi in (0, ELFOSABI_GNU, ELFOSABI_FREEBSD):
+                elif flag == SHF_GNU_MBIND and osabi in (ELFOSABI_NONE, ELFOSABI_GNU,
+                                                         ELFOSABI_FREEBSD):
                     key = "D"
                 else:
                     key = "o"
@@ -306,18 +304,18 @@ def section_flags_key(sh_flags, machine, osabi=0):
     return "".join(out)
 
 
-def flags_footer(machine, osabi=0):
+def flags_footer(machine: int, osabi: int = ELFOSABI_NONE) -> str:
     """The ``Key to Flags:`` block under ``-S``."""
     last = "  "
     if osabi in (ELFOSABI_GNU, ELFOSABI_FREEBSD):
         last += "R (retain), "
-    if osabi in (0, ELFOSABI_GNU, ELFOSABI_FREEBSD):
+    if osabi in (ELFOSABI_NONE, ELFOSABI_GNU, ELFOSABI_FREEBSD):
         last += "D (mbind), "
     if machine in _X86_64_LIKE:
         last += "l (large), "
     elif machine == EM.EM_ARM:
         last += "y (purecode), "
-    elif machine == EM_PPC:
+    elif machine == EM.EM_PPC:
         last += "v (VLE), "
     last += "p (processor specific)\n"
     return ("Key to Flags:\n"
@@ -333,53 +331,47 @@ _SYMBOL_TYPE = {0: "NOTYPE", 1: "OBJECT", 2: "FUNC", 3: "SECTION", 4: "FILE", 5:
 _SYMBOL_BIND = {0: "LOCAL", 1: "GLOBAL", 2: "WEAK"}
 _VISIBILITY = {0: "DEFAULT", 1: "INTERNAL", 2: "HIDDEN", 3: "PROTECTED"}
 _VISIBILITY_SOLARIS = {**_VISIBILITY, 4: "EXPORTED", 5: "SINGLETON", 6: "ELIMINATE"}
-STT_GNU_IFUNC = 10
-STB_GNU_UNIQUE = 10
-EM_SPARCV9 = 43
-EM_PARISC = 15
 
 
-def symbol_type_name(stt, machine, osabi=0):
+def symbol_type_name(stt: int, machine: int, osabi: int = ELFOSABI_NONE) -> str:
     if stt in _SYMBOL_TYPE:
         return _SYMBOL_TYPE[stt]
-    if 13 <= stt <= 15:
-        if machine == EM.EM_ARM and stt == 13:
+    if STT_LOPROC <= stt <= STT_HIPROC:
+        if machine == EM.EM_ARM and stt == STT_ARM_TFUNC:
             return "THUMB_FUNC"
-        if machine == EM_SPARCV9 and stt == 13:
+        if machine == EM.EM_SPARCV9 and stt == STT_SPARC_REGISTER:
             return "REGISTER"
-        if machine == EM_PARISC and stt == 13:
+        if machine == EM.EM_PARISC and stt == STT_PARISC_MILLICODE:
             return "PARISC_MILLI"
         return "<processor specific>: %d" % stt
-    if 10 <= stt <= 12:
-        if stt == STT_GNU_IFUNC and osabi in (ELFOSABI_GNU, ELFOSABI_FREEBSD):
+    if STT_LOOS <= stt <= STT_HIOS:
+        if stt == STT.STT_GNU_IFUNC and osabi in (ELFOSABI_GNU, ELFOSABI_FREEBSD):
             return "IFUNC"
         return "<OS specific>: %d" % stt
     return "<unknown>: %d" % stt
 
 
-def symbol_bind_name(stb, osabi=0):
+def symbol_bind_name(stb: int, osabi: int = ELFOSABI_NONE) -> str:
     if stb in _SYMBOL_BIND:
         return _SYMBOL_BIND[stb]
-    if 13 <= stb <= 15:
+    if STB_LOPROC <= stb <= STB_HIPROC:
         return "<processor specific>: %d" % stb
-    if 10 <= stb <= 12:
-        if stb == STB_GNU_UNIQUE and osabi == ELFOSABI_GNU:
+    if STB_LOOS <= stb <= STB_HIOS:
+        if stb == STB.STB_GNU_UNIQUE and osabi == ELFOSABI_GNU:
             return "UNIQUE"
         return "<OS specific>: %d" % stb
     return "<unknown>: %d" % stb
 
 
-def visibility_name(stv):
+def visibility_name(stv: int) -> str:
     return _VISIBILITY[stv & 3]
 
 
-STO_AARCH64_VARIANT_PCS = 0x80
-STO_RISCV_VARIANT_CC = 0x80
 _MIPS_OTHER = {0x04: "OPTIONAL", 0x08: "MIPS PLT", 0x20: "MIPS PIC", 0x80: "MICROMIPS",
                0xA0: "MICROMIPS, MIPS PIC", 0xF0: "MIPS16"}
 
 
-def symbol_other_name(other, machine):
+def symbol_other_name(other: int, machine: int) -> str:
     """What readelf shows in brackets for the ``st_other`` bits above the visibility."""
     if machine == EM.EM_AARCH64 and other & STO_AARCH64_VARIANT_PCS:
         rest = other & ~STO_AARCH64_VARIANT_PCS
@@ -389,22 +381,15 @@ def symbol_other_name(other, machine):
         if other == STO_RISCV_VARIANT_CC:
             return "VARIANT_CC"
         return "%x" % (other & ~STO_RISCV_VARIANT_CC)
-    if machine == EM_PPC64 and other & ~0xE0 == 0 and 1 <= other >> 5 <= 6:
+    if machine == EM.EM_PPC64 and other & ~0xE0 == 0 and 1 <= other >> 5 <= 6:
         # the local entry point's offset, encoded as a power of two
         return "<localentry>: %d" % (1 if other >> 5 == 1 else 1 << (other >> 5))
-    if machine == EM_MIPS and other in _MIPS_OTHER:
+    if machine == EM.EM_MIPS and other in _MIPS_OTHER:
         return _MIPS_OTHER[other]
     return "<other>: %x" % other
 
 
-SHN_LOPROC, SHN_HIPROC = 0xFF00, 0xFF1F
-SHN_LOOS, SHN_HIOS = 0xFF20, 0xFF3F
-SHN_X86_64_LCOMMON = 0xFF02
-SHN_MIPS_SCOMMON = 0xFF03
-SHN_MIPS_SUNDEFINED = 0xFF04
-
-
-def section_index_name(shndx, machine, shnum, reserved=None):
+def section_index_name(shndx: int, machine: int, shnum: int, reserved: bool | None = None) -> str:
     """The ``Ndx`` column of ``-s``: ``UND``, ``ABS``, ``COM`` or a number.
 
     ``reserved`` says whether ``shndx`` is a reserved index (``>= SHN_LORESERVE``) straight
@@ -423,9 +408,9 @@ def section_index_name(shndx, machine, shnum, reserved=None):
         return "COM"
     if machine in _X86_64_LIKE and shndx == SHN_X86_64_LCOMMON:
         return "LARGE_COM"
-    if machine == EM_MIPS and shndx == SHN_MIPS_SCOMMON:
+    if machine == EM.EM_MIPS and shndx == SHN_MIPS_SCOMMON:
         return "SCOM"
-    if machine == EM_MIPS and shndx == SHN_MIPS_SUNDEFINED:
+    if machine == EM.EM_MIPS and shndx == SHN_MIPS_SUNDEFINED:
         return "SUND"
     if SHN_LOPROC <= shndx <= SHN_HIPROC:
         return "PRC[0x%04x]" % (shndx & 0xFFFF)
@@ -434,7 +419,7 @@ def section_index_name(shndx, machine, shnum, reserved=None):
     return "RSV[0x%04x]" % (shndx & 0xFFFF)
 
 
-def is_reserved_index(sym, extended):
+def is_reserved_index(sym: Symbol, extended: bool) -> bool:
     """Whether readelf reads ``sym``'s section index as a reserved one (ABS, COMMON...).
 
     ``extended`` says whether the symbol table has an ``SHT_SYMTAB_SHNDX`` companion, from
@@ -445,12 +430,12 @@ def is_reserved_index(sym, extended):
     return sym.st_shndx >= SHN.SHN_LORESERVE
 
 
-def _has_shndx_table(elf, symtab):
+def _has_shndx_table(elf: ElfFile, symtab: Section) -> bool:
     return any(s.sh_type == SHT.SHT_SYMTAB_SHNDX and s.sh_link == symtab.index
                for s in elf.sections)
 
 
-def section_symbol_name(sym, machine, elf, reserved):
+def section_symbol_name(sym: Symbol, machine: int, elf: ElfFile, reserved: bool) -> str:
     """How ``-r`` names a section symbol that has no name of its own."""
     shndx = sym.shndx
     if not reserved:
@@ -461,9 +446,9 @@ def section_symbol_name(sym, machine, elf, reserved):
         return "ABS"
     if shndx == SHN.SHN_COMMON:
         return "COMMON"
-    if machine == EM_MIPS and shndx == SHN_MIPS_SCOMMON:
+    if machine == EM.EM_MIPS and shndx == SHN_MIPS_SCOMMON:
         return "SCOMMON"
-    if machine == EM_MIPS and shndx == SHN_MIPS_SUNDEFINED:
+    if machine == EM.EM_MIPS and shndx == SHN_MIPS_SUNDEFINED:
         return "SUNDEF"
     if machine in _X86_64_LIKE and shndx == SHN_X86_64_LCOMMON:
         return "LARGE_COMMON"
@@ -474,23 +459,23 @@ def section_symbol_name(sym, machine, elf, reserved):
 # -- relocation types -----------------------------------------------------------------
 
 # readelf's names where they are not the constants' enum names
-_RELOC_EXTRA = {
+_RELOC_EXTRA: dict[int, dict[int, str]] = {
     EM.EM_386: {7: "R_386_JUMP_SLOT", 200: "R_386_USED_BY_INTEL_200",
                 250: "R_386_GNU_VTINHERIT", 251: "R_386_GNU_VTENTRY"},
     EM.EM_X86_64: {39: "R_X86_64_PC32_BND", 40: "R_X86_64_PLT32_BND",
                    250: "R_X86_64_GNU_VTINHERIT", 251: "R_X86_64_GNU_VTENTRY"},
 }
-EM_IAMCU = 6
 # Intel MCU shares i386's relocations; L1OM and K1OM share x86-64's
-_RELOC_ENUM = {EM.EM_386: R_386, EM_IAMCU: R_386, EM.EM_X86_64: R_X86_64,
-               EM_L1OM: R_X86_64, EM_K1OM: R_X86_64}
-_RELOC_EXTRA[EM_IAMCU] = _RELOC_EXTRA[EM.EM_386]
-_RELOC_EXTRA[EM_L1OM] = _RELOC_EXTRA[EM_K1OM] = _RELOC_EXTRA[EM.EM_X86_64]
+_RELOC_ENUM: dict[int, type[IntEnum]] = {EM.EM_386: R_386, EM.EM_IAMCU: R_386,
+                                         EM.EM_X86_64: R_X86_64, EM.EM_L1OM: R_X86_64,
+                                         EM.EM_K1OM: R_X86_64}
+_RELOC_EXTRA[EM.EM_IAMCU] = _RELOC_EXTRA[EM.EM_386]
+_RELOC_EXTRA[EM.EM_L1OM] = _RELOC_EXTRA[EM.EM_K1OM] = _RELOC_EXTRA[EM.EM_X86_64]
 
 # The other Linux architectures' psABI names, as runs of consecutive numbers: ``@N`` gives
 # the number of the name after it, the prefix is left off. (Checked against readelf by the
 # tests; MIPS, SuperH, LoongArch and the rest print as ``unrecognized``.)
-_RELOC_RUNS = {
+_RELOC_RUNS: dict[int, tuple[str, str]] = {
     EM.EM_AARCH64: ("R_AARCH64_", """
         @0 NONE P32_ABS32 P32_ABS16 P32_PREL32 P32_PREL16 P32_MOVW_UABS_G0 P32_MOVW_UABS_G0_NC
         P32_MOVW_UABS_G1 P32_MOVW_SABS_G0 P32_LD_PREL_LO19 P32_ADR_PREL_LO21
@@ -567,7 +552,7 @@ _RELOC_RUNS = {
         ALIGN RVC_BRANCH RVC_JUMP RVC_LUI GPREL_I GPREL_S TPREL_I TPREL_S RELAX SUB6 SET6 SET8
         SET16 SET32 32_PCREL IRELATIVE
     """),
-    EM_PPC: ("R_PPC_", """
+    EM.EM_PPC: ("R_PPC_", """
         @0 NONE ADDR32 ADDR24 ADDR16 ADDR16_LO ADDR16_HI ADDR16_HA ADDR14 ADDR14_BRTAKEN
         ADDR14_BRNTAKEN REL24 REL14 REL14_BRTAKEN REL14_BRNTAKEN GOT16 GOT16_LO GOT16_HI
         GOT16_HA PLTREL24 COPY GLOB_DAT JMP_SLOT RELATIVE LOCAL24PC UADDR32 UADDR16 REL32 PLT32
@@ -585,7 +570,7 @@ _RELOC_RUNS = {
         REL16DX_HA @248 IRELATIVE REL16 REL16_LO REL16_HI REL16_HA GNU_VTINHERIT GNU_VTENTRY
         TOC16
     """),
-    EM_PPC64: ("R_PPC64_", """
+    EM.EM_PPC64: ("R_PPC64_", """
         @0 NONE ADDR32 ADDR24 ADDR16 ADDR16_LO ADDR16_HI ADDR16_HA ADDR14 ADDR14_BRTAKEN
         ADDR14_BRNTAKEN REL24 REL14 REL14_BRTAKEN REL14_BRNTAKEN GOT16 GOT16_LO GOT16_HI
         GOT16_HA @19 COPY GLOB_DAT JMP_SLOT RELATIVE @24 UADDR32 UADDR16 REL32 PLT32 PLTREL32
@@ -610,7 +595,7 @@ _RELOC_RUNS = {
         REL16_HIGHERA REL16_HIGHEST REL16_HIGHESTA REL16DX_HA JMP_IREL IRELATIVE REL16 REL16_LO
         REL16_HI REL16_HA GNU_VTINHERIT GNU_VTENTRY
     """),
-    EM_S390: ("R_390_", """
+    EM.EM_S390: ("R_390_", """
         @0 NONE 8 12 16 32 PC32 GOT12 GOT32 PLT32 COPY GLOB_DAT JMP_SLOT RELATIVE GOTOFF32 GOTPC
         GOT16 PC16 PC16DBL PLT16DBL PC32DBL PLT32DBL GOTPCDBL 64 PC64 GOT64 PLT64 GOTENT
         GOTOFF16 GOTOFF64 GOTPLT12 GOTPLT16 GOTPLT32 GOTPLT64 GOTPLTENT PLTOFF16 PLTOFF32
@@ -622,8 +607,9 @@ _RELOC_RUNS = {
 }
 
 
-def _parse_runs(prefix, text):
-    names, number = {}, 0
+def _parse_runs(prefix: str, text: str) -> dict[int, str]:
+    names: dict[int, str] = {}
+    number = 0
     for token in text.split():
         if token.startswith("@"):
             number = int(token[1:])
@@ -636,7 +622,7 @@ def _parse_runs(prefix, text):
 _RELOC_NAMES = {machine: _parse_runs(*runs) for machine, runs in _RELOC_RUNS.items()}
 
 
-def reloc_type_name(machine, r_type):
+def reloc_type_name(machine: int, r_type: int) -> str | None:
     """The psABI name of relocation ``r_type`` on ``machine``, or ``None`` if unknown."""
     if machine in _RELOC_NAMES:
         return _RELOC_NAMES[machine].get(r_type)
@@ -654,7 +640,7 @@ def reloc_type_name(machine, r_type):
 
 # -- names from the file --------------------------------------------------------------
 
-def printable(name):
+def printable(name: str) -> str:
     """A name as readelf prints it: control characters as ``^X``, other bytes as they are."""
     if name.isprintable() and name.isascii():
         return name
@@ -668,7 +654,7 @@ def printable(name):
     return "".join(out)
 
 
-def _padded(name, width):
+def _padded(name: str, width: int) -> str:
     """readelf's ``print_symbol`` with a negative width, in wide mode: never truncated."""
     text = printable(name)
     return text + " " * (width - len(text)) if len(text) < width else text
@@ -676,15 +662,15 @@ def _padded(name, width):
 
 # -- the views ------------------------------------------------------------------------
 
-def _ident(elf):
+def _ident(elf: ElfFile) -> bytes:
     return elf.header.e_ident
 
 
-def _osabi(elf):
+def _osabi(elf: ElfFile) -> int:
     return _ident(elf)[EI_OSABI]
 
 
-def file_header(elf):
+def file_header(elf: ElfFile) -> str:
     """``readelf -h``."""
     h = elf.header
     ident = h.e_ident
@@ -700,8 +686,9 @@ def file_header(elf):
         "  Machine:                           " + machine_name(h.e_machine),
         "  Version:                           0x%x" % h.e_version,
         "  Entry point address:               0x%x" % h.e_entry,
-        "  Start of program headers:          %d (bytes into file)" % _signed64(h.e_phoff),
-        "  Start of section headers:          %d (bytes into file)" % _signed64(h.e_shoff),
+        # readelf prints file offsets with a signed 64-bit %ld
+        "  Start of program headers:          %d (bytes into file)" % sign_extend(h.e_phoff, 64),
+        "  Start of section headers:          %d (bytes into file)" % sign_extend(h.e_shoff, 64),
         "  Flags:                             0x%x%s" % (h.e_flags,
                                                          machine_flags(h.e_machine, h.e_flags)),
         "  Size of this header:               %u (bytes)" % h.e_ehsize,
@@ -714,20 +701,9 @@ def file_header(elf):
     return "\n".join(lines) + "\n"
 
 
-def _signed64(value):
-    """readelf prints file offsets with a signed 64-bit ``%ld``."""
-    return value - (1 << 64) if value >> 63 else value
-
-
-PN_XNUM = 0xFFFF
-DT_NULL = 0
-DT_FLAGS_1 = 0x6FFFFFFB
-DF_1_PIE = 0x08000000
-
-
-def _is_pie(elf):
+def _is_pie(elf: ElfFile) -> bool:
     """A shared object whose ``.dynamic`` has ``DF_1_PIE`` in ``DT_FLAGS_1``."""
-    if elf.header.e_type != 3:
+    if elf.header.e_type != ET.ET_DYN:
         return False
     for section in elf.sections_of_type(SHT.SHT_DYNAMIC):
         data = section.data
@@ -742,24 +718,24 @@ def _is_pie(elf):
     return False
 
 
-def _section0(elf):
+def _section0(elf: ElfFile) -> Shdr | None:
     return elf.sections[0].header if elf.header.e_shoff and elf.sections else None
 
 
-def _phnum_note(elf):
+def _phnum_note(elf: ElfFile) -> str:
     sh0 = _section0(elf)
     if sh0 is not None and elf.header.e_phnum == PN_XNUM and sh0.sh_info:
         return " (%u)" % sh0.sh_info
     return ""
 
 
-def _shnum_note(elf):
+def _shnum_note(elf: ElfFile) -> str:
     # extended numbering: the real count lives in section 0's sh_size
     sh0 = _section0(elf)
     return " (%u)" % sh0.sh_size if sh0 is not None and elf.header.e_shnum == 0 else ""
 
 
-def _shstrndx_note(elf):
+def _shstrndx_note(elf: ElfFile) -> str:
     sh0 = _section0(elf)
     h = elf.header
     note, index, count = "", h.e_shstrndx, h.e_shnum
@@ -774,7 +750,7 @@ def _shstrndx_note(elf):
     return note
 
 
-def section_headers(elf, with_count=True):
+def section_headers(elf: ElfFile, with_count: bool = True) -> str:
     """``readelf -S``; ``with_count=False`` drops the first line, as ``-h -S`` does."""
     if not elf.sections:
         return "\nThere are no sections in this file.\n"
@@ -794,7 +770,7 @@ def section_headers(elf, with_count=True):
     return "".join(out)
 
 
-def _section_line(section, machine, osabi, bits):
+def _section_line(section: Section, machine: int, osabi: int, bits: int) -> str:
     h = section.header
     addr = "%08x" % h.sh_addr if bits == 32 else "%016x" % h.sh_addr
     return "  [%2u] %s %-15s %s %6.6x %6.6x %2.2x %3s %2u %3u %2u\n" % (
@@ -803,7 +779,7 @@ def _section_line(section, machine, osabi, bits):
         section_flags_key(h.sh_flags, machine, osabi), h.sh_link, h.sh_info, h.sh_addralign)
 
 
-def symbol_tables(elf):
+def symbol_tables(elf: ElfFile) -> str:
     """``readelf -s``: every ``SHT_SYMTAB`` and ``SHT_DYNSYM`` section, in section order."""
     if not elf.sections:
         return "\nDynamic symbol information is not available for displaying symbols.\n"
@@ -814,7 +790,7 @@ def symbol_tables(elf):
     return "".join(out)
 
 
-def _symbol_table(elf, section):
+def _symbol_table(elf: ElfFile, section: Section) -> str:
     name = printable(section.name)
     count = section.sh_size // entry_size(section, elf.layout.bits)
     out = ["\nSymbol table '%s' contains %d %s:\n" % (name, count, _entries(count))]
@@ -830,7 +806,8 @@ def _symbol_table(elf, section):
     return "".join(out)
 
 
-def _symbol_line(elf, sym, machine, osabi, vfmt, extended):
+def _symbol_line(elf: ElfFile, sym: Symbol, machine: int, osabi: int, vfmt: str,
+                 extended: bool) -> str:
     reserved = is_reserved_index(sym, extended)
     size = "%5d" % sym.st_size if sym.st_size <= 99999 else "0x%x" % sym.st_size
     vis = sym.st_other & 3
@@ -842,7 +819,7 @@ def _symbol_line(elf, sym, machine, osabi, vfmt, extended):
         vis_name = visibility_name(vis)
         if sym.st_other ^ vis:
             other = " [%s] " % symbol_other_name(sym.st_other ^ vis, machine)
-    if sym.type == 3 and sym.st_name == 0 and not reserved and sym.shndx < elf.shnum:
+    if sym.type == STT.STT_SECTION and sym.st_name == 0 and not reserved and sym.shndx < elf.shnum:
         name = elf.sections[sym.shndx].name
     else:
         name = sym.name
@@ -852,7 +829,7 @@ def _symbol_line(elf, sym, machine, osabi, vfmt, extended):
         section_index_name(sym.shndx, machine, elf.shnum, reserved), printable(name))
 
 
-def relocations(elf):
+def relocations(elf: ElfFile) -> str:
     """``readelf -r``: every ``SHT_REL``/``SHT_RELA`` section with entries."""
     out, dumped = [], False
     for rs in elf.relocation_sections:
@@ -872,11 +849,11 @@ _REL_HEADER = {
 }
 
 
-def _entries(count):
+def _entries(count: int) -> str:
     return "entry" if count == 1 else "entries"
 
 
-def _relocation_section(elf, rs):
+def _relocation_section(elf: ElfFile, rs: RelocationSection) -> tuple[str, bool]:
     """``(text, listed)``: ``listed`` is false when readelf skips the entries."""
     sec = rs.section
     count = sec.sh_size // entry_size(sec, elf.layout.bits)
@@ -884,7 +861,8 @@ def _relocation_section(elf, rs):
         printable(sec.name), _c_alt_hex(sec.sh_offset), count, _entries(count))]
     bits = elf.layout.bits
     out.append(_REL_HEADER[bits] + (" + Addend\n" if rs.is_rela else "\n"))
-    symbols, strtab_size, extended = None, 0, False
+    symbols: list[Symbol] | None = None
+    strtab_size, extended = 0, False
     link = sec.sh_link
     if link != 0 and link < elf.shnum:
         symsec = elf.sections[link]
@@ -900,7 +878,7 @@ def _relocation_section(elf, rs):
     return "".join(out), True
 
 
-def _addend(addend, bits):
+def _addend(addend: int, bits: int) -> tuple[str, int]:
     mask = (1 << 64) - 1
     value = addend & mask
     if value >> 63:
@@ -908,7 +886,8 @@ def _addend(addend, bits):
     return "+", value
 
 
-def _relocation_line(elf, r, is_rela, symbols, symtab_facts, machine, bits):
+def _relocation_line(elf: ElfFile, r: Relocation, is_rela: bool, symbols: list[Symbol] | None,
+                     symtab_facts: tuple[int, bool], machine: int, bits: int) -> str:
     strtab_size, extended = symtab_facts
     if bits == 32:
         line = "%8.8x  %8.8x " % (r.r_offset & 0xFFFFFFFF, r.r_info & 0xFFFFFFFF)
@@ -920,7 +899,7 @@ def _relocation_line(elf, r, is_rela, symbols, symtab_facts, machine, bits):
         if symbols is None or r.sym >= len(symbols):
             return line + "\n"
         sym = symbols[r.sym]
-        if sym.type == STT_GNU_IFUNC:
+        if sym.type == STT.STT_GNU_IFUNC:
             # the value column shows the resolver that the relocation will call
             width = 8 if bits == 32 else 14
             name = printable(sym.name) if 0 < sym.st_name < strtab_size else "??"
@@ -928,7 +907,7 @@ def _relocation_line(elf, r, is_rela, symbols, symtab_facts, machine, bits):
         else:
             line += " " + ("%08x   " % sym.st_value if bits == 32 else "%016x " % sym.st_value)
         if sym.st_name == 0:
-            if sym.type == 3:
+            if sym.type == STT.STT_SECTION:
                 reserved = is_reserved_index(sym, extended)
                 line += printable(section_symbol_name(sym, machine, elf, reserved))
             else:
@@ -937,9 +916,9 @@ def _relocation_line(elf, r, is_rela, symbols, symtab_facts, machine, bits):
             line += printable(sym.name)
         # else: readelf reports the bad name offset on stderr and prints no name
         if is_rela:
-            sign, value = _addend(r.addend, bits)
+            sign, value = _addend(r.addend or 0, bits)   # RELA: never None
             line += " %s %x" % (sign, value)
     elif is_rela:
-        sign, value = _addend(r.addend, bits)
+        sign, value = _addend(r.addend or 0, bits)
         line += " " * (12 if bits == 32 else 20) + ("-" if sign == "-" else "") + "%x" % value
     return line + "\n"

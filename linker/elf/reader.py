@@ -9,12 +9,16 @@ in an :class:`~linker.errors.ElfError` (ENOEXEC) with a one-line message, never 
 exception from deep inside, a hang, or an allocation larger than the file.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterator
 from functools import cached_property
+from os import PathLike
 
 from ..errors import ElfError
 from . import validate
 from .constants import EI_CLASS, EI_DATA, EI_NIDENT, ELFMAG, SHF, SHN, SHT, ElfClass, ElfData
-from .records import Layout, st_bind, st_type, st_visibility
+from .records import BytesLike, Ehdr, RecordLayout, Shdr, Sym, st_bind, st_type, st_visibility
 
 
 class Section:
@@ -26,7 +30,7 @@ class Section:
     __slots__ = ("elf", "index", "name", "header", "sh_name", "sh_type", "sh_flags", "sh_addr",
                  "sh_offset", "sh_size", "sh_link", "sh_info", "sh_addralign", "sh_entsize")
 
-    def __init__(self, elf, index, name, header):
+    def __init__(self, elf: ElfFile, index: int, name: str, header: Shdr) -> None:
         self.elf = elf
         self.index = index
         self.name = name
@@ -35,22 +39,22 @@ class Section:
          self.sh_link, self.sh_info, self.sh_addralign, self.sh_entsize) = header
 
     @property
-    def is_alloc(self):
+    def is_alloc(self) -> bool:
         return bool(self.header.sh_flags & SHF.SHF_ALLOC)
 
     @property
-    def file_size(self):
+    def file_size(self) -> int:
         """Bytes the section occupies in the file (0 for SHT_NOBITS)."""
         return 0 if self.header.sh_type == SHT.SHT_NOBITS else self.header.sh_size
 
     @property
-    def data(self):
+    def data(self) -> bytes | memoryview:
         if self.header.sh_type == SHT.SHT_NOBITS or self.header.sh_type == SHT.SHT_NULL:
             return b""
         start = self.header.sh_offset
         return self.elf.data[start:start + self.header.sh_size]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Section [{self.index}] {self.name!r} type={self.header.sh_type} size={self.header.sh_size:#x}>"
 
 
@@ -60,7 +64,7 @@ class Symbol:
     __slots__ = ("index", "name", "st_name", "st_value", "st_size", "st_info", "st_other",
                  "st_shndx", "shndx")
 
-    def __init__(self, index, name, sym, shndx):
+    def __init__(self, index: int, name: str, sym: Sym, shndx: int) -> None:
         self.index = index
         self.name = name
         self.st_name, self.st_value, self.st_size, self.st_info, self.st_other, self.st_shndx = sym
@@ -68,22 +72,22 @@ class Symbol:
         self.shndx = shndx
 
     @property
-    def bind(self):
+    def bind(self) -> int:
         return st_bind(self.st_info)
 
     @property
-    def type(self):
+    def type(self) -> int:
         return st_type(self.st_info)
 
     @property
-    def visibility(self):
+    def visibility(self) -> int:
         return st_visibility(self.st_other)
 
     @property
-    def is_undefined(self):
+    def is_undefined(self) -> bool:
         return self.shndx == SHN.SHN_UNDEF
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Symbol [{self.index}] {self.name!r} value={self.st_value:#x} shndx={self.shndx}>"
 
 
@@ -92,7 +96,8 @@ class Relocation:
 
     __slots__ = ("index", "r_offset", "r_info", "sym", "type", "addend")
 
-    def __init__(self, index, r_offset, r_info, sym, typ, addend):
+    def __init__(self, index: int, r_offset: int, r_info: int, sym: int, typ: int,
+                 addend: int | None) -> None:
         self.index = index
         self.r_offset = r_offset
         self.r_info = r_info
@@ -100,7 +105,7 @@ class Relocation:
         self.type = typ
         self.addend = addend
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"<Relocation off={self.r_offset:#x} type={self.type} sym={self.sym}"
                 f" addend={self.addend}>")
 
@@ -108,31 +113,31 @@ class Relocation:
 class RelocationSection:
     """A ``SHT_REL``/``SHT_RELA`` section with the section it patches and its entries."""
 
-    def __init__(self, elf, section):
+    def __init__(self, elf: ElfFile, section: Section) -> None:
         self.elf = elf
         self.section = section
         self.is_rela = section.sh_type == SHT.SHT_RELA
 
     @property
-    def name(self):
+    def name(self) -> str:
         return self.section.name
 
     @property
-    def target_index(self):
+    def target_index(self) -> int:
         return self.section.sh_info
 
     @property
-    def target(self):
+    def target(self) -> Section | None:
         """The section patched, or ``None`` when ``sh_info`` is out of range (the kernel skips it)."""
         idx = self.section.sh_info
         return self.elf.sections[idx] if 0 < idx < len(self.elf.sections) else None
 
     @property
-    def symtab_index(self):
+    def symtab_index(self) -> int:
         return self.section.sh_link
 
     @cached_property
-    def entries(self):
+    def entries(self) -> list[Relocation]:
         layout = self.elf.layout
         rec = layout.rela if self.is_rela else layout.rel
         data = self.section.data
@@ -145,17 +150,17 @@ class RelocationSection:
                                   t[2] if self.is_rela else None))
         return out
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.section.sh_size // (self.elf.layout.rela if self.is_rela else self.elf.layout.rel).size
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Relocation]:
         return iter(self.entries)
 
 
 class SectionGroup:
     """A ``SHT_GROUP`` section: its flag word, signature symbol and member indexes."""
 
-    def __init__(self, elf, section):
+    def __init__(self, elf: ElfFile, section: Section) -> None:
         self.elf = elf
         self.section = section
         words = [elf.layout.u32.unpack_from(section.data, off)[0]
@@ -164,7 +169,7 @@ class SectionGroup:
         self.members = words[1:]
 
     @property
-    def signature(self):
+    def signature(self) -> str | None:
         """The group's signature: the name of symbol ``sh_info`` of table ``sh_link``."""
         elf = self.elf
         link = self.section.sh_link
@@ -178,13 +183,16 @@ class SectionGroup:
 class ElfFile:
     """A parsed ELF object. ``data`` is any bytes-like object holding the whole file."""
 
-    def __init__(self, data, checked=None):
+    def __init__(self, data: BytesLike,
+                 checked: tuple[RecordLayout, Ehdr, list[Shdr]] | None = None) -> None:
         """``checked``: ``(layout, ehdr, shdrs)`` from a validity check that already ran over
         these very bytes in the file's own layout (the loader's), so it is not done twice."""
         # bytes, or a read-only memoryview (of an mmap, say: a .ko's debug info is most of
         # the file, and a loader never touches it)
-        self.data = data if isinstance(data, (bytes, memoryview)) else bytes(data)
-        if checked is not None and checked[0] == Layout.for_ident(self.data[EI_CLASS], self.data[EI_DATA]):
+        self.data: bytes | memoryview = (data if isinstance(data, (bytes, memoryview))
+                                         else bytes(data))
+        if checked is not None and checked[0] == RecordLayout.for_ident(self.data[EI_CLASS],
+                                                                        self.data[EI_DATA]):
             self.layout, self.header, self._shdrs = checked
             self.shnum, self.shstrndx = len(self._shdrs), self.header.e_shstrndx
             return
@@ -193,13 +201,13 @@ class ElfFile:
         self._check_structure()
 
     @classmethod
-    def from_path(cls, path):
+    def from_path(cls, path: str | PathLike[str]) -> ElfFile:
         with open(path, "rb") as fh:
             return cls(fh.read())
 
     # -- structure ------------------------------------------------------------------
 
-    def _read_header(self):
+    def _read_header(self) -> tuple[RecordLayout, Ehdr]:
         data = self.data
         if len(data) >= EI_NIDENT and bytes(data[:4]) == ELFMAG:
             ei_class, ei_data = data[EI_CLASS], data[EI_DATA]
@@ -207,9 +215,9 @@ class ElfFile:
                 raise ElfError("Invalid ELF class %u in e_ident" % ei_class)
             if ei_data not in (ElfData.ELFDATA2LSB, ElfData.ELFDATA2MSB):
                 raise ElfError("Invalid ELF data encoding %u in e_ident" % ei_data)
-            layout = Layout.for_ident(ei_class, ei_data)
+            layout = RecordLayout.for_ident(ei_class, ei_data)
         else:
-            layout = Layout(64, True)
+            layout = RecordLayout(64, True)
         validate.check_header_len(data, layout)
         validate.check_magic(data)
         ehdr = layout.unpack_ehdr(data)
@@ -217,7 +225,7 @@ class ElfFile:
             validate.check_shentsize(ehdr, layout)
         return layout, ehdr
 
-    def _section_counts(self):
+    def _section_counts(self) -> tuple[int, int]:
         """``(shnum, shstrndx)``, following extended numbering through section 0."""
         ehdr, data, layout = self.header, self.data, self.layout
         shnum, shstrndx = ehdr.e_shnum, ehdr.e_shstrndx
@@ -233,12 +241,12 @@ class ElfFile:
         return shnum, shstrndx
 
     @property
-    def extended_numbering(self):
+    def extended_numbering(self) -> bool:
         """True when the counts live in section 0 (``e_shnum == 0`` or ``SHN_XINDEX``)."""
         return self.header.e_shoff != 0 and (
             self.header.e_shnum == 0 or self.header.e_shstrndx == SHN.SHN_XINDEX)
 
-    def _check_structure(self):
+    def _check_structure(self) -> None:
         data, layout = self.data, self.layout
         if self.shnum == 0:
             self._shdrs = []
@@ -255,25 +263,25 @@ class ElfFile:
     # -- sections -------------------------------------------------------------------
 
     @property
-    def elf_class(self):
+    def elf_class(self) -> int:
         return self.layout.bits
 
     @property
-    def e_machine(self):
+    def e_machine(self) -> int:
         return self.header.e_machine
 
     @property
-    def e_type(self):
+    def e_type(self) -> int:
         return self.header.e_type
 
     @cached_property
-    def shstrtab(self):
+    def shstrtab(self) -> bytes:
         if not self._shdrs:
             return b""
         h = self._shdrs[self.shstrndx]
         return bytes(self.data[h.sh_offset:h.sh_offset + h.sh_size])
 
-    def section_name(self, sh_name):
+    def section_name(self, sh_name: int) -> str:
         tab = self.shstrtab
         if sh_name >= len(tab):
             return "<corrupt>"
@@ -281,17 +289,17 @@ class ElfFile:
         return tab[sh_name:end if end >= 0 else len(tab)].decode("latin-1")
 
     @cached_property
-    def sections(self):
+    def sections(self) -> list[Section]:
         return [Section(self, i, self.section_name(h.sh_name), h) for i, h in enumerate(self._shdrs)]
 
     @cached_property
-    def _by_name(self):
-        index = {}
+    def _by_name(self) -> dict[str, Section]:
+        index: dict[str, Section] = {}
         for s in self.sections:
             index.setdefault(s.name, s)
         return index
 
-    def section_by_name(self, name, alloc_only=False):
+    def section_by_name(self, name: str, alloc_only: bool = False) -> Section | None:
         """The first section called ``name`` (the kernel's ``find_sec`` with ``alloc_only``)."""
         if not alloc_only:
             return self._by_name.get(name)
@@ -300,26 +308,26 @@ class ElfFile:
                 return s
         return None
 
-    def sections_of_type(self, sh_type):
+    def sections_of_type(self, sh_type: int) -> list[Section]:
         return [s for s in self.sections if s.sh_type == sh_type]
 
     # -- strings and symbols --------------------------------------------------------
 
-    def string_table(self, index):
+    def string_table(self, index: int) -> bytes:
         """The bytes of string table ``index`` (empty when the index is out of range)."""
         if not 0 < index < len(self.sections):
             return b""
         return bytes(self.sections[index].data)
 
     @staticmethod
-    def cstring(table, offset):
+    def cstring(table: bytes, offset: int) -> str | None:
         if offset >= len(table):
             return None
         end = table.find(b"\0", offset)
         return table[offset:end if end >= 0 else len(table)].decode("latin-1")
 
     @cached_property
-    def symtab(self):
+    def symtab(self) -> Section | None:
         """The first ``SHT_SYMTAB`` section, as the kernel's ``setup_load_info`` picks it."""
         for s in self.sections:
             if s.sh_type == SHT.SHT_SYMTAB:
@@ -327,11 +335,11 @@ class ElfFile:
         return None
 
     @cached_property
-    def symbols(self):
+    def symbols(self) -> list[Symbol]:
         return self.symbols_of(self.symtab) if self.symtab is not None else []
 
-    def symbols_of(self, symtab):
-        cache = self.__dict__.setdefault("_symcache", {})
+    def symbols_of(self, symtab: Section) -> list[Symbol]:
+        cache: dict[int, list[Symbol]] = self.__dict__.setdefault("_symcache", {})
         if symtab.index in cache:
             return cache[symtab.index]
         layout = self.layout
@@ -349,7 +357,7 @@ class ElfFile:
         cache[symtab.index] = out
         return out
 
-    def _shndx_table(self, symtab_index):
+    def _shndx_table(self, symtab_index: int) -> list[int] | None:
         for s in self.sections:
             if s.sh_type == SHT.SHT_SYMTAB_SHNDX and s.sh_link == symtab_index:
                 d = s.data
@@ -360,16 +368,16 @@ class ElfFile:
     # -- relocations and groups -----------------------------------------------------
 
     @cached_property
-    def relocation_sections(self):
+    def relocation_sections(self) -> list[RelocationSection]:
         return [RelocationSection(self, s) for s in self.sections
                 if s.sh_type in (SHT.SHT_REL, SHT.SHT_RELA)]
 
     @cached_property
-    def groups(self):
+    def groups(self) -> list[SectionGroup]:
         return [SectionGroup(self, s) for s in self.sections if s.sh_type == SHT.SHT_GROUP]
 
-    def read_addr(self, offset):
+    def read_addr(self, offset: int) -> int:
         return self.layout.addr.unpack_from(self.data, offset)[0]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<ElfFile ELF{self.layout.bits} machine={self.e_machine} sections={self.shnum}>"

@@ -41,27 +41,24 @@ section indexes, unknown symbols, relocation types skipped silently, ``.rel.`` s
 target cannot be found by name, places outside their section, misaligned sections), where the
 in-place run stopped, and which sections end with different bytes in the two modes.
 
-:func:`run_link_hobby` is ``kmodsim link --profile hobby-i386``. The linker never imports the
-emulator, so the formatting lives here.
+``kmodsim link --profile hobby-i386`` (:mod:`emulator.cli.link`) prints what these return.
 """
 
 import errno
-import json
-import os
 import struct
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from ..bits import MASK64, sign_extend
 from ..elf.constants import EM, R_386, SHF, SHN, SHT, STB, STT
 from ..elf.reader import ElfFile
-from ..elf.records import Layout as RecordLayout
+from ..elf.records import RecordLayout
 from ..elf.validate import elf_validity_check
 from ..errors import KmodError
 from ..reloc import HOBBY_TYPES
 from ..reloc.apply import RelocationError, apply_one, apply_section_scalar, read_addend
-from ..reloc.table import MASK64, RelocArch
-from .kernel import KERN_ERR, KERN_WARNING, LinkKernel, SymbolHit
+from ..reloc.table import RelocArch
+from ..loglevels import LOGLEVEL_ERR, LOGLEVEL_WARNING
+from .linkkernel import LinkKernel, SymbolHit
 from .layout import CORE_REGIONS, MASKS, Image, Layout, Placement, move_module
 
 MASK32 = 0xFFFFFFFF
@@ -75,8 +72,6 @@ HANDLED = ", ".join(t.name for t in HOBBY_TYPES.values())
 HOBBY_ARCH = RelocArch(machine=EM.EM_386, rela=False, types=HOBBY_TYPES,
                        unknown_message="%s: unknown relocation type %u",
                        wrong_kind_message="%s: RELA relocations are not supported")
-
-KERN_LEVEL_NAMES = ("emerg", "alert", "crit", "err", "warn", "notice", "info", "debug")
 
 
 def type_name(r_type):
@@ -229,7 +224,7 @@ class _ElfView:
 
 
 def _refuse(kernel, line, err):
-    kernel.printk(KERN_ERR, line)
+    kernel.printk(LOGLEVEL_ERR, line)
     raise KmodError(line, err)
 
 
@@ -300,7 +295,7 @@ def resolve_symbols(elf, image, kernel, name):
             elif sym.bind == STB.STB_WEAK:
                 values.append(0)
             else:
-                kernel.printk(KERN_WARNING, f"refers to unknown symbol {sym.name}")
+                kernel.printk(LOGLEVEL_WARNING, f"refers to unknown symbol {sym.name}")
                 raise KmodError(f"{name}: refers to unknown symbol {sym.name}", errno.ENOENT)
         elif shndx == SHN.SHN_COMMON:
             _refuse(kernel, f"{name}: {sym.name} is a COMMON symbol ({sym.st_size} bytes, align "
@@ -346,7 +341,7 @@ def apply_hobby_relocations(elf, image, symbols, kernel, name):
                                        entries, symbols.values, name, rs.name, on_step=record)
         except RelocationError as exc:
             for line in exc.lines:
-                kernel.printk(KERN_ERR, line)
+                kernel.printk(LOGLEVEL_ERR, line)
             raise
         for k, v in got.items():
             counts[k] = counts.get(k, 0) + v
@@ -485,7 +480,7 @@ class _SeedInsmod:
         self.lm, self.kernel, self.mem = lm, kernel, lm.memory
 
     def printk(self, text):
-        self.kernel.printk(KERN_WARNING, text)
+        self.kernel.printk(LOGLEVEL_WARNING, text)
         self.lm.log.append(self.kernel.log[-1])
 
     def stop(self, context, why):
@@ -998,7 +993,7 @@ def compare_modes(sectioned, inplace):
 
 def _signed(n):
     """An i386 addend as written after a symbol: ``+0x4``, ``-0x4``, nothing for 0."""
-    n = n - (1 << 32) if n & 0x80000000 else n
+    n = sign_extend(n, 32)
     return f"{n:+#x}" if n else ""
 
 
@@ -1036,126 +1031,3 @@ class _Locator:
             if size and start <= S < start + size:
                 return f"{s.name}{S - start + A:+#x}"
         return f"{S:#010x}{_signed(A)} (no section)"
-
-
-# ===================================================================================== CLI
-
-def hobby_result(lm, report=None):
-    """The JSON of ``kmodsim link`` for a hobby module (the Linux shape, plus the hobby parts)."""
-    profile = lm.profile
-    out = {
-        "module": lm.name,
-        "arch": profile.arch,
-        "profile": profile.name,
-        "mode": lm.mode,
-        "sections": [{"index": i, "name": n, "addr": a, "size": s, "region": r}
-                     for i, n, a, s, r in lm.placed_sections()],
-        "symbols": {name: hit.value for name, hit in lm.symbols.resolved.items()},
-        "relocations": {"applied": sum(lm.relocations.values()), "by_type": dict(lm.relocations)},
-        # sectioned: the one allocation; in place: the kmalloc'd buffer (file size + 5)
-        "core_size": lm.size,
-        "init_size": 0,
-        "base": lm.base,
-        "init": lm.init_addr,
-        "exit": lm.exit_addr,
-    }
-    if isinstance(lm, InPlaceModule):
-        out["relocations"]["skipped"] = dict(lm.skipped)
-        out["stopped"] = lm.stopped
-    if report is not None:
-        out["report"] = [{"kind": f.kind, "text": f.text} for f in report.findings]
-        out["differences"] = report.differences
-    return out
-
-
-def print_hobby_text(lm, result, log, out=None):
-    out = sys.stdout if out is None else out
-
-    def p(line=""):
-        print(line, file=out)
-
-    if lm.mode == "inplace":
-        p(f"module {result['module']} ({result['arch']}, profile {result['profile']}): in place, as "
-          f"seed 004 loads it: the file in one kmalloc({lm.memory.file_size:#x} + {KMALLOC_SLACK}) "
-          f"buffer at {lm.base:#010x}")
-    else:
-        p(f"module {result['module']} ({result['arch']}, profile {result['profile']}): sectioned, one "
-          f"allocation of {lm.size:#x} bytes at {lm.base:#010x}")
-    p()
-    p(f"  {'[Nr]':>5} {'Name':28} {'Address':10} {'Size':>8}  Region")
-    for s in result["sections"]:
-        p(f"  [{s['index']:>3}] {s['name'][:28]:28} {s['addr']:#010x} {s['size']:#8x}  {s['region']}")
-    p()
-    p(f"  {_plural(len(result['symbols']), 'undefined symbol')} resolved" +
-      (":" if result["symbols"] else ""))
-    for name, value in sorted(result["symbols"].items()):
-        p(f"    {value:#010x}  {name}")
-    rel = result["relocations"]
-    p()
-    p(f"  {_plural(rel['applied'], 'relocation')} applied" + "".join(
-        f"{', ' if n else ': '}{k} {v}" for n, (k, v) in enumerate(sorted(rel["by_type"].items()))))
-    if rel.get("skipped"):
-        p(f"  {sum(rel['skipped'].values())} relocations skipped silently: " +
-          ", ".join(f"{k} {v}" for k, v in sorted(rel["skipped"].items())))
-    if result["init"] is not None:
-        p()
-        p(f"  .this_module: init {result['init']:#010x} ({lm.symbol_at(result['init']) or '?'}), "
-          f"exit {result['exit']:#010x} ({lm.symbol_at(result['exit']) or '?'})")
-    if result.get("stopped"):
-        p()
-        p(f"  the seed's loader stops: {result['stopped']}")
-    if "report" in result:
-        p()
-        p(f"  what loading in place gets wrong ({_plural(len(result['report']), 'finding')}):")
-        for f in result["report"] or [{"text": "nothing found"}]:
-            p(f"    {f['text']}")
-        p()
-        p("  in place vs sectioned:")
-        for line in result["differences"]:
-            p(f"    {line}")
-    if log:
-        p()
-        p("  kernel log:")
-        for r in log:
-            p(f"    <{KERN_LEVEL_NAMES[r.level]}> {r.text}")
-
-
-def run_link_hobby(args, profile, read):
-    """``kmodsim link --profile <hobby profile> [--inplace] [--json] [--dump DIR] MODULE``."""
-    if args.with_:
-        print(f"kmodsim link: --with does not apply to the hobby kernel {profile.name}: it exports "
-              f"only {', '.join(sorted(profile.exports))} and never links one module against "
-              f"another", file=sys.stderr)
-        return 1
-    kernel = LinkKernel(profile)
-    name = Path(args.module).stem
-    report = None
-    try:
-        data = read(args.module)
-        if args.inplace:
-            lm = link_inplace(data, kernel, name)
-            report = hobby_report(data, profile, name, inplace=lm)
-        else:
-            lm = link_hobby(data, kernel, name)
-    except KmodError as exc:
-        for r in kernel.log:
-            print(f"<{KERN_LEVEL_NAMES[r.level]}> {r.text}", file=sys.stderr)
-        err = errno.errorcode.get(exc.errno, str(exc.errno))
-        said = any(exc.message in r.text for r in kernel.log)
-        print(f"kmodsim link: {args.module}: load refused: {'' if said else exc.message + ': '}"
-              f"{err} ({os.strerror(exc.errno)})", file=sys.stderr)
-        return 1
-    result = hobby_result(lm, report)
-    if args.dump:
-        from .pipeline import dump_sections
-        dump_sections(lm, args.dump)
-    if args.json:
-        json.dump(result, sys.stdout, indent=1)
-        sys.stdout.write("\n")
-    else:
-        print_hobby_text(lm, result, kernel.log)
-    if getattr(lm, "stopped", None):
-        print(f"kmodsim link: {args.module}: seed 004's loader does not finish: {lm.stopped}",
-              file=sys.stderr)
-        return 1
-    return 0

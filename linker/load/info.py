@@ -7,13 +7,24 @@ The section flags live in ``info.sh_flags``, a copy the steps may change as the 
 changes its copy of the headers; the file's bytes are never touched.
 """
 
+from __future__ import annotations
+
+import errno as _errno
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NoReturn
 
 import numpy as np
 
 from ..elf.constants import SHF, SHT
 from ..errors import ElfError
 from ..module.modinfo import modinfo_entries
+
+if TYPE_CHECKING:
+    from ..elf.reader import ElfFile, Section
+    from ..profiles import Profile
+    from .linkkernel import LinkKernel
+
+_SHF_ALLOC = int(SHF.SHF_ALLOC)   # a plain int: find_sec tests it per section
 
 MODULE_INIT_IGNORE_MODVERSIONS = 1
 MODULE_INIT_IGNORE_VERMAGIC = 2
@@ -31,24 +42,25 @@ SYM_DTYPES = {
 
 @dataclass
 class LoadInfo:
-    elf: object
+    elf: ElfFile
     flags: int = 0
     name: str | None = None
     sig_ok: bool = False
-    index: dict = field(default_factory=dict)   # sym, str, mod, info, vers, pcpu -> section index
-    sh_flags: list = field(default_factory=list)
-    modinfo: list = field(default_factory=list)
-    syms: object = None                         # numpy structured array of the symbol table
+    index: dict[str, int] = field(default_factory=dict)  # sym, str, mod, info, vers, pcpu -> index
+    sh_flags: list[int] = field(default_factory=list)
+    modinfo: list[tuple[str, str]] = field(default_factory=list)
+    # numpy structured array of the symbol table (SYM_DTYPES), read by setup_load_info
+    syms: np.ndarray = None  # type: ignore[assignment]
     strtab: bytes = b""
 
     @property
-    def shnum(self):
+    def shnum(self) -> int:
         return self.elf.shnum
 
-    def section(self, i):
+    def section(self, i: int) -> Section:
         return self.elf.sections[i]
 
-    def find_sec(self, name):
+    def find_sec(self, name: str) -> int:
         """The kernel's ``find_sec``: first section with SHF_ALLOC (as flagged now) and that name."""
         by_name = self.__dict__.get("_by_name")
         if by_name is None:
@@ -56,26 +68,26 @@ class LoadInfo:
             for s in self.elf.sections[1:]:
                 by_name.setdefault(s.name, []).append(s.index)
         for i in by_name.get(name, ()):
-            if self.sh_flags[i] & 2:  # SHF_ALLOC
+            if self.sh_flags[i] & _SHF_ALLOC:
                 return i
         return 0
 
-    def get_modinfo(self, tag):
+    def get_modinfo(self, tag: str) -> str | None:
         for key, value in self.modinfo:
             if key == tag:
                 return value
         return None
 
-    def get_all_modinfo(self, tag):
+    def get_all_modinfo(self, tag: str) -> list[str]:
         return [v for k, v in self.modinfo if k == tag]
 
-    def symbol_name(self, i):
+    def symbol_name(self, i: int) -> str:
         off = int(self.syms["st_name"][i])
         end = self.strtab.find(b"\0", off)
         return self.strtab[off:end if end >= 0 else len(self.strtab)].decode("latin-1")
 
 
-def setup_load_info(elf, kernel, flags=0):
+def setup_load_info(elf: ElfFile, kernel: LinkKernel, flags: int = 0) -> LoadInfo:
     info = LoadInfo(elf, flags)
     info.sh_flags = [s.sh_flags for s in elf.sections]
     info.index["info"] = info.find_sec(".modinfo")
@@ -101,7 +113,7 @@ def setup_load_info(elf, kernel, flags=0):
     return info
 
 
-def descriptor_name(info, profile):
+def descriptor_name(info: LoadInfo, profile: Profile) -> str | None:
     """The ``name`` field of the on-disk descriptor (``struct module``), if the format has one."""
     fields = profile.descriptor.fields
     if "name" not in fields:
@@ -112,7 +124,7 @@ def descriptor_name(info, profile):
     return raw.split(b"\0", 1)[0].decode("latin-1")
 
 
-def _read_symbols(info):
+def _read_symbols(info: LoadInfo) -> None:
     elf = info.elf
     sym = elf.sections[info.index["sym"]]
     dtype = SYM_DTYPES.get((elf.layout.bits, elf.layout.little))
@@ -124,16 +136,16 @@ def _read_symbols(info):
     info.strtab = elf.string_table(info.index["str"])
 
 
-def raise_warn(kernel, line, errno=8):
-    from .kernel import KERN_WARNING
-    kernel.printk(KERN_WARNING, line)
+def raise_warn(kernel: LinkKernel, line: str, errno: int = _errno.ENOEXEC) -> NoReturn:
+    from ..loglevels import LOGLEVEL_WARNING
+    kernel.printk(LOGLEVEL_WARNING, line)
     raise ElfError(line, errno)
 
 
-def rewrite_section_headers(info):
+def rewrite_section_headers(info: LoadInfo) -> LoadInfo:
     """Track but do not keep ``.modinfo`` and ``__versions``: they lose SHF_ALLOC."""
     for key in ("vers", "info"):
         idx = info.index.get(key, 0)
-        info.sh_flags[idx] &= ~int(SHF.SHF_ALLOC)
+        info.sh_flags[idx] &= ~_SHF_ALLOC
     # section 0 may be index 0 when absent: the kernel clears it too (it has no flags)
     return info

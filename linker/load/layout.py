@@ -9,25 +9,36 @@ full symbol and string tables plus ``struct mod_kallsyms`` and the type bytes in
 x86-64 keeps data in the core allocation (``data_layout`` is ``core_layout`` in 6.1).
 """
 
+from __future__ import annotations
+
+import errno
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from ..elf.constants import SHF, SHN, SHT
 from ..errors import KmodError
-from .kernel import KERN_WARNING
+from ..loglevels import LOGLEVEL_WARNING
 
-SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 0x1, 0x2, 0x4
-SHF_RO_AFTER_INIT = 0x00200000
-SHT_NOBITS = 8
-SHN_UNDEF = 0
-ENOMEM = 12
+if TYPE_CHECKING:
+    from ..elf.reader import ElfFile
+    from ..elf.records import Shdr
+    from .info import LoadInfo
+    from .linkkernel import LinkKernel
 
-MASKS = (
-    (SHF_EXECINSTR | SHF_ALLOC, 0),
-    (SHF_ALLOC, SHF_WRITE),
-    (SHF_RO_AFTER_INIT | SHF_ALLOC, 0),
-    (SHF_WRITE | SHF_ALLOC, 0),
-    (SHF_ALLOC, 0),  # ARCH_SHF_SMALL | SHF_ALLOC with ARCH_SHF_SMALL == 0 on x86
+# plain ints: every section's flags are tested against every mask, and an operator on an
+# IntFlag builds an enum member each time
+_SHF_WRITE, _SHF_ALLOC, _SHF_EXECINSTR, _SHF_RO_AFTER_INIT = (
+    int(SHF.SHF_WRITE), int(SHF.SHF_ALLOC), int(SHF.SHF_EXECINSTR), int(SHF.SHF_RO_AFTER_INIT))
+
+# (flags needed, flags excluded)
+MASKS: tuple[tuple[int, int], ...] = (
+    (_SHF_EXECINSTR | _SHF_ALLOC, 0),
+    (_SHF_ALLOC, _SHF_WRITE),
+    (_SHF_RO_AFTER_INIT | _SHF_ALLOC, 0),
+    (_SHF_WRITE | _SHF_ALLOC, 0),
+    (_SHF_ALLOC, 0),  # ARCH_SHF_SMALL | SHF_ALLOC with ARCH_SHF_SMALL == 0 on x86
 )
 CORE_REGIONS = ("core_text", "core_rodata", "core_ro_after_init", "core_data", "core_data")
 INIT_REGIONS = ("init_text", "init_rodata", "init_rodata", "init_data", "init_data")
@@ -48,7 +59,7 @@ class Layout:
     """Sizes and section offsets as ``struct module_layout`` records them."""
 
     page_size: int
-    placements: dict = field(default_factory=dict)   # section index -> Placement
+    placements: dict[int, Placement] = field(default_factory=dict)   # section index -> Placement
     core_size: int = 0
     core_text_size: int = 0
     core_ro_size: int = 0
@@ -56,29 +67,29 @@ class Layout:
     init_size: int = 0
     init_text_size: int = 0
     init_ro_size: int = 0
-    symtab: dict = field(default_factory=dict)       # layout_symtab's offsets
+    symtab: dict[str, int] = field(default_factory=dict)   # layout_symtab's offsets
 
-    def align(self, size):
+    def align(self, size: int) -> int:
         return -(-size // self.page_size) * self.page_size
 
 
-def module_init_layout_section(name, unload=True):
+def module_init_layout_section(name: str, unload: bool = True) -> bool:
     # module_init_section(): ".init" prefix; ".exit" only when unloading is compiled out
     return name.startswith(".init") or (not unload and name.startswith(".exit"))
 
 
-def _get_offset(size, sh):
+def _get_offset(size: int, sh: Shdr) -> tuple[int, int]:
     align = sh.sh_addralign or 1
     off = -(-size // align) * align
     return off, off + sh.sh_size
 
 
-def layout_sections(info, page_size=4096, unload=True):
+def layout_sections(info: LoadInfo, page_size: int = 4096, unload: bool = True) -> Layout:
     lay = Layout(page_size)
     flags = info.sh_flags
     # only SHF_ALLOC sections can match a mask; visit them in index order
     cands = [(s.index, s.name, flags[s.index], s.header, module_init_layout_section(s.name, unload))
-             for s in info.elf.sections if flags[s.index] & SHF_ALLOC]
+             for s in info.elf.sections if flags[s.index] & _SHF_ALLOC]
     for init_pass in (False, True):
         size = 0
         regions = INIT_REGIONS if init_pass else CORE_REGIONS
@@ -118,17 +129,18 @@ def layout_sections(info, page_size=4096, unload=True):
     return lay
 
 
-def is_core_symbol(syms, info, lay, kallsyms_all=True):
+def is_core_symbol(syms: np.ndarray, info: LoadInfo, lay: Layout,
+                   kallsyms_all: bool = True) -> np.ndarray:
     """``is_core_symbol`` for every symbol at once (a boolean array)."""
     shnum = info.shnum
     shndx = syms["st_shndx"].astype(np.int64)
-    ok = (shndx != SHN_UNDEF) & (shndx < shnum) & (syms["st_name"] != 0)
+    ok = (shndx != SHN.SHN_UNDEF) & (shndx < shnum) & (syms["st_name"] != 0)
     sec_alloc = np.zeros(shnum + 1, dtype=bool)
     sec_core = np.zeros(shnum + 1, dtype=bool)
     sec_exec = np.zeros(shnum + 1, dtype=bool)
     for i in range(shnum):
-        sec_alloc[i] = bool(info.sh_flags[i] & SHF_ALLOC)
-        sec_exec[i] = bool(info.sh_flags[i] & SHF_EXECINSTR)
+        sec_alloc[i] = bool(info.sh_flags[i] & _SHF_ALLOC)
+        sec_exec[i] = bool(info.sh_flags[i] & _SHF_EXECINSTR)
         p = lay.placements.get(i)
         sec_core[i] = p is None or p.alloc == "core"
     idx = np.where(shndx < shnum, shndx, shnum)
@@ -141,7 +153,8 @@ def is_core_symbol(syms, info, lay, kallsyms_all=True):
     return ok & good
 
 
-def layout_symtab(info, lay, sym_size, kallsyms_all=True, mod_kallsyms_size=None):
+def layout_symtab(info: LoadInfo, lay: Layout, sym_size: int, kallsyms_all: bool = True,
+                  mod_kallsyms_size: int | None = None) -> Layout:
     """Reserve the kallsyms copies: core symbols at the end of core, full tables in init."""
     secs = info.elf.sections
     symsec, strsec = secs[info.index["sym"]], secs[info.index["str"]]
@@ -179,7 +192,7 @@ def layout_symtab(info, lay, sym_size, kallsyms_all=True, mod_kallsyms_size=None
     return lay
 
 
-def _name_lengths(strtab, st_name):
+def _name_lengths(strtab: bytes, st_name: np.ndarray) -> np.ndarray:
     """strlen(strtab + st_name) for every symbol, without a Python loop."""
     if not len(st_name):
         return np.zeros(0, dtype=np.int64)
@@ -197,24 +210,24 @@ class Image:
     init: bytearray
     core_addr: int
     init_addr: int | None
-    sections: dict       # section index -> (alloc name, offset, address)
+    sections: dict[int, tuple[str, int, int]]   # section index -> (alloc name, offset, address)
     layout: Layout
 
-    def buffer(self, alloc):
+    def buffer(self, alloc: str) -> bytearray:
         return self.core if alloc == "core" else self.init
 
-    def base(self, alloc):
+    def base(self, alloc: str) -> int | None:
         return self.core_addr if alloc == "core" else self.init_addr
 
-    def section_bytes(self, index):
+    def section_bytes(self, index: int) -> bytes:
         alloc, off, _ = self.sections[index]
         size = self.layout.placements[index].size
         return bytes(self.buffer(alloc)[off:off + size])
 
-    def address_of(self, index):
+    def address_of(self, index: int) -> int:
         return self.sections[index][2]
 
-    def locate(self, addr):
+    def locate(self, addr: int) -> tuple[bytearray, int] | tuple[None, None]:
         """``(buffer, offset)`` holding the address ``addr``, or ``(None, None)``."""
         for alloc, buf in (("core", self.core), ("init", self.init)):
             base = self.base(alloc)
@@ -222,30 +235,40 @@ class Image:
                 return buf, addr - base
         return None, None
 
-    def read(self, addr, size):
+    def read(self, addr: int, size: int) -> bytes | None:
         buf, off = self.locate(addr)
-        return bytes(buf[off:off + size]) if buf is not None else None
+        return bytes(buf[off:off + size]) if buf is not None and off is not None else None
 
-    def read_cstring(self, addr, limit=4096):
+    def read_cstring(self, addr: int, limit: int = 4096) -> str | None:
         buf, off = self.locate(addr)
-        if buf is None:
+        if buf is None or off is None:
             return None
         raw = bytes(buf[off:off + limit])
         return raw.split(b"\0", 1)[0].decode("latin-1")
 
 
-def move_module(info, lay, kernel, name):
+class HasElf(Protocol):
+    """What :func:`move_module` reads of its ``info``: a ``LoadInfo``, or any holder of
+    the file (the hobby loader and the stepper pass just that)."""
+
+    @property
+    def elf(self) -> ElfFile: ...
+
+
+def move_module(info: HasElf, lay: Layout, kernel: LinkKernel, name: str) -> Image:
     """Allocate core (and init if non-empty), zero them, copy every SHF_ALLOC section in."""
     area = kernel.module_area
     core = area.alloc(lay.core_size, f"{name} core") if area is not None else None
     if area is not None and core is None:
-        raise KmodError(f"{name}: cannot allocate {lay.core_size} bytes of module memory", ENOMEM)
+        raise KmodError(f"{name}: cannot allocate {lay.core_size} bytes of module memory",
+                        errno.ENOMEM)
     init = None
     if lay.init_size:
         init = area.alloc(lay.init_size, f"{name} init") if area is not None else None
         if area is not None and init is None:
-            area.free(core.start)
-            raise KmodError(f"{name}: cannot allocate {lay.init_size} bytes of module memory", ENOMEM)
+            area.free(core.start)  # type: ignore[union-attr]  # allocated, or refused above
+            raise KmodError(f"{name}: cannot allocate {lay.init_size} bytes of module memory",
+                            errno.ENOMEM)
     core_addr = core.start if core is not None else 0
     init_addr = init.start if init is not None else (None if not lay.init_size else core_addr + lay.core_size)
     img = Image(bytearray(lay.core_size), bytearray(lay.init_size), core_addr, init_addr, {}, lay)
@@ -253,11 +276,12 @@ def move_module(info, lay, kernel, name):
     for idx, p in lay.placements.items():
         s = info.elf.sections[idx]
         buf = img.buffer(p.alloc)
-        if s.sh_type != SHT_NOBITS:
+        if s.sh_type != SHT.SHT_NOBITS:
             buf[p.offset:p.offset + s.sh_size] = data[s.sh_offset:s.sh_offset + s.sh_size]
-        img.sections[idx] = (p.alloc, p.offset, img.base(p.alloc) + p.offset)
+        # a section placed in init means init_size > 0, so init has an address
+        img.sections[idx] = (p.alloc, p.offset, img.base(p.alloc) + p.offset)  # type: ignore[operator]
     return img
 
 
-def warn_percpu_alignment(kernel, mod_name, align, page):
-    kernel.printk(KERN_WARNING, f"{mod_name}: per-cpu alignment {align} > {page}")
+def warn_percpu_alignment(kernel: LinkKernel, mod_name: str | None, align: int, page: int) -> None:
+    kernel.printk(LOGLEVEL_WARNING, f"{mod_name}: per-cpu alignment {align} > {page}")

@@ -13,8 +13,8 @@ The emulator's kernel (``emulator/``) builds on this one; the linker never impor
 
 from dataclasses import dataclass, field
 
-KERN_EMERG, KERN_ALERT, KERN_CRIT, KERN_ERR, KERN_WARNING, KERN_NOTICE, KERN_INFO, KERN_DEBUG = range(8)
-KERN_DEFAULT_LEVEL = 4  # a message without a level: CONFIG_MESSAGE_LOGLEVEL_DEFAULT
+from ..loglevels import LOGLEVEL_WARNING
+
 
 # include/linux/panic.h bit numbers and print_tainted()'s letters, in its order
 TAINT_FLAGS = (
@@ -25,6 +25,7 @@ TAINT_FLAGS = (
     ("OOT_MODULE", "O", " "), ("UNSIGNED_MODULE", "E", " "), ("SOFTLOCKUP", "L", " "),
     ("LIVEPATCH", "K", " "), ("AUX", "X", " "), ("RANDSTRUCT", "T", " "), ("TEST", "N", " "),
 )
+MODULE_FLAG_LETTERS = ("P", "F", "O", "E", "C", "K", "X", "T", "N")  # taint_flags[].module
 TAINT_LETTERS = {name: letter for name, letter, _ in TAINT_FLAGS}
 # taints whose first setting also prints "Disabling lock debugging due to kernel taint":
 # the call sites that pass LOCKDEP_NOW_UNRELIABLE (module licence P, forced load F, forced
@@ -34,9 +35,86 @@ LOCKDEP_NOW_UNRELIABLE = {"P", "F", "R", "M", "B", "U", "D"}
 
 @dataclass
 class Record:
+    """One printk record: its level, its text, and what the emulator's log adds (the
+    timestamp, and whether a KERN_CONT may still extend it)."""
+
     level: int
     text: str
-    facility: str = "kern"
+    facility: int = 0             # LOG_KERN; /dev/kmsg writes are LOG_USER (1)
+    ts_ns: int = 0
+    open: bool = False
+
+
+class KernelLog:
+    """The printk ring buffer as the loader uses it: records, and the once-per-boot keys.
+
+    It reads as a sequence of :class:`Record` (``len(log)``, ``log[-1]``, ``for r in log``).
+    The emulator's log (:class:`emulator.logbuf.LogBuffer`) adds timestamps and a console.
+    """
+
+    def __init__(self):
+        self.records: list[Record] = []
+        self.once: set[str] = set()      # keys of once-per-boot messages already printed
+
+    def printk(self, level: int, text: str) -> None:
+        self.records.append(Record(level, text))
+
+    def printk_once(self, key: str, level: int, text: str) -> None:
+        if key not in self.once:
+            self.once.add(key)
+            self.printk(level, text)
+
+    def clear(self) -> None:
+        self.records.clear()
+
+    def __len__(self):
+        return len(self.records)
+
+    def __iter__(self):
+        return iter(self.records)
+
+    def __getitem__(self, index):
+        return self.records[index]
+
+
+class Taints:
+    """The kernel's taint flags (``tainted_mask``), as their letters.
+
+    The first taint that makes lockdep unreliable prints "Disabling lock debugging due to
+    kernel taint" once per boot (``add_taint``'s LOCKDEP_NOW_UNRELIABLE).
+    """
+
+    def __init__(self, log: KernelLog):
+        self.letters: set[str] = set()
+        self._log = log
+
+    def add(self, letter: str, lockdep_unreliable: bool | None = None) -> None:
+        if lockdep_unreliable is None:
+            lockdep_unreliable = letter in LOCKDEP_NOW_UNRELIABLE
+        if lockdep_unreliable and "lockdep" not in self._log.once:
+            self._log.once.add("lockdep")
+            self._log.printk(LOGLEVEL_WARNING, "Disabling lock debugging due to kernel taint")
+        self.letters.add(letter)
+
+    def __contains__(self, letter):
+        return letter in self.letters
+
+    def __iter__(self):
+        return iter(self.letters)
+
+    def __bool__(self):
+        return bool(self.letters)
+
+    def string(self) -> str:
+        """``print_tainted()``: ``G           OE     `` (one column per flag) or ``Not tainted``."""
+        if not self.letters:
+            return "Not tainted"
+        return "".join(letter if letter in self.letters else other
+                       for _, letter, other in TAINT_FLAGS)
+
+    def mask(self) -> int:
+        """``/proc/sys/kernel/tainted``: the flags as bits, in include/linux/panic.h's order."""
+        return sum(1 << i for i, (_, letter, _) in enumerate(TAINT_FLAGS) if letter in self.letters)
 
 
 @dataclass(frozen=True)
@@ -48,7 +126,7 @@ class SymbolHit:
     crc: int | None
     gpl_only: bool
     namespace: str
-    owner: object = None       # None for vmlinux, else the loaded module
+    owner: "Module | None" = None       # None for vmlinux, else the loaded module
 
 
 @dataclass
@@ -91,28 +169,99 @@ class ModuleArea:
         self.areas = [a for a in self.areas if a.start != start]
 
 
-@dataclass
-class LoadedModule:
-    """A module the linker has linked, as the next links see it: its name and exports."""
+@dataclass(eq=False)
+class Module:
+    """A listed module: ``struct module`` once it is on the kernel's list.
+
+    The linker fills the first fields (``register_module``: what the next links see); the
+    emulator's loader fills the rest as 6.1's ``load_module``/``do_init_module`` do.
+    ``linked`` is the linker's product (a ``LinkedModule``, or the hobby loader's
+    ``HobbyModule``): its layout, image, symbols and relocations.
+    """
 
     name: str
-    exports: dict                       # name -> SymbolHit
-    taints: set = field(default_factory=set)
+    exports: dict = field(default_factory=dict)   # name -> SymbolHit
+    taints: set = field(default_factory=set)      # letters
     holders: list = field(default_factory=list)   # modules that use this one
     uses: list = field(default_factory=list)      # modules this one uses
-    state: str = "LIVE"
-    image: object = None
+    state: str = "LIVE"                           # UNFORMED, COMING, LIVE, GOING
+    linked: object = None
+    refcnt: int = 1
+    args: str = ""
+    init_addr: int = 0                            # mod->init, mod->exit
+    exit_addr: int = 0
+    core_size: int = 0
+    init_size: int = 0                            # 0 once init memory is freed
+    params: list = field(default_factory=list)    # the parsed __param entries (emulator)
+
+    @property
+    def image(self):
+        return self.linked.image if self.linked is not None else None
+
+    def flags(self, show_state: bool = True) -> str:
+        """``module_flags``: ``(OE)``, ``(OE+)`` while loading, ``(OE-)`` while unloading."""
+        letters = "".join(letter for _, letter, _ in TAINT_FLAGS
+                          if letter in self.taints and letter in MODULE_FLAG_LETTERS)
+        if not letters and not (show_state and self.state in ("GOING", "COMING")):
+            return ""
+        state = {"GOING": "-", "COMING": "+"}.get(self.state, "") if show_state else ""
+        return f"({letters}{state})"
+
+
+class ModuleTable:
+    """The kernel's list of modules, newest first (``list_add_rcu(&mod->list, &modules)``),
+    with the name and export indexes ``find_module`` and ``find_symbol`` use."""
+
+    def __init__(self):
+        self._list: list[Module] = []
+        self._by_name: dict[str, Module] = {}
+        self._exports: dict[str, list[SymbolHit]] = {}   # name -> hits, newest first
+
+    def add(self, mod: Module) -> None:
+        self._list.insert(0, mod)
+        self._by_name[mod.name] = mod
+        for name, hit in mod.exports.items():
+            self._exports.setdefault(name, []).insert(0, hit)
+
+    def remove(self, mod: Module) -> None:
+        self._list.remove(mod)
+        if self._by_name.get(mod.name) is mod:
+            del self._by_name[mod.name]
+        for name, hit in mod.exports.items():
+            hits = self._exports.get(name, [])
+            if hit in hits:
+                hits.remove(hit)
+
+    def find(self, name: str) -> Module | None:
+        return self._by_name.get(name)
+
+    def exported(self, name: str) -> list[SymbolHit]:
+        """Every listed module's export ``name``, newest first."""
+        return self._exports.get(name, [])
+
+    def __iter__(self):
+        return iter(list(self._list))
+
+    def __len__(self):
+        return len(self._list)
+
+    def __getitem__(self, index):
+        return self._list[index]
+
+    def __contains__(self, mod):
+        return mod in self._list
 
 
 class LinkKernel:
-    """Kernel state the load steps consult and change."""
+    """Kernel state the load steps consult and change, each part a named object:
+    ``log`` (printk), ``taints``, ``modules`` (the module list), ``module_area``
+    (``module_alloc``) and the per-CPU allocator; vmlinux's exports come from the profile."""
 
-    def __init__(self, profile, boot_allocations=None):
+    def __init__(self, profile, boot_allocations=None, log: KernelLog | None = None):
         self.profile = profile
-        self.modules = []            # newest first, like the kernel's list
-        self.taints = set()          # letters
-        self.once = set()            # keys of once-per-boot messages already printed
-        self.log = []                # Record
+        self.log = log if log is not None else KernelLog()
+        self.taints = Taints(self.log)
+        self.modules = ModuleTable()
         self.module_blacklist = ()
         self.sig_enforce = profile.checks.get("signature") == "enforce"
         area = profile.module_area or nominal_module_area(profile)
@@ -122,37 +271,23 @@ class LinkKernel:
             self.module_area.areas.append(Allocation(start, size, label))
         self._percpu_next = None
         self._vmlinux = {}           # find_symbol's cache of the profile's vmlinux exports
-        self._module_exports = {}    # name -> [SymbolHit of loaded modules, newest first]
-        self._by_name = {}           # module name -> LoadedModule
         self._placeholders = None
         if hasattr(profile.exports, "index"):
             profile.exports.index()
 
-    # -- the log ----------------------------------------------------------------------
+    # -- the log and the taints, as the load steps call them -------------------------
 
     def printk(self, level, text):
-        self.log.append(Record(level, text))
+        self.log.printk(level, text)
 
     def printk_once(self, key, level, text):
-        if key not in self.once:
-            self.once.add(key)
-            self.printk(level, text)
-
-    # -- taints -----------------------------------------------------------------------
+        self.log.printk_once(key, level, text)
 
     def test_taint(self, letter):
         return letter in self.taints
 
     def add_taint(self, letter, lockdep_unreliable=None):
-        if lockdep_unreliable is None:
-            lockdep_unreliable = letter in LOCKDEP_NOW_UNRELIABLE
-        if lockdep_unreliable and not self.once_lockdep_printed():
-            self.once.add("lockdep")
-            self.printk(KERN_WARNING, "Disabling lock debugging due to kernel taint")
-        self.taints.add(letter)
-
-    def once_lockdep_printed(self):
-        return "lockdep" in self.once
+        self.taints.add(letter, lockdep_unreliable)
 
     # -- symbols ----------------------------------------------------------------------
 
@@ -190,29 +325,10 @@ class LinkKernel:
         hit = self.vmlinux_symbol(name)
         if hit is not None and (gplok or not hit.gpl_only):
             return hit
-        for hit in self._module_exports.get(name, ()):
+        for hit in self.modules.exported(name):
             if hit.owner.state != "UNFORMED" and (gplok or not hit.gpl_only):
                 return hit
         return None
-
-    def find_module(self, name):
-        return self._by_name.get(name)
-
-    def add_module(self, mod):
-        """List a module at the head, as ``list_add_rcu(&mod->list, &modules)``."""
-        self.modules.insert(0, mod)
-        self._by_name[mod.name] = mod
-        for name, hit in mod.exports.items():
-            self._module_exports.setdefault(name, []).insert(0, hit)
-
-    def remove_module(self, mod):
-        self.modules.remove(mod)
-        if self._by_name.get(mod.name) is mod:
-            del self._by_name[mod.name]
-        for name, hit in mod.exports.items():
-            hits = self._module_exports.get(name, [])
-            if hit in hits:
-                hits.remove(hit)
 
     def exporter_hint(self, name):
         """Which module would export ``name`` (from the profile's Module.symvers), if any."""
@@ -224,14 +340,11 @@ class LinkKernel:
     def percpu_alloc(self, size, align):
         """A module's per-CPU area, from the reserved chunk after the static per-CPU data."""
         if self._percpu_next is None:
-            self._percpu_next = self.profile_percpu_base()
+            self._percpu_next = self.profile.percpu_module_base or 0
         align = max(align, 1)
         start = (self._percpu_next + align - 1) // align * align
         self._percpu_next = start + size
         return start
-
-    def profile_percpu_base(self):
-        return self.profile.percpu_module_base or 0
 
 
 # link-only profiles: where placeholder export addresses start (i386: the kernel's text

@@ -24,7 +24,7 @@ from ..module.ksymtab import KSYMTAB_SECTIONS, ExportedSymbol
 from ..reloc import arch_for
 from . import checks
 from .info import descriptor_name, rewrite_section_headers, setup_load_info
-from .kernel import LoadedModule, SymbolHit
+from .linkkernel import Module, SymbolHit
 from .layout import layout_sections, layout_symtab, move_module
 from .relocate import apply_relocations
 from .symbols import simplify_symbols
@@ -249,13 +249,13 @@ def register_module(kernel, lm, state="LIVE", free_init=True):
     ``free_init``: take the module as initialised and free its init allocation (the link
     command); the emulator keeps it until init has run.
     """
-    owner = LoadedModule(lm.mod.name, {}, set(lm.mod.taints), state=state, image=lm.image)
+    owner = Module(lm.mod.name, {}, set(lm.mod.taints), state=state, linked=lm)
     for e in lm.exports:
         owner.exports[e.name] = SymbolHit(e.name, e.symbol, e.crc, e.gpl_only, e.namespace, owner)
     for used in lm.symbols.uses:
         used.holders.append(owner)
         owner.uses.append(used)
-    kernel.add_module(owner)
+    kernel.modules.add(owner)
     # the module is taken as initialised: its init allocation is freed, as after do_init_module
     if free_init and kernel.module_area is not None and lm.image.init_addr is not None:
         kernel.module_area.free(lm.image.init_addr)

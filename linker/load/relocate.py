@@ -12,18 +12,32 @@ module is known to succeed; otherwise, or with ``fast=False``, the relocations a
 one by one in the kernel's order, which also gives the kernel's first error.
 """
 
+from __future__ import annotations
+
 import errno
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NoReturn
 
 import numpy as np
 
+from ..elf.constants import SHF, SHT
 from ..errors import KmodError
 from ..reloc.apply import (RelocationError, apply_section_scalar, commit_vector,
                            plan_vector)
-from .kernel import KERN_ERR
+from ..loglevels import LOGLEVEL_ERR
 
-SHT_RELA, SHT_REL = 4, 9
-SHF_ALLOC = 0x2
-SHF_RELA_LIVEPATCH = 0x00100000
+if TYPE_CHECKING:
+    from ..elf.reader import Section
+    from ..reloc.table import RelocArch
+    from .info import LoadInfo
+    from .layout import Image
+    from .linkkernel import LinkKernel
+
+    # (r_offset, r_type, r_sym, r_addend or None) of one section, as arrays
+    RelArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]
+
+# plain ints: tested once per section (an IntFlag operator builds an enum member)
+_SHF_ALLOC, _SHF_RELA_LIVEPATCH = int(SHF.SHF_ALLOC), int(SHF.SHF_RELA_LIVEPATCH)
 
 REL_DTYPES = {
     (64, True): np.dtype([("r_offset", "<u8"), ("r_info", "<u8"), ("r_addend", "<i8")]),
@@ -33,58 +47,61 @@ REL_DTYPES = {
 }
 
 
-def relocation_sections(info):
+def relocation_sections(info: LoadInfo) -> list[tuple[Section, int]]:
     """The relocation sections the kernel applies, in order: ``(rel section, target index)``."""
     out = []
     for s in info.elf.sections[1:]:
         target = s.sh_info
-        if target >= info.shnum or not info.sh_flags[target] & SHF_ALLOC:
+        if target >= info.shnum or not info.sh_flags[target] & _SHF_ALLOC:
             continue
-        if s.sh_type in (SHT_REL, SHT_RELA):
+        if s.sh_type in (SHT.SHT_REL, SHT.SHT_RELA):
             out.append((s, target))
     return out
 
 
-def read_relocations(info, s):
+def read_relocations(info: LoadInfo, s: Section) -> RelArrays:
     """``(r_offset, r_type, r_sym, r_addend or None)`` arrays of one section."""
-    dtype = REL_DTYPES[(info.elf.layout.bits, s.sh_type == SHT_RELA)]
+    dtype = REL_DTYPES[(info.elf.layout.bits, s.sh_type == SHT.SHT_RELA)]
     data = s.data
     return _split(info, np.frombuffer(data, dtype=dtype, count=len(data) // dtype.itemsize))
 
 
-def apply_relocations(info, image, symvals, arch, kernel, mod_name, fast=True):
+def apply_relocations(info: LoadInfo, image: Image, symvals: np.ndarray, arch: RelocArch,
+                      kernel: LinkKernel, mod_name: str, fast: bool = True) -> dict[str, int]:
     """Apply every relocation section; returns ``{type name: count}``."""
     work = []
     for s, target in relocation_sections(info):
-        if info.sh_flags[s.index] & SHF_RELA_LIVEPATCH:
+        if info.sh_flags[s.index] & _SHF_RELA_LIVEPATCH:
             continue  # livepatch relocations are applied by livepatch, not here
-        work.append((s, target, (s.sh_type == SHT_RELA) == arch.rela))
+        work.append((s, target, (s.sh_type == SHT.SHT_RELA) == arch.rela))
     counts = _apply_fast(info, work, image, symvals, arch) if fast else None
     if counts is not None:
         return counts
-    work = [(s, target, read_relocations(info, s) if ok else None) for s, target, ok in work]
-    return _apply_scalar(work, image, symvals, arch, kernel, mod_name)
+    arrays = [(s, target, read_relocations(info, s) if ok else None) for s, target, ok in work]
+    return _apply_scalar(arrays, image, symvals, arch, kernel, mod_name)
 
 
-def _split(info, arr):
+def _split(info: LoadInfo, arr: np.ndarray) -> RelArrays:
     """``(r_offset, r_type, r_sym, addend or None)`` from a record array."""
     r_info = arr["r_info"].astype(np.uint64)
     if info.elf.layout.bits == 64:
         r_sym, r_type = (r_info >> np.uint64(32)).astype(np.int64), (r_info & np.uint64(0xFFFFFFFF)).astype(np.int64)
     else:
         r_sym, r_type = (r_info >> np.uint64(8)).astype(np.int64), (r_info & np.uint64(0xFF)).astype(np.int64)
-    addend = arr["r_addend"].astype(np.int64) if "r_addend" in arr.dtype.names else None
+    addend = (arr["r_addend"].astype(np.int64)
+              if "r_addend" in arr.dtype.names else None)  # type: ignore[operator]  # REL_DTYPES
     return arr["r_offset"].astype(np.uint64), r_type, r_sym, addend
 
 
-def _apply_fast(info, work, image, symvals, arch):
+def _apply_fast(info: LoadInfo, work: list[tuple[Section, int, bool]], image: Image,
+                symvals: np.ndarray, arch: RelocArch) -> dict[str, int] | None:
     """Every relocation of an allocation in one numpy sweep: ``{type: count}``, or None
     (nothing written) when it cannot be done that way."""
     if not all(ok for _, _, ok in work):
         return None
     dtype = REL_DTYPES[(info.elf.layout.bits, arch.rela)]
     data = info.elf.data
-    by_alloc = {}
+    by_alloc: dict[str, list[tuple[Section, int]]] = {}
     for s, target, _ in work:
         by_alloc.setdefault(image.sections[target][0], []).append((s, target))
     plans = []
@@ -107,18 +124,20 @@ def _apply_fast(info, work, image, symvals, arch):
         if plan is None:
             return None
         plans.append((buf, plan, r_type))
-    total = {}
+    total: dict[str, int] = {}
     for buf, plan, r_type in plans:
         commit_vector(buf, plan)
-        counts = np.bincount(r_type) if len(r_type) else np.zeros(0, dtype=np.int64)
-        for t in np.flatnonzero(counts).tolist():   # types < 256: plan_vector checked
-            name = arch.get(t).name
-            total[name] = total.get(name, 0) + int(counts[t])
+        per_type = np.bincount(r_type) if len(r_type) else np.zeros(0, dtype=np.int64)
+        for t in np.flatnonzero(per_type).tolist():   # types < 256: plan_vector checked
+            name = arch.types[t].name
+            total[name] = total.get(name, 0) + int(per_type[t])
     return total
 
 
-def _apply_scalar(work, image, symvals, arch, kernel, mod_name):
-    counts = {}
+def _apply_scalar(work: list[tuple[Section, int, RelArrays | None]], image: Image,
+                  symvals: np.ndarray, arch: RelocArch, kernel: LinkKernel,
+                  mod_name: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
     nsyms = len(symvals)
     for s, target, arrays in work:
         if arrays is None:
@@ -143,10 +162,10 @@ def _apply_scalar(work, image, symvals, arch, kernel, mod_name):
     return counts
 
 
-def _fail(kernel, lines, err, log=True):
+def _fail(kernel: LinkKernel, lines: Sequence[str], err: int, log: bool = True) -> NoReturn:
     if log:
         for line in lines:
-            kernel.printk(KERN_ERR, line)
+            kernel.printk(LOGLEVEL_ERR, line)
     exc = KmodError(lines[0], err)
-    exc.lines = lines
+    exc.lines = lines  # type: ignore[attr-defined]  # every line, as RelocationError has
     raise exc

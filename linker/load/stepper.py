@@ -23,27 +23,43 @@ step carries the kernel's lines in ``Step.error``.
 The stepper patches the image of the module it was given (the only thing it changes).
 """
 
+from __future__ import annotations
+
 import errno
 import html
 from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ..elf.constants import SHF, SHN, STB, STT
+from ..bits import MASK64, sign_extend
+from ..elf.constants import SHF, SHN, SHT, STB, STT
 from ..errors import KmodError
-from ..profiles import DEFAULT_PROFILE, load_profile
+from ..profiles import DEFAULT_PROFILE, Profile, load_profile
 from ..reloc import arch_for
 from ..reloc.apply import RelocationError, apply_one, check_place, read_addend
-from ..reloc.table import MASK64
+from ..reloc.table import RelocArch, RelType
 # _check_entries: the hobby loader's check of a whole section, reused so the messages agree
 from .hobby import (HOBBY_ARCH, HobbyModule, RelocStep, _check_entries, find_descriptor,
                     layout_hobby, read_descriptor, resolve_symbols, validate_hobby_object)
-from .kernel import KERN_ERR, LinkKernel
+from ..loglevels import LOGLEVEL_ERR
+from .linkkernel import LinkKernel
 from .layout import move_module
 from .pipeline import link_module, module_exports
-from .relocate import SHF_RELA_LIVEPATCH, SHT_RELA, read_relocations, relocation_sections
+from .relocate import read_relocations, relocation_sections
 
+if TYPE_CHECKING:
+    from ..elf.reader import ElfFile, RelocationSection, Section
+    from ..elf.records import BytesLike
+    from .layout import Image
+    from .pipeline import LinkedModule
+
+    # one relocation: (r_offset, r_type, r_sym, addend or None for REL)
+    Entry = tuple[int, int, int, int | None]
+
+_SHF_RELA_LIVEPATCH = int(SHF.SHF_RELA_LIVEPATCH)
 MAX_INSN = 15   # the longest x86 instruction: how far past a field an instruction can end
 
 
@@ -59,7 +75,7 @@ class Instruction:
     op_str: str
     note: str = ""
 
-    def text(self, addr_digits=16):
+    def text(self, addr_digits: int = 16) -> str:
         asm = f"{self.mnemonic} {self.op_str}".rstrip()
         return f"{self.addr:#0{addr_digits + 2}x}: {self.raw.hex(' '):<23}  {asm}{self.note}"
 
@@ -106,48 +122,50 @@ class Step:
     A: int | None = None
     explicit: bool = True
     r_type: int | None = None
-    rtype: object = None
+    rtype: RelType | None = None
     value: int | None = None
     width: int = 0
     before: bytes = b""
     after: bytes = b""
-    error: tuple | None = None
+    error: tuple[str, ...] | None = None
     bits: int = 64
-    _view: object = field(default=None, repr=False, compare=False)
-    _windows: dict = field(default_factory=dict, repr=False, compare=False)
+    _view: _CodeView | None = field(default=None, repr=False, compare=False)
+    # "before"/"after" -> (address, offset in the section, bytes) around the field
+    _windows: dict[str, tuple[int, int, bytes]] = field(default_factory=dict, repr=False,
+                                                        compare=False)
 
     # ---- derived values ----------------------------------------------------------------
 
     @property
-    def type_name(self):
+    def type_name(self) -> str:
         if self.rtype is not None:
             return self.rtype.name
         return f"type {self.r_type}" if self.r_type is not None else "-"
 
     @property
-    def formula(self):
+    def formula(self) -> str:
         return self.rtype.formula if self.rtype is not None else ""
 
     @property
-    def applied(self):
+    def applied(self) -> bool:
         return self.error is None
 
     @property
-    def written(self):
+    def written(self) -> int | None:
         """The value as the field holds it: the formula's result cut to ``width`` bytes."""
         if self.value is None or not self.width:
             return None
         return self.value & ((1 << (8 * self.width)) - 1)
 
     @property
-    def result(self):
+    def result(self) -> int | None:
         """The formula's result as a number: signed when it is a distance (``- P``)."""
         if self.value is None:
             return None
         pc_relative = "P" in self.formula.split()
-        return _signed64(self.value) if pc_relative else self.value
+        return sign_extend(self.value, 64) if pc_relative else self.value
 
-    def formula_filled(self):
+    def formula_filled(self) -> str:
         """``S + A - P = 0x... + -0x4 - 0x... = -0x3e7ff1d9``, or ``""`` without a formula."""
         if self.rtype is None or self.value is None or self.formula == "none":
             return ""
@@ -158,7 +176,7 @@ class Step:
         return f"{self.formula} = {filled} = {shown}"
 
     @cached_property
-    def code(self):
+    def code(self) -> tuple[Any, ...] | None:
         """``(kind, before, after)``: ``("code", Instruction|None, Instruction|None)`` for a
         place in an executable section, ``("data", str, str)`` otherwise, or None."""
         if self._view is None or self.r_offset is None or self.rtype is None:
@@ -167,14 +185,14 @@ class Step:
 
     # ---- rendering ----------------------------------------------------------------------
 
-    def _addr(self, value):
+    def _addr(self, value: int | None) -> str:
         return f"{value:#0{self.bits // 4 + 2}x}"
 
-    def headline(self):
+    def headline(self) -> str:
         return (f"relocation {self.number + 1} of {self.total}: {self.rel_section} "
                 f"[{self.entry}]  {self.type_name}")
 
-    def rows(self):
+    def rows(self) -> list[tuple[str, str]]:
         """``(label, text)`` pairs, shared by :meth:`text` and :meth:`_repr_html_`."""
         out = []
         if self.r_offset is not None:
@@ -214,7 +232,7 @@ class Step:
             out.extend(("refused", line) for line in self.error)
         return out
 
-    def text(self):
+    def text(self) -> str:
         """The step as a student reads it, one fact a line."""
         lines = [self.headline()]
         lines.extend(f"  {label:<8} {value}" for label, value in self.rows())
@@ -222,7 +240,7 @@ class Step:
 
     __str__ = text
 
-    def _repr_html_(self):
+    def _repr_html_(self) -> str:
         e = html.escape
         cells = []
         for label, value in self.rows():
@@ -242,7 +260,7 @@ class Step:
                 f"{''.join(cells)}</table>")
 
 
-def _marked(raw, other, which):
+def _marked(raw: bytes, other: bytes, which: str) -> str:
     """The bytes as hex, those that differ from ``other`` highlighted."""
     colour = "#fdd" if which == "before" else "#dfd"
     parts = []
@@ -252,11 +270,6 @@ def _marked(raw, other, which):
             cell = f"<span style='background:{colour}'>{cell}</span>"
         parts.append(cell)
     return f"<code>{' '.join(parts)}</code>"
-
-
-def _signed64(v):
-    v &= MASK64
-    return v - (1 << 64) if v >> 63 else v
 
 
 def _shex(n):
@@ -269,11 +282,12 @@ def _shex(n):
 class _RelSection:
     """One relocation section the loader processes, with its entries."""
 
-    section: object        # the relocation section (reader Section)
+    section: Section       # the relocation section
     target: int
-    entries: list          # (r_offset, r_type, r_sym, addend or None)
-    refuse_static: tuple | None = None   # lines: refused whatever its entries
-    precheck: object = None              # callable -> lines or None, run on reaching it
+    entries: list[Entry]
+    refuse_static: tuple[str, ...] | None = None   # lines: refused whatever its entries
+    # -> lines or None, run on reaching the section
+    precheck: Callable[[], tuple[str, ...] | None] | None = None
 
 
 @dataclass
@@ -281,23 +295,23 @@ class _Module:
     """What the stepper needs of a Linux or a hobby module, in one shape."""
 
     name: str
-    arch: object
-    kernel: object
-    lm: object
-    values: object                  # symbol index -> value (None: section not loaded)
-    resolution: dict                # undefined name -> (kind, owner name or None)
-    sections: list
+    arch: RelocArch
+    kernel: LinkKernel
+    lm: LinkedModule | HobbyModule
+    values: Sequence[int | None]    # symbol index -> value (None: section not loaded)
+    resolution: dict[str, tuple[str, str | None]]   # undefined name -> (kind, owner or None)
+    sections: list[_RelSection]
     hobby: bool = False
 
 
-def _linux_module(lm, arch, kernel):
+def _linux_module(lm: LinkedModule, arch: RelocArch, kernel: LinkKernel) -> _Module:
     info = lm.info
     nsyms = len(lm.symbols.values)
     sections = []
     for s, target in relocation_sections(info):
-        if info.sh_flags[s.index] & SHF_RELA_LIVEPATCH:
+        if info.sh_flags[s.index] & _SHF_RELA_LIVEPATCH:
             continue  # applied by livepatch, not by the module loader
-        if (s.sh_type == SHT_RELA) != arch.rela:
+        if (s.sh_type == SHT.SHT_RELA) != arch.rela:
             sections.append(_RelSection(s, target, [], (arch.wrong_kind_message % lm.mod.name,)))
             continue
         r_offset, r_type, r_sym, addend = read_relocations(info, s)
@@ -310,7 +324,7 @@ def _linux_module(lm, arch, kernel):
             refuse = (f"kmodsim: {lm.mod.name}: relocation {bad[0]} of {s.name} refers to "
                       f"symbol {entries[bad[0]][2]}, past the end of the symbol table",)
         sections.append(_RelSection(s, target, entries, refuse))
-    resolution = {}
+    resolution: dict[str, tuple[str, str | None]] = {}
     for name, r in lm.symbols.resolved.items():
         if r.how.startswith("module:"):
             resolution[name] = ("module", r.how.split(":", 1)[1])
@@ -320,7 +334,7 @@ def _linux_module(lm, arch, kernel):
     return _Module(lm.mod.name, arch, kernel, lm, values, resolution, sections)
 
 
-def _hobby_module(lm, kernel):
+def _hobby_module(lm: HobbyModule, kernel: LinkKernel) -> _Module:
     sections = []
     for rs in lm.elf.relocation_sections:
         target = rs.target_index
@@ -330,9 +344,9 @@ def _hobby_module(lm, kernel):
             sections.append(_RelSection(rs.section, target, [], (
                 f"{lm.name}: {rs.name}: RELA relocations are not supported on i386",)))
             continue
-        entries = [(e.r_offset, e.type, e.sym, None) for e in rs.entries]
+        entries: list[Entry] = [(e.r_offset, e.type, e.sym, None) for e in rs.entries]
 
-        def precheck(rs=rs):
+        def precheck(rs: RelocationSection = rs) -> tuple[str, ...] | None:
             try:
                 _check_entries(lm.elf, rs, lm.symbols.values, kernel, lm.name)
             except KmodError as exc:
@@ -340,7 +354,8 @@ def _hobby_module(lm, kernel):
             return None
 
         sections.append(_RelSection(rs.section, target, entries, precheck=precheck))
-    resolution = {name: ("vmlinux", None) for name in lm.symbols.resolved}
+    resolution: dict[str, tuple[str, str | None]] = {name: ("vmlinux", None)
+                                                     for name in lm.symbols.resolved}
     return _Module(lm.name, HOBBY_ARCH, kernel, lm, lm.symbols.values, resolution, sections,
                    hobby=True)
 
@@ -357,32 +372,34 @@ class RelocationStepper:
     (:func:`~linker.reloc.arch_for`); the hobby loader always uses its own two types.
     """
 
-    def __init__(self, lm, arch, kernel):
+    def __init__(self, lm: LinkedModule | HobbyModule, arch: RelocArch | None,
+                 kernel: LinkKernel) -> None:
         if isinstance(lm, HobbyModule):
             self._mod = _hobby_module(lm, kernel)
         else:
             if getattr(lm, "stopped_before", None) != "apply_relocations":
                 raise ValueError("the stepper needs a module stopped before apply_relocations")
-            self._mod = _linux_module(lm, arch, kernel)
+            self._mod = _linux_module(lm, arch, kernel)  # type: ignore[arg-type]  # Linux: a table
         self.lm = lm
         self.kernel = kernel
         self.arch = self._mod.arch
         self.bits = lm.elf.layout.bits
-        self._order = []
+        self._order: list[tuple[int, int]] = []   # (section, entry) in the kernel's order
         for k, rs in enumerate(self._mod.sections):
             count = len(rs.entries) or (1 if rs.refuse_static else 0)
             self._order.extend((k, j) for j in range(count))
-        self.history = []
-        self.error = None
-        self._saved = []        # per applied step: (buffer, offset, bytes before)
+        self.history: list[Step] = []
+        self.error: tuple[str, ...] | None = None
+        # per applied step: (buffer, offset, bytes before)
+        self._saved: list[tuple[bytearray | None, int, bytes]] = []
         self._view = _CodeView(self)
 
     # ---- where we are -------------------------------------------------------------------
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._order)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Step]:
         while True:
             st = self.step()
             if st is None:
@@ -390,34 +407,34 @@ class RelocationStepper:
             yield st
 
     @property
-    def position(self):
+    def position(self) -> int:
         """How many relocations have been processed (the refused one included)."""
         return len(self.history)
 
     @property
-    def current(self):
+    def current(self) -> Step | None:
         """The step taken last, or None before the first."""
         return self.history[-1] if self.history else None
 
     @property
-    def done(self):
+    def done(self) -> bool:
         return self.error is not None or self.position >= len(self._order)
 
     @property
-    def image(self):
-        return self.lm.image
+    def image(self) -> Image:
+        return self.lm.image  # type: ignore[return-value]  # laid out: the image exists
 
     @property
-    def name(self):
+    def name(self) -> str:
         return self._mod.name
 
-    def plan(self):
+    def plan(self) -> list[tuple[str, str, int]]:
         """``(relocation section, target section, entries)`` in the order they are applied."""
         return [(rs.section.name, self._section_name(rs.target), len(rs.entries))
                 for rs in self._mod.sections]
 
     @property
-    def upcoming(self):
+    def upcoming(self) -> Upcoming | None:
         """The next relocation (:class:`Upcoming`), or None at the end or after a refusal."""
         if self.done:
             return None
@@ -433,7 +450,7 @@ class RelocationStepper:
 
     # ---- moving -------------------------------------------------------------------------
 
-    def step(self):
+    def step(self) -> Step | None:
         """Apply the next relocation; return its :class:`Step` (None when nothing is left)."""
         if self.done:
             return None
@@ -447,7 +464,7 @@ class RelocationStepper:
                 return self._refuse(self._blank(rs, j), refusal, log=False)
         return self._apply(rs, j)
 
-    def back(self):
+    def back(self) -> Step | None:
         """Undo the last step: put its saved bytes back. Returns the step undone, or None."""
         if not self.history:
             return None
@@ -458,7 +475,7 @@ class RelocationStepper:
         self.error = None
         return st
 
-    def run_to(self, section_name):
+    def run_to(self, section_name: str) -> list[Step]:
         """Apply relocations until the next one patches ``section_name``; return those applied.
 
         The stepper stops *before* that relocation (see :attr:`upcoming`), as a debugger
@@ -471,15 +488,15 @@ class RelocationStepper:
         if self.done or section_name not in rest:
             raise ValueError(f"no relocation left patches {section_name}")
         steps = []
-        while not self.done and self.upcoming.target_name != section_name:
+        while not self.done and self.upcoming.target_name != section_name:  # type: ignore[union-attr]
             steps.append(self.step())
-        return steps
+        return steps  # type: ignore[return-value]  # not done: every step is a Step
 
-    def run_to_end(self):
+    def run_to_end(self) -> list[Step]:
         """Apply every relocation left (or up to a refusal); return the steps taken."""
         return list(self)
 
-    def finish(self):
+    def finish(self) -> Image:
         """Apply what is left and return the relocated image, as ``apply_relocations`` leaves it.
 
         The module gets what the rest of the loader would have recorded (``relocations``
@@ -489,16 +506,17 @@ class RelocationStepper:
         """
         self.run_to_end()
         if self.error is not None:
-            raise RelocationError(list(self.error), self.current.entry)
-        counts = {}
+            raise RelocationError(list(self.error), self.current.entry)  # type: ignore[union-attr]
+        counts: dict[str, int] = {}
         for st in self.history:
             counts[st.type_name] = counts.get(st.type_name, 0) + 1
-        lm = self.lm
+        lm: Any = self.lm   # a HobbyModule or a LinkedModule: self._mod.hobby says which
         lm.relocations = counts
         if self._mod.hobby:
+            applied: list[Any] = self.history   # every field of an applied Step is set
             lm.steps = [RelocStep(st.rel_index, st.entry, st.target, st.r_offset, st.r_type,
                                   st.sym, st.S, st.A & 0xFFFFFFFF, st.P, st.before, st.after)
-                        for st in self.history]
+                        for st in applied]
             desc = lm.elf.section_by_name(lm.profile.descriptor.section, alloc_only=True)
             lm.init_addr, lm.exit_addr = read_descriptor(lm.section_bytes(desc.index), lm.profile)
         else:
@@ -559,7 +577,7 @@ class RelocationStepper:
         if log:
             for line in lines:
                 if self._mod.hobby or not line.startswith("kmodsim:"):
-                    self.kernel.printk(KERN_ERR, line)
+                    self.kernel.printk(LOGLEVEL_ERR, line)
         self.error = st.error
         self.history.append(st)
         self._saved.append(saved)
@@ -614,11 +632,11 @@ class RelocationStepper:
             return what.replace("module section", "section", 1) + " (not loaded: in the file's copy)"
         return what
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"<RelocationStepper {self._mod.name}: {self.position}/{len(self)} relocations"
                 f"{', refused' if self.error else ''}>")
 
-    def _repr_html_(self):
+    def _repr_html_(self) -> str:
         head = html.escape(repr(self))
         if self.current is None:
             return f"<p><code>{head}</code></p>"
@@ -632,7 +650,7 @@ class _CodeView:
 
     def __init__(self, stepper):
         self.stepper = stepper
-        self._cs = None
+        self._cs = None   # a capstone.Cs, made on first use
 
     # what a step keeps: a window of its section from an instruction boundary, twice
     def snapshot(self, st, buf, place, when):
@@ -814,7 +832,9 @@ class _CodeView:
 
 # ========================================================================= making one
 
-def stepper_for(path_or_bytes, profile=None, with_=(), name=None, kernel=None):
+def stepper_for(path_or_bytes: str | Path | BytesLike, profile: str | Path | Profile | None = None,
+                with_: Iterable[str | Path | BytesLike] = (), name: str | None = None,
+                kernel: LinkKernel | None = None) -> RelocationStepper:
     """Link a module up to its relocations and return a :class:`RelocationStepper`.
 
     ``profile``: a profile name, path or object (default: the Linux amd64 profile);
@@ -844,7 +864,7 @@ def stepper_for(path_or_bytes, profile=None, with_=(), name=None, kernel=None):
     return RelocationStepper(lm, arch_for(profile), kernel)
 
 
-def _read(path_or_bytes):
+def _read(path_or_bytes: str | Path | BytesLike) -> bytes:
     if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
         return bytes(path_or_bytes)
     try:
@@ -857,17 +877,17 @@ def _read(path_or_bytes):
 class _ElfOnly:
     """The part of ``LoadInfo`` that ``move_module`` reads."""
 
-    elf: object
+    elf: ElfFile
 
 
-def _hobby_unrelocated(data, kernel, name):
+def _hobby_unrelocated(data: bytes, kernel: LinkKernel, name: str) -> HobbyModule:
     """``link_hobby`` up to (not including) its relocations: checks, layout, symbols."""
     profile = kernel.profile
     elf = validate_hobby_object(data, profile)
     find_descriptor(elf, profile, name, kernel)
     if elf.symtab is None:
         line = f"{name}: no .symtab"
-        kernel.printk(KERN_ERR, line)
+        kernel.printk(LOGLEVEL_ERR, line)
         raise KmodError(line, errno.ENOEXEC)
     lay = layout_hobby(elf, profile.page_size)
     image = move_module(_ElfOnly(elf), lay, kernel, name)

@@ -1,5 +1,5 @@
 """Module metadata: .modinfo, __versions, __ksymtab*, __param, the descriptor, the signature."""
 
-from .info import ModuleInfo
+from .metadata import ModuleInfo
 
 __all__ = ["ModuleInfo"]

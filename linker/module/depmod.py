@@ -42,12 +42,28 @@ import shutil
 import stat
 import struct
 import subprocess
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, BinaryIO
 
-from ..elf.constants import SHN, STB
+from ..elf.constants import ELFMAG, EM, SHN, STB, STT_SPARC_REGISTER, ElfClass, ElfData
+from ..elf.records import BytesLike, st_bind, st_type
 from ..errors import KmodError
 from .kmod_format import kmod_modname
 from .modinfo import parse_entry
+
+# ``log(level, text)``, ``show(text)`` and ``read(path) -> (contents, direct)`` of Depmod
+LogFn = Callable[[str, str], None]
+ShowFn = Callable[[str], None]
+ReadFn = Callable[[str], tuple[bytes, bool]]
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    # report_cycles' walk: (module, the vertex it was reached from, the modules on the path)
+    _Vertex: TypeAlias = "tuple[Mod, _Vertex | None, frozenset[Mod]]"
+    # IndexFile.node: (prefix, {character: child offset}, [(priority, value)])
+    _IndexNodeRead: TypeAlias = "tuple[str, dict[int, int], list[tuple[int, str]]]"
 
 # Debian 12's kmod 30 is built "+ZSTD +XZ -ZLIB": .ko.gz files are not modules to it
 KMOD_EXTENSIONS = (".ko", ".ko.xz", ".ko.zst")
@@ -55,9 +71,6 @@ MAGIC_ZSTD = b"\x28\xb5\x2f\xfd"
 MAGIC_XZ = b"\xfd7zXZ\x00"
 MAGIC_MAX = 6
 
-# sparc's "not really undefined" global registers; linker.elf.constants has no sparc
-STT_REGISTER = 13
-EM_SPARC, EM_SPARCV9 = 2, 43
 CRC_PREFIX = b"__crc_"
 
 MODULES_BY_NAME_BUCKETS = 512
@@ -71,7 +84,7 @@ INDEX_NODE_PREFIX, INDEX_NODE_VALUES, INDEX_NODE_CHILDS = 0x80000000, 0x40000000
 
 # --------------------------------------------------------------------------- kmod's helpers
 
-def hash_superfast(key):
+def hash_superfast(key: bytes) -> int:
     """shared/hash.c ``hash_superfast`` over the bytes of a C string (x86: little-endian
     16-bit reads, ``char`` signed)."""
     m = 0xFFFFFFFF
@@ -106,11 +119,11 @@ def hash_superfast(key):
     return h
 
 
-def _schar(b):
+def _schar(b: int) -> int:
     return b - 256 if b > 127 else b
 
 
-def hash_order(keys, n_buckets):
+def hash_order(keys: Iterable[str], n_buckets: int) -> list[str]:
     """The order ``hash_iter_next`` visits ``keys``: by bucket, then ``strcmp`` in a bucket."""
     mask = n_buckets - 1
     encoded = [(k.encode("latin-1"), k) for k in keys]
@@ -118,7 +131,7 @@ def hash_order(keys, n_buckets):
     return [k for _, k in encoded]
 
 
-def alias_normalize(alias):
+def alias_normalize(alias: str) -> str | None:
     """shared/util.c ``alias_normalize``: ``-`` becomes ``_`` outside ``[...]``; ``None`` for
     an unmatched bracket."""
     out = []
@@ -139,12 +152,12 @@ def alias_normalize(alias):
     return "".join(out)
 
 
-def has_kmod_extension(name):
+def has_kmod_extension(name: str) -> bool:
     """``path_ends_with_kmod_ext``: a name longer than, and ending in, a module extension."""
     return any(len(name) > len(ext) and name.endswith(ext) for ext in KMOD_EXTENSIONS)
 
 
-def kmod_file_load(path):
+def kmod_file_load(path: str) -> tuple[bytes, bool]:
     """libkmod-file.c ``kmod_file_open``: ``(contents, direct)``; raises ``KmodError``.
 
     The compression is told by the magic, not the name: xz and zstd are decompressed in
@@ -156,7 +169,8 @@ def kmod_file_load(path):
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError as exc:
-        raise KmodError(exc.strerror or os.strerror(exc.errno), exc.errno) from exc
+        raise KmodError(exc.strerror or os.strerror(exc.errno),  # type: ignore[arg-type]
+                        exc.errno) from exc
     if len(data) < MAGIC_MAX:
         raise KmodError(os.strerror(errno.EINVAL), errno.EINVAL)
     if data.startswith(MAGIC_XZ):
@@ -169,7 +183,7 @@ def kmod_file_load(path):
     return data, True
 
 
-def _unzstd(data):
+def _unzstd(data: bytes) -> bytes:
     # Python 3.11 has no zstd; the zstd tool decodes the frame (kmod links libzstd)
     tool = shutil.which("zstd")
     if tool is None:
@@ -188,16 +202,19 @@ class KmodElf:
     sections found by name, ``.symtab`` read entry by entry. Raises ``KmodError`` (ENOEXEC
     or EINVAL, as ``kmod_elf_new`` sets errno)."""
 
-    def __init__(self, data):
+    def __init__(self, data: BytesLike) -> None:
         self.data = data = bytes(data)
         n = len(data)
-        if n <= 16 or data[:4] != b"\x7fELF":
+        if n <= 16 or data[:4] != ELFMAG:
             raise KmodError(os.strerror(errno.ENOEXEC), errno.ENOEXEC)
         ei_class, ei_data = data[4], data[5]
-        if ei_class not in (1, 2) or n <= (52 if ei_class == 1 else 64) or ei_data not in (1, 2):
+        elf32 = ei_class == ElfClass.ELFCLASS32
+        if ei_class not in (ElfClass.ELFCLASS32, ElfClass.ELFCLASS64) \
+                or n <= (52 if elf32 else 64) \
+                or ei_data not in (ElfData.ELFDATA2LSB, ElfData.ELFDATA2MSB):
             raise KmodError(os.strerror(errno.EINVAL), errno.EINVAL)
-        self.bits = 32 if ei_class == 1 else 64
-        self.order = "<" if ei_data == 1 else ">"
+        self.bits = 32 if elf32 else 64
+        self.order = "<" if ei_data == ElfData.ELFDATA2LSB else ">"
         o = self.order
         self.machine, = struct.unpack_from(o + "H", data, 18)
         if self.bits == 32:
@@ -215,7 +232,7 @@ class KmodElf:
         if names is None or names[1] == 0 or data[names[0] + names[1] - 1] != 0:
             raise KmodError(os.strerror(errno.EINVAL), errno.EINVAL)
         self._names = data[names[0]:names[0] + names[1]]
-        self._by_name = {}
+        self._by_name: dict[bytes, int] = {}
         for idx in range(1, shnum):
             info = self._section_info(idx)
             if info is None or info[2] >= len(self._names):
@@ -223,7 +240,7 @@ class KmodElf:
             end = self._names.find(b"\0", info[2])
             self._by_name.setdefault(self._names[info[2]:end], idx)
 
-    def _section_info(self, idx):
+    def _section_info(self, idx: int) -> tuple[int, int, int] | None:
         """``elf_get_section_info``: ``(offset, size, name_offset)`` or None when it lies
         outside the file (or the index is 0 or past the table)."""
         if idx == 0 or idx >= self._shnum:
@@ -234,19 +251,19 @@ class KmodElf:
             return None
         return off, size, name
 
-    def section(self, name):
+    def section(self, name: str) -> bytes | None:
         """``kmod_elf_get_section``: the first section so named, or None."""
         idx = self._by_name.get(name.encode("latin-1"))
         if idx is None:
             return None
-        off, size, _ = self._section_info(idx)
+        off, size, _ = self._section_info(idx)  # type: ignore[misc]  # indexed: in the file
         return self.data[off:off + size]
 
-    def section_size(self, idx):
+    def section_size(self, idx: int) -> tuple[int, int] | None:
         info = self._section_info(idx)
         return info if info is None else info[:2]
 
-    def symtab(self):
+    def symtab(self) -> tuple[bytes, list[tuple[int, int, int, int]]] | None:
         """``(strtab, [(st_name, st_info, st_shndx, st_value), ...])`` from entry 1 on, or
         None without a ``.strtab``/``.symtab`` or when ``.symtab`` is not whole entries."""
         strtab, symtab = self.section(".strtab"), self.section(".symtab")
@@ -266,16 +283,16 @@ class KmodElf:
                     in struct.iter_unpack(fmt, symtab)]
         return strtab, rows[1:]
 
-    def u32_at(self, offset):
+    def u32_at(self, offset: int) -> int:
         return struct.unpack_from(self.order + "I", self.data, offset)[0]
 
 
-def _cstring(buf, offset):
+def _cstring(buf: bytes, offset: int) -> bytes:
     end = buf.find(b"\0", offset)
     return buf[offset:end if end >= 0 else len(buf)]
 
 
-def split_strings(buf):
+def split_strings(buf: BytesLike) -> list[bytes]:
     """``kmod_elf_get_strings``: leading NULs skipped, runs of NULs separate strings, a last
     string without its NUL counted (a single byte left after the padding is nothing)."""
     buf = bytes(buf).lstrip(b"\0") or b"\0"
@@ -284,7 +301,7 @@ def split_strings(buf):
     return [s for s in buf.split(b"\0") if s]
 
 
-def elf_exported_symbols(elf):
+def elf_exported_symbols(elf: KmodElf) -> list[tuple[str, int]] | None:
     """``kmod_elf_get_symbols``: ``[(name, crc)]`` from the ``__crc_*`` symbols of
     ``.symtab``, falling back to every string of ``__ksymtab_strings`` (namespaces included,
     as kmod does) when there are none. ``None`` when neither exists (kmod's ENOENT)."""
@@ -306,7 +323,7 @@ def elf_exported_symbols(elf):
     return [(s.decode("latin-1"), 0) for s in split_strings(strings)]
 
 
-def _resolve_crc(elf, value, shndx):
+def _resolve_crc(elf: KmodElf, value: int, shndx: int) -> int:
     """``kmod_elf_resolve_crc``: a CRC symbol's value is an offset into its section."""
     if shndx in (SHN.SHN_ABS, SHN.SHN_UNDEF):
         return value
@@ -323,7 +340,7 @@ class DependencySymbol:
     weak: bool
 
 
-def elf_dependency_symbols(elf):
+def elf_dependency_symbols(elf: KmodElf) -> list[DependencySymbol] | None:
     """``kmod_elf_get_dependency_symbols``: every undefined ``.symtab`` symbol in table
     order (weak ones marked), then the ``__versions`` entries no symbol named (such as
     ``module_layout``). ``None`` when kmod fails (EINVAL: no symbol table)."""
@@ -332,16 +349,16 @@ def elf_dependency_symbols(elf):
     if tab is None:
         return None
     strtab, rows = tab
-    first = {}
+    first: dict[str, int] = {}
     for i, (name, _crc) in enumerate(versions):
         first.setdefault(name, i)
     visited = set()
     out = []
-    sparc = elf.machine in (EM_SPARC, EM_SPARCV9)
+    sparc = elf.machine in (EM.EM_SPARC, EM.EM_SPARCV9)
     for nm, info, shndx, _value in rows:
         if shndx != SHN.SHN_UNDEF:
             continue
-        if sparc and info & 0xF == STT_REGISTER:
+        if sparc and st_type(info) == STT_SPARC_REGISTER:   # not really undefined
             continue
         if nm >= len(strtab):
             return None
@@ -352,13 +369,13 @@ def elf_dependency_symbols(elf):
         if idx is not None:
             visited.add(idx)
         out.append(DependencySymbol(name, versions[idx][1] if idx is not None else 0,
-                                    info >> 4 == STB.STB_WEAK))
+                                    st_bind(info) == STB.STB_WEAK))
     out.extend(DependencySymbol(name, crc, False) for i, (name, crc) in enumerate(versions)
                if i not in visited)
     return out
 
 
-def _versions(elf):
+def _versions(elf: KmodElf) -> list[tuple[str, int]]:
     sec = elf.section("__versions")
     if sec is None:
         return []
@@ -370,7 +387,7 @@ def _versions(elf):
              struct.unpack_from(fmt, sec, off)[0]) for off in range(0, len(sec), 64)]
 
 
-def elf_info(elf):
+def elf_info(elf: KmodElf) -> list[tuple[str, str]]:
     """``kmod_module_get_info`` on a file: ``.modinfo``'s ``(key, value)`` pairs in order; a
     string without ``=`` is its own value."""
     sec = elf.section(".modinfo")
@@ -391,12 +408,12 @@ class IndexNode:
 
     __slots__ = ("prefix", "values", "children")
 
-    def __init__(self, prefix=""):
+    def __init__(self, prefix: str = "") -> None:
         self.prefix = prefix
-        self.values = []          # [(priority, value)], kept sorted as index_add_value does
-        self.children = {}        # character code -> IndexNode
+        self.values: list[tuple[int, str]] = []    # kept sorted as index_add_value does
+        self.children: dict[int, IndexNode] = {}   # character code -> IndexNode
 
-    def add_value(self, value, priority):
+    def add_value(self, value: str, priority: int) -> bool:
         """``index_add_value``: after every value of lower priority, before the rest.
         Returns whether ``value`` was already there (``-w`` warns about it)."""
         duplicate = any(v == value for _, v in self.values)
@@ -406,7 +423,7 @@ class IndexNode:
         self.values.insert(pos, (priority, value))
         return duplicate
 
-    def insert(self, key, value, priority):
+    def insert(self, key: str, value: str, priority: int) -> bool:
         """``index_insert``: split the node where the key leaves its prefix, then descend."""
         node, i = self, 0
         while True:
@@ -422,16 +439,16 @@ class IndexNode:
             i += j
             if i == len(key):
                 return node.add_value(value, priority)
-            ch = ord(key[i])
-            if ch not in node.children:
+            code = ord(key[i])
+            if code not in node.children:
                 child = IndexNode(key[i + 1:])
                 child.add_value(value, priority)
-                node.children[ch] = child
+                node.children[code] = child
                 return False
-            node, i = node.children[ch], i + 1
+            node, i = node.children[code], i + 1
 
 
-def check_index_string(s):
+def check_index_string(s: str) -> None:
     """``index__checkstring``: only 7-bit ASCII goes into an index (kmod stops: FATAL)."""
     for ch in s:
         if ord(ch) >= INDEX_CHILDMAX:
@@ -439,7 +456,7 @@ def check_index_string(s):
                               "supported:\n%s" % (ch, ord(ch), s))
 
 
-def index_write(root):
+def index_write(root: IndexNode) -> bytes:
     """``index_write``: magic, version, the root's offset, then the nodes post-order."""
     out = bytearray(struct.pack(">III", INDEX_MAGIC, INDEX_VERSION, 0))
     root_off = _index_write_node(root, out)
@@ -447,7 +464,7 @@ def index_write(root):
     return bytes(out)
 
 
-def _index_write_node(node, out):
+def _index_write_node(node: IndexNode, out: bytearray) -> int:
     offsets = []
     if node.children:
         first, last = min(node.children), max(node.children)
@@ -484,7 +501,8 @@ class DepmodConfig:
     print_unknown: bool = False      # -e
     check_symvers: bool = False      # -E
     warn_dups: bool = False          # -w
-    searches: list = field(default_factory=lambda: [("path", "updates")])
+    # ("path", dir) or ("builtin", ""), in search order
+    searches: list[tuple[str, str]] = field(default_factory=lambda: [("path", "updates")])
 
 
 @dataclass(eq=False)
@@ -500,13 +518,13 @@ class Mod:
     dep_sort_idx: int = 0x7FFFFFFF
     idx: int = 0
     users: int = 0
-    deps: list = field(default_factory=list)
-    info: list = field(default_factory=list)
-    dep_symbols: list | None = None
+    deps: list[Mod] = field(default_factory=list)
+    info: list[tuple[str, str]] = field(default_factory=list)
+    dep_symbols: list[DependencySymbol] | None = None
     visited: bool = False
 
     @property
-    def out_path(self):
+    def out_path(self) -> str:
         """``mod_get_compressed_path``: relative to the tree when it is under it."""
         return self.relpath if self.relpath is not None else self.path
 
@@ -526,18 +544,19 @@ class Depmod:
     ``show(text)``, when set, gets what ``-v`` prints on stdout (each dependency found).
     """
 
-    def __init__(self, cfg, log=None, show=None):
+    def __init__(self, cfg: DepmodConfig, log: LogFn | None = None,
+                 show: ShowFn | None = None) -> None:
         self.cfg = cfg
-        self.log = log or (lambda level, text: None)
+        self.log: LogFn = log or (lambda level, text: None)
         self.show = show
-        self.modules = []
-        self.by_name = {}
-        self.by_uncrelpath = {}
-        self.symbols = {}
+        self.modules: list[Mod] = []
+        self.by_name: dict[str, Mod] = {}
+        self.by_uncrelpath: dict[str, Mod] = {}
+        self.symbols: dict[str, Symbol] = {}
 
     # ---- finding modules (depmod_modules_search and friends)
 
-    def modules_search(self):
+    def modules_search(self) -> None:
         """Walk the tree in ``readdir`` order, adding every file with a module extension."""
         try:
             self._search_dir(self.cfg.dirname)
@@ -545,7 +564,7 @@ class Depmod:
             self.log("ERROR", f"could not open directory {self.cfg.dirname}: {exc.strerror}")
             raise DepmodFatal(f"could not search modules: {exc.strerror}", exc.errno) from exc
 
-    def _search_dir(self, path):
+    def _search_dir(self, path: str) -> None:
         with os.scandir(path) as it:
             entries = list(it)
         for entry in entries:
@@ -571,7 +590,7 @@ class Depmod:
             elif has_kmod_extension(name):
                 self.search_file(full)
 
-    def search_file(self, path):
+    def search_file(self, path: str) -> None:
         """``depmod_modules_search_file``: a second module of the same name replaces the first
         only when the search order prefers it."""
         modname = kmod_modname(path)
@@ -582,7 +601,7 @@ class Depmod:
             self.module_del(old)
         self.module_add(path)
 
-    def is_higher_priority(self, old, newpath):
+    def is_higher_priority(self, old: Mod, newpath: str) -> bool:
         """``depmod_module_is_higher_priority`` without overrides or externals: the first
         ``search`` entry a path is under gives its priority; nothing matching ranks as
         ``built-in`` (-1 when the list has no built-in). ``new <= old`` keeps the old one.
@@ -603,7 +622,7 @@ class Depmod:
         oldprio = bprio if oldprio < 0 else oldprio
         return newprio <= oldprio
 
-    def module_add(self, path):
+    def module_add(self, path: str) -> Mod | None:
         """``depmod_module_add``: name from the file name, paths relative to the tree."""
         d = self.cfg.dirname
         modname = kmod_modname(path)
@@ -627,20 +646,20 @@ class Depmod:
             self.by_uncrelpath[uncrelpath] = mod
         return mod
 
-    def module_del(self, mod):
+    def module_del(self, mod: Mod) -> None:
         if mod.uncrelpath is not None:
             self.by_uncrelpath.pop(mod.uncrelpath, None)
         self.by_name.pop(mod.modname, None)
 
     # ---- ordering the modules
 
-    def modules_build_array(self):
+    def modules_build_array(self) -> None:
         """``depmod_modules_build_array``: the name hash's iteration order."""
         self.modules = [self.by_name[n] for n in hash_order(self.by_name, MODULES_BY_NAME_BUCKETS)]
         for i, mod in enumerate(self.modules):
             mod.idx = i
 
-    def modules_sort(self):
+    def modules_sort(self) -> None:
         """``depmod_modules_sort``: modules listed in ``modules.order`` first, in its order."""
         order = os.path.join(self.cfg.dirname, "modules.order")
         try:
@@ -666,27 +685,28 @@ class Depmod:
 
     # ---- symbols and dependencies
 
-    def symbol_add(self, name, crc, owner, prefix_skipped=False):
+    def symbol_add(self, name: str, crc: int, owner: Mod | None,
+                   prefix_skipped: bool = False) -> None:
         """``depmod_symbol_add``: a later symbol of the same name replaces the earlier."""
         if not prefix_skipped and self.cfg.sym_prefix and name.startswith(self.cfg.sym_prefix):
             name = name[1:]
         self.symbols[name] = Symbol(name, crc, owner)
 
-    def symbol_find(self, name):
+    def symbol_find(self, name: str) -> Symbol | None:
         if name.startswith("."):       # PPC64: .foo == foo
             name = name[1:]
         if self.cfg.sym_prefix and name.startswith(self.cfg.sym_prefix):
             name = name[1:]
         return self.symbols.get(name)
 
-    def add_fake_syms(self):
+    def add_fake_syms(self) -> None:
         """``depmod_add_fake_syms``: names the loader provides (after -E or -F only)."""
         self.symbol_add("__this_module", 0, None, prefix_skipped=True)
         self.symbol_add("_GLOBAL_OFFSET_TABLE_", 0, None, prefix_skipped=True)
         if self.symbol_find("TOC.") is None:
             self.symbol_add("TOC.", 0, None, prefix_skipped=True)
 
-    def load_symvers(self, lines, filename="Module.symvers"):
+    def load_symvers(self, lines: Iterable[str], filename: str = "Module.symvers") -> None:
         """``depmod_load_symvers`` (-E): vmlinux's ``CRC NAME vmlinux ...`` lines (fields
         split on blanks and tabs, so a line that ends at ``vmlinux`` keeps its newline there
         and does not count, as in kmod)."""
@@ -703,7 +723,7 @@ class Depmod:
             self.symbol_add(parts[1], crc, None)
         self.add_fake_syms()
 
-    def load_system_map(self, lines, filename="System.map"):
+    def load_system_map(self, lines: Iterable[str], filename: str = "System.map") -> None:
         """``depmod_load_system_map`` (-F): every ``__ksymtab_NAME`` symbol names an export."""
         for n, line in enumerate(lines, 1):
             parts = line.split(" ", 2)
@@ -717,7 +737,7 @@ class Depmod:
                 self.symbol_add(name[len("__ksymtab_"):], 0, None, prefix_skipped=True)
         self.add_fake_syms()
 
-    def load_modules(self, read=kmod_file_load):
+    def load_modules(self, read: ReadFn = kmod_file_load) -> None:
         """``depmod_load_modules``: each module's exports into the symbol table, in array
         order; its ``.modinfo`` and undefined symbols kept for later."""
         for mod in self.modules:
@@ -731,7 +751,7 @@ class Depmod:
             mod.info = elf_info(elf)
             mod.dep_symbols = elf_dependency_symbols(elf)
 
-    def load_dependencies(self):
+    def load_dependencies(self) -> None:
         """``depmod_load_dependencies``: a module depends on each owner of a symbol it needs,
         once, in the order its symbol table first names one."""
         for mod in self.modules:
@@ -752,7 +772,7 @@ class Depmod:
                     if self.show is not None:
                         self.show(f'{mod.path} needs "{sym.name}": {owner.path}\n')
 
-    def calculate_dependencies(self):
+    def calculate_dependencies(self) -> None:
         """``depmod_calculate_dependencies``: number the modules in topological order (a
         stack of modules nobody uses), then sort each dependency list by that number."""
         users = [m.users for m in self.modules]
@@ -772,7 +792,7 @@ class Depmod:
         for mod in self.modules:
             mod.deps.sort(key=lambda m: m.dep_sort_idx)
 
-    def report_cycles(self, users):
+    def report_cycles(self, users: list[int]) -> None:
         """``depmod_report_cycles``: walk from every module left with users, print each
         cycle once (``Cycle detected: a -> b -> a``) and how many modules are in cycles.
 
@@ -782,10 +802,10 @@ class Depmod:
         changes nothing, since such a path is exactly one kmod would follow forever.
         """
         roots = [m for m, u in zip(self.modules, users) if u > 0]
-        loop_set = set()
+        loop_set: set[str] = set()
         while roots:
             root = roots.pop(0)
-            stack = [(root, None, frozenset((root,)))]     # (module, parent, path so far)
+            stack: list[_Vertex] = [(root, None, frozenset((root,)))]   # (module, parent, path)
             while stack:
                 vertex = stack.pop()
                 mod, _parent, path = vertex
@@ -801,7 +821,7 @@ class Depmod:
                              if dep is root or dep not in path)
         self.log("ERROR", f"Found {len(loop_set)} modules in dependency cycles!")
 
-    def _report_one_cycle(self, vertex, roots, loop_set):
+    def _report_one_cycle(self, vertex: _Vertex, roots: list[Mod], loop_set: set[str]) -> None:
         chain = []
         v = vertex[1]
         while v is not None:
@@ -815,9 +835,10 @@ class Depmod:
                 roots.remove(mod)
         self.log("ERROR", "Cycle detected: " + " -> ".join(names + [vertex[0].modname]))
 
-    def all_sorted_dependencies(self, mod):
+    def all_sorted_dependencies(self, mod: Mod) -> list[Mod]:
         """``mod_get_all_sorted_dependencies``: the transitive closure, topological order."""
-        seen, todo = set(), list(mod.deps)
+        seen: set[Mod] = set()
+        todo = list(mod.deps)
         while todo:
             d = todo.pop()
             if d not in seen:
@@ -825,7 +846,7 @@ class Depmod:
                 todo.extend(d.deps)
         return sorted(seen, key=lambda m: m.dep_sort_idx)
 
-    def load(self, read=kmod_file_load):
+    def load(self, read: ReadFn = kmod_file_load) -> None:
         """``depmod_load``."""
         self.load_modules(read)
         self.load_dependencies()
@@ -833,14 +854,14 @@ class Depmod:
 
     # ---- the files (depmod_output's table)
 
-    def output_deps(self):
+    def output_deps(self) -> bytes:
         lines = []
         for mod in self.modules:
             deps = self.all_sorted_dependencies(mod) if mod.deps else []
             lines.append(mod.out_path + ":" + "".join(" " + d.out_path for d in deps) + "\n")
         return "".join(lines).encode("latin-1")
 
-    def output_deps_bin(self):
+    def output_deps_bin(self) -> bytes:
         idx = IndexNode()
         for mod in self.modules:
             line = mod.out_path + ":" + "".join(" " + d.out_path
@@ -848,17 +869,17 @@ class Depmod:
             self._index_insert(idx, mod.modname, line, mod.idx, "duplicate module deps:\n" + line)
         return index_write(idx)
 
-    def _aliases(self):
+    def _aliases(self) -> Iterator[tuple[Mod, str]]:
         for mod in self.modules:
             for key, value in mod.info:
                 if key == "alias":
                     yield mod, value
 
-    def output_aliases(self):
+    def output_aliases(self) -> bytes:
         return ("# Aliases extracted from modules themselves.\n" + "".join(
             f"alias {value} {mod.modname}\n" for mod, value in self._aliases())).encode("latin-1")
 
-    def output_aliases_bin(self):
+    def output_aliases_bin(self) -> bytes:
         idx = IndexNode()
         for mod, value in self._aliases():
             alias = alias_normalize(value)
@@ -869,44 +890,45 @@ class Depmod:
                                f"duplicate module alias:\n{alias} {mod.modname}")
         return index_write(idx)
 
-    def _index_insert(self, idx, key, value, priority, dup_message):
+    def _index_insert(self, idx: IndexNode, key: str, value: str, priority: int,
+                      dup_message: str) -> None:
         check_index_string(key)
         check_index_string(value)
         if idx.insert(key, value, priority) and self.cfg.warn_dups:
             self.log("WARNING", dup_message)
 
-    def output_softdeps(self):
+    def output_softdeps(self) -> bytes:
         return ("# Soft dependencies extracted from modules themselves.\n" + "".join(
             f"softdep {mod.modname} {value}\n" for mod in self.modules
             for key, value in mod.info if key == "softdep")).encode("latin-1")
 
-    def _owned_symbols(self):
+    def _owned_symbols(self) -> Iterator[tuple[Symbol, Mod]]:
         for name in hash_order(self.symbols, SYMBOLS_BUCKETS):
             sym = self.symbols[name]
             if sym.owner is not None:
-                yield sym
+                yield sym, sym.owner
 
-    def output_symbols(self):
+    def output_symbols(self) -> bytes:
         return ("# Aliases for symbols, used by symbol_request().\n" + "".join(
-            f"alias symbol:{s.name} {s.owner.modname}\n" for s in self._owned_symbols())
+            f"alias symbol:{s.name} {owner.modname}\n" for s, owner in self._owned_symbols())
         ).encode("latin-1")
 
-    def output_symbols_bin(self):
+    def output_symbols_bin(self) -> bytes:
         idx = IndexNode()
-        for sym in self._owned_symbols():
+        for sym, owner in self._owned_symbols():
             alias = "symbol:" + sym.name
-            self._index_insert(idx, alias, sym.owner.modname, sym.owner.idx,
-                               f"duplicate module syms:\n{alias} {sym.owner.modname}")
+            self._index_insert(idx, alias, owner.modname, owner.idx,
+                               f"duplicate module syms:\n{alias} {owner.modname}")
         return index_write(idx)
 
-    def _open_tree_file(self, name):
+    def _open_tree_file(self, name: str) -> BinaryIO | None:
         try:
             return open(os.path.join(self.cfg.dirname, name), "rb")
         except OSError as exc:
             self.log("WARNING", f"could not open {name} at {self.cfg.dirname}: {exc.strerror}")
             return None
 
-    def output_builtin_bin(self):
+    def output_builtin_bin(self) -> bytes:
         fh = self._open_tree_file("modules.builtin")
         if fh is None:
             return b""
@@ -920,7 +942,7 @@ class Depmod:
                 idx.insert(kmod_modname(line), "", 0)
         return index_write(idx)
 
-    def output_builtin_alias_bin(self):
+    def output_builtin_alias_bin(self) -> bytes:
         """From ``modules.builtin.modinfo`` (``module.key=value\\0`` records): the aliases."""
         fh = self._open_tree_file("modules.builtin.modinfo")
         if fh is None:
@@ -940,10 +962,12 @@ class Depmod:
             idx.insert(alias, modname.decode("latin-1"), 0)
         return index_write(idx)
 
-    def output_devname(self):
-        out = []
+    def output_devname(self) -> bytes:
+        out: list[str] = []
         for mod in self.modules:
-            devname, kind, major, minor = None, None, 0, 0
+            devname: str | None = None
+            kind: str | None = None
+            major, minor = 0, 0
             for key, value in mod.info:
                 if key != "alias":
                     continue
@@ -977,7 +1001,7 @@ class Depmod:
                ("modules.builtin.alias.bin", "output_builtin_alias_bin", False),
                ("modules.devname", "output_devname", True))
 
-    def output(self, stdout=None):
+    def output(self, stdout: BinaryIO | None = None) -> None:
         """``depmod_output``: to ``stdout`` (a binary stream) the text files one after the
         other; otherwise each file written beside a temporary name and renamed over."""
         for name, writer, text in self.OUTPUTS:
@@ -988,7 +1012,7 @@ class Depmod:
             data = getattr(self, writer)()
             self._write_file(name, data)
 
-    def _write_file(self, name, data):
+    def _write_file(self, name: str, data: bytes) -> None:
         d = self.cfg.dirname
         tmp = os.path.join(d, f"{name}.{os.getpid()}.kmodsim")
         try:
@@ -1003,7 +1027,7 @@ class Depmod:
         os.replace(tmp, os.path.join(d, name))
 
 
-def _major_minor(value):
+def _major_minor(value: str) -> tuple[str, int, int] | None:
     """``sscanf(value, "char-major-%u-%u")`` (or block-): ``(kind, major, minor)``."""
     for prefix, kind in (("char-major-", "c"), ("block-major-", "b")):
         if value.startswith(prefix):
@@ -1013,8 +1037,8 @@ def _major_minor(value):
     return None
 
 
-def _scan_uints(s):
-    def number(t):
+def _scan_uints(s: str) -> tuple[int, int] | None:
+    def number(t: str) -> tuple[int | None, str]:
         t = t.lstrip(" \t\n")
         sign = t[:1] if t[:1] in "+-" else ""
         digits = ""
@@ -1033,11 +1057,11 @@ def _scan_uints(s):
     return None if minor is None else (major, minor)
 
 
-def depfile_up_to_date(dirname):
+def depfile_up_to_date(dirname: str) -> bool:
     """``depfile_up_to_date`` (-A): True when no module file is newer than ``modules.dep``."""
     mtime = int(os.stat(os.path.join(dirname, "modules.dep")).st_mtime)
 
-    def walk(path):
+    def walk(path: str) -> bool:
         for entry in os.scandir(path):
             if entry.name in ("build", "source"):
                 continue
@@ -1052,8 +1076,10 @@ def depfile_up_to_date(dirname):
     return walk(dirname)
 
 
-def run_depmod(cfg, log=None, files=None, symvers=None, system_map=None, show=None,
-               read=kmod_file_load):
+def run_depmod(cfg: DepmodConfig, log: LogFn | None = None, files: Iterable[str] | None = None,
+               symvers: tuple[str, Iterable[str]] | None = None,
+               system_map: tuple[str, Iterable[str]] | None = None, show: ShowFn | None = None,
+               read: ReadFn = kmod_file_load) -> Depmod:
     """``do_depmod`` after option parsing: search (or take ``files``), order, load, and
     return the ``Depmod`` ready for ``output``. ``symvers``/``system_map`` are ``(filename,
     lines)``. Raises ``DepmodFatal``."""
@@ -1089,12 +1115,12 @@ class IndexFile:
     symbol indexes are read). ``IndexFile.open`` returns None for a missing file or one
     without the magic and major version, as ``index_file_open`` does."""
 
-    def __init__(self, data):
+    def __init__(self, data: bytes) -> None:
         self.data = data
         self.root = struct.unpack_from(">I", data, 8)[0]
 
     @classmethod
-    def open(cls, path):
+    def open(cls, path: str) -> IndexFile | None:
         try:
             with open(path, "rb") as fh:
                 data = fh.read()
@@ -1105,7 +1131,7 @@ class IndexFile:
             return None
         return cls(data)
 
-    def node(self, offset):
+    def node(self, offset: int) -> _IndexNodeRead | None:
         """``index_read``: ``(prefix, {char: child offset}, values)`` or None for offset 0;
         values ordered as ``add_value`` orders them (by priority, the later first on ties)."""
         if offset & 0x0FFFFFFF == 0:
@@ -1115,13 +1141,13 @@ class IndexFile:
         if offset & INDEX_NODE_PREFIX:
             end = data.index(b"\0", pos)
             prefix, pos = data[pos:end].decode("latin-1"), end + 1
-        children = {}
+        children: dict[int, int] = {}
         if offset & INDEX_NODE_CHILDS:
             first, last = data[pos], data[pos + 1]
             offs = struct.unpack_from(">%dI" % (last - first + 1), data, pos + 2)
             children = {first + i: off for i, off in enumerate(offs) if off & 0x0FFFFFFF}
             pos += 2 + 4 * len(offs)
-        values = []
+        values: list[tuple[int, str]] = []
         if offset & INDEX_NODE_VALUES:
             count, = struct.unpack_from(">I", data, pos)
             pos += 4
@@ -1132,7 +1158,7 @@ class IndexFile:
                 pos = end + 1
         return prefix, children, values
 
-    def search(self, key):
+    def search(self, key: str) -> str | None:
         """``index_search``: the first value of exactly ``key``, or None."""
         node, i = self.node(self.root), 0
         while node is not None:
@@ -1146,9 +1172,9 @@ class IndexFile:
             node, i = (self.node(child) if child else None), i + 1
         return None
 
-    def searchwild(self, key):
+    def searchwild(self, key: str) -> list[tuple[int, str]]:
         """``index_searchwild``: ``[(priority, value)]`` of every key matching ``key``."""
-        out = []
+        out: list[tuple[int, str]] = []
         node, i = self.node(self.root), 0
         while node is not None:
             prefix, children, values = node
@@ -1171,9 +1197,10 @@ class IndexFile:
             node, i = (self.node(child) if child else None), i + 1
         return out
 
-    def _wild_all(self, node, j, pattern, subkey, out):
+    def _wild_all(self, node: _IndexNodeRead | None, j: int, pattern: str, subkey: str,
+                  out: list[tuple[int, str]]) -> None:
         """``index_searchwild__all``: every key below, matched against what is left."""
-        prefix, children, values = node
+        prefix, children, values = node  # type: ignore[misc]  # children are never offset 0
         pattern += prefix[j:]
         for ch in sorted(children):
             self._wild_all(self.node(children[ch]), 0, pattern + chr(ch), subkey, out)
@@ -1182,7 +1209,7 @@ class IndexFile:
                 _add_value(out, value, priority)
 
 
-def _add_value(values, value, priority):
+def _add_value(values: list[tuple[int, str]], value: str, priority: int) -> None:
     """libkmod-index.c ``add_value``: before the first value of equal or higher priority."""
     pos = 0
     while pos < len(values) and values[pos][0] < priority:
@@ -1190,7 +1217,7 @@ def _add_value(values, value, priority):
     values.insert(pos, (priority, value))
 
 
-def kmod_fnmatch(pattern, string):
+def kmod_fnmatch(pattern: str, string: str) -> bool:
     """glibc ``fnmatch(pattern, string, 0)`` for module aliases: ``* ? [...]`` with ``[!``
     and ``[^`` negating, a backslash quoting the next character."""
     out, i = [], 0
@@ -1221,10 +1248,10 @@ class DepEntry:
 
     modname: str
     path: str
-    deps: tuple
+    deps: tuple[str, ...]
 
 
-def parse_depline(dirname, line):
+def parse_depline(dirname: str, line: str) -> DepEntry | None:
     """``kmod_module_parse_depline``: paths joined to ``DIR`` (absolute ones kept)."""
     path, colon, rest = line.partition(":")
     if not colon:
@@ -1233,11 +1260,11 @@ def parse_depline(dirname, line):
                     tuple(_join(dirname, p) for p in rest.split()))
 
 
-def _join(dirname, path):
+def _join(dirname: str, path: str) -> str:
     return path if path.startswith("/") else dirname + "/" + path
 
 
-def _read_text(dirname, name):
+def _read_text(dirname: str, name: str) -> str:
     try:
         with open(os.path.join(dirname, name), "rb") as fh:
             return fh.read().decode("latin-1")
@@ -1245,7 +1272,7 @@ def _read_text(dirname, name):
         return ""
 
 
-def read_softdeps(dirname):
+def read_softdeps(dirname: str) -> list[tuple[str, list[str], list[str]]]:
     """``[(pattern, pre, post)]`` from ``modules.softdep``, which libkmod reads as one more
     configuration file: ``softdep MOD pre: A B post: C`` (tokens before ``pre:``/``post:``
     count for neither)."""
@@ -1257,7 +1284,8 @@ def read_softdeps(dirname):
         pattern = alias_normalize(tokens[1])
         if pattern is None:
             continue
-        lists, mode = {"pre:": [], "post:": []}, None
+        lists: dict[str, list[str]] = {"pre:": [], "post:": []}
+        mode: str | None = None
         for tok in tokens[2:]:
             if tok in lists:
                 mode = tok
@@ -1272,15 +1300,15 @@ class ModuleIndex:
     indexes depmod writes (libkmod reads no text index), and ``modules.softdep`` as a
     configuration file. A missing index is as if empty, as in libkmod."""
 
-    def __init__(self, dirname):
+    def __init__(self, dirname: str) -> None:
         self.dirname = dirname
         self.indexes = {name: IndexFile.open(os.path.join(dirname, name + ".bin"))
                         for name in ("modules.dep", "modules.alias", "modules.symbols",
                                      "modules.builtin", "modules.builtin.alias")}
         self.softdep_table = read_softdeps(dirname)
-        self._deps = {}
+        self._deps: dict[str, DepEntry | None] = {}
 
-    def entry(self, name):
+    def entry(self, name: str) -> DepEntry | None:
         """``kmod_search_moddep``: the module's ``modules.dep.bin`` line, parsed, or None."""
         if name not in self._deps:
             idx = self.indexes["modules.dep"]
@@ -1288,15 +1316,15 @@ class ModuleIndex:
             self._deps[name] = parse_depline(self.dirname, line) if line is not None else None
         return self._deps[name]
 
-    def is_builtin(self, name):
+    def is_builtin(self, name: str) -> bool:
         idx = self.indexes["modules.builtin"]
         return idx is not None and idx.search(name) is not None
 
-    def _wild(self, index, key):
+    def _wild(self, index: str, key: str) -> list[str]:
         idx = self.indexes[index]
         return [value for _, value in idx.searchwild(key)] if idx is not None else []
 
-    def lookup(self, name):
+    def lookup(self, name: str) -> list[str] | None:
         """``kmod_module_new_from_lookup`` in libkmod's order: the name in modules.dep; a
         ``symbol:`` alias; the aliases matching (every match, so a module matching twice
         is listed twice, in module order); a builtin module; a builtin module's alias.
@@ -1318,17 +1346,18 @@ class ModuleIndex:
             return [alias]
         return self._wild("modules.builtin.alias", alias)
 
-    def path(self, name):
+    def path(self, name: str) -> str | None:
         entry = self.entry(name)
         return entry.path if entry is not None else None
 
-    def dependencies(self, name):
+    def dependencies(self, name: str) -> list[tuple[str, str]]:
         """``kmod_module_get_dependencies``: ``[(modname, path)]``, modules.dep's list
         reversed (libkmod prepends each), so the last listed is loaded first."""
         entry = self.entry(name)
         return [] if entry is None else [(kmod_modname(p), p) for p in reversed(entry.deps)]
 
-    def softdeps(self, name):
+    def softdeps(self, name: str) -> tuple[list[tuple[str, list[str] | None]],
+                                           list[tuple[str, list[str] | None]]]:
         """``kmod_module_get_softdeps``: the first entry whose pattern matches, its pre and
         post names looked up (a name kmod cannot look up is ``None`` in the list)."""
         for pattern, pre, post in self.softdep_table:
@@ -1337,6 +1366,6 @@ class ModuleIndex:
         return [], []
 
 
-def lookup_module(dirname, name):
+def lookup_module(dirname: str, name: str) -> list[str]:
     """The module names ``name`` stands for in the tree at ``dirname`` (``[]`` if none)."""
     return ModuleIndex(dirname).lookup(name) or []

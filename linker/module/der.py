@@ -12,6 +12,12 @@ number, for every module it loads; decoding the whole PKCS#7 structure with asn1
                                serialNumber INTEGER }, ... }
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..elf.records import BytesLike
+
 OID_CN = bytes.fromhex("550403")  # 2.5.4.3, DER-encoded
 
 
@@ -19,7 +25,7 @@ class DerError(ValueError):
     pass
 
 
-def tlv(buf, pos, end):
+def tlv(buf: BytesLike, pos: int, end: int) -> tuple[int, int, int]:
     """``(tag, content_start, content_end)`` of the element at ``pos``."""
     if pos + 2 > end:
         raise DerError("truncated")
@@ -38,7 +44,7 @@ def tlv(buf, pos, end):
     return tag, pos, pos + length
 
 
-def children(buf, start, end):
+def children(buf: BytesLike, start: int, end: int) -> Iterator[tuple[int, int, int]]:
     pos = start
     while pos < end:
         tag, cs, ce = tlv(buf, pos, end)
@@ -46,7 +52,7 @@ def children(buf, start, end):
         pos = ce
 
 
-def signer_id(blob):
+def signer_id(blob: BytesLike) -> tuple[bytes | None, bytes] | None:
     """``(issuer commonName bytes or None, serial bytes)`` of the first signer, or None."""
     try:
         _, cs, ce = tlv(blob, 0, len(blob))                 # ContentInfo
@@ -69,7 +75,7 @@ def signer_id(blob):
         return None
 
 
-def _common_name(buf, start, end):
+def _common_name(buf: BytesLike, start: int, end: int) -> bytes | None:
     for _, rs, re in children(buf, start, end):             # RDN SETs
         for _, as_, ae in children(buf, rs, re):            # AttributeTypeAndValue
             (_, os_, oe), (_, vs, ve) = list(children(buf, as_, ae))[:2]

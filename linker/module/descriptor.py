@@ -8,9 +8,16 @@ holding ``{init, exit}``. The profile says which section and which offsets; with
 fields are found from the relocations themselves.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .fields import field_map, symbol_at
+
+if TYPE_CHECKING:
+    from ..elf.reader import ElfFile
+    from ..profiles import Profile
 
 LINUX_SECTION = ".gnu.linkonce.this_module"
 LINUX_INIT_SYMBOL = "init_module"
@@ -45,14 +52,14 @@ class ModuleDescriptor:
     name: str | None
     init: Pointer | None
     exit: Pointer | None
-    pointers: tuple       # every relocated field, in offset order
+    pointers: tuple[Pointer, ...]   # every relocated field, in offset order
 
 
 # seed 004's struct module { int (*init)(void); void (*exit)(void); }
 HOBBY_FORMAT = DescriptorFormat(".this_module", size=8, init_offset=0, exit_offset=4)
 
 
-def guess_format(elf):
+def guess_format(elf: ElfFile) -> DescriptorFormat | None:
     if elf.section_by_name(LINUX_SECTION) is not None:
         return DescriptorFormat(LINUX_SECTION, name_offset=0x18 if elf.layout.bits == 64 else 0xC)
     if elf.section_by_name(HOBBY_FORMAT.section) is not None:
@@ -60,7 +67,7 @@ def guess_format(elf):
     return None
 
 
-def parse_descriptor(elf, fmt=None):
+def parse_descriptor(elf: ElfFile, fmt: DescriptorFormat | None = None) -> ModuleDescriptor | None:
     """The descriptor, or ``None`` when the object has no such section."""
     fmt = fmt or guess_format(elf)
     if fmt is None:
@@ -69,7 +76,7 @@ def parse_descriptor(elf, fmt=None):
     if sec is None:
         return None
     fields = field_map(elf, sec)
-    pointers = []
+    pointers: list[Pointer] = []
     for off, ref in fields.items():
         func = None
         if 0 < ref.shndx < len(elf.sections):
@@ -87,19 +94,19 @@ def parse_descriptor(elf, fmt=None):
     return ModuleDescriptor(sec.name, sec.index, sec.sh_size, name, init, exit_, tuple(pointers))
 
 
-def _pick(pointers, offset, linux_symbol):
+def _pick(pointers: list[Pointer], offset: int | None, linux_symbol: str) -> Pointer | None:
     if offset is not None:
         return next((p for p in pointers if p.offset == offset), None)
     # Linux: modpost points .init at init_module and .exit at cleanup_module (aliases)
     return next((p for p in pointers if p.target == linux_symbol), None)
 
 
-def format_from_profile(profile):
+def format_from_profile(profile: Profile) -> DescriptorFormat:
     """The :class:`DescriptorFormat` a kernel profile describes (``profile.descriptor``)."""
     d = profile.descriptor
     fields = d.fields
 
-    def off(name):
+    def off(name: str) -> int | None:
         return fields[name].offset if name in fields else None
 
     return DescriptorFormat(d.section, size=d.size, name_offset=off("name"),

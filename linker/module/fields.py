@@ -7,33 +7,39 @@ refer to" as *symbol + addend*, which is what a reader of metadata needs. Nothin
 applying relocations is the linker's job (``linker/reloc``), not the reader's.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..elf.constants import SHN, STT
+
+if TYPE_CHECKING:
+    from ..elf.reader import ElfFile, Section, Symbol
 
 
 @dataclass(frozen=True)
 class FieldRef:
     """Where a field points before linking: ``symbol`` (a Symbol) plus ``addend``."""
 
-    symbol: object
+    symbol: Symbol
     addend: int
     rel_type: int
 
     @property
-    def shndx(self):
+    def shndx(self) -> int:
         return self.symbol.shndx
 
     @property
-    def section_offset(self):
+    def section_offset(self) -> int:
         """Offset inside the symbol's section (for a defined symbol)."""
         return self.symbol.st_value + self.addend
 
     @property
-    def is_undefined(self):
+    def is_undefined(self) -> bool:
         return self.symbol.shndx == SHN.SHN_UNDEF
 
-    def describe(self, elf):
+    def describe(self, elf: ElfFile) -> str:
         """``name`` or ``name+0x10``; section symbols are named by their section."""
         sym = self.symbol
         if sym.type == STT.STT_SECTION and 0 < sym.shndx < len(elf.sections):
@@ -48,10 +54,10 @@ class FieldRef:
 class FieldMap:
     """Relocations aimed at one section, indexed by the offset they patch."""
 
-    def __init__(self, elf, section):
+    def __init__(self, elf: ElfFile, section: Section | None) -> None:
         self.elf = elf
         self.section = section
-        self._by_offset = {}
+        self._by_offset: dict[int, FieldRef] = {}
         if section is None:
             return
         symbols = elf.symbols
@@ -66,52 +72,55 @@ class FieldMap:
                     addend = self._implicit_addend(rel.r_offset)
                 self._by_offset[rel.r_offset] = FieldRef(symbols[rel.sym], addend, rel.type)
 
-    def _implicit_addend(self, offset):
+    def _implicit_addend(self, offset: int) -> int:
+        assert self.section is not None   # only called while reading the section's relocations
         data = self.section.data
         layout = self.elf.layout
         if offset + 4 > len(data):
             return 0
         return layout.s32.unpack_from(data, offset)[0]
 
-    def get(self, offset):
+    def get(self, offset: int) -> FieldRef | None:
         return self._by_offset.get(offset)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._by_offset)
 
-    def items(self):
+    def items(self) -> list[tuple[int, FieldRef]]:
         """``(offset, FieldRef)`` pairs in offset order."""
         return sorted(self._by_offset.items())
 
 
-def field_map(elf, section):
+def field_map(elf: ElfFile, section: Section | None) -> FieldMap:
     """The :class:`FieldMap` of ``section``, built once per file."""
-    cache = elf.__dict__.setdefault("_field_maps", {})
+    cache: dict[int | None, FieldMap] = elf.__dict__.setdefault("_field_maps", {})
     key = section.index if section is not None else None
     if key not in cache:
         cache[key] = FieldMap(elf, section)
     return cache[key]
 
 
-def string_at(elf, ref):
+def string_at(elf: ElfFile, ref: FieldRef | None) -> str | None:
     """The NUL-terminated string a :class:`FieldRef` points at, or ``None``."""
     if ref is None or not 0 < ref.shndx < len(elf.sections):
         return None
+    # bytes: the readers of metadata (ModuleInfo) give ElfFile bytes, never a memoryview
     data = elf.sections[ref.shndx].data
     off = ref.section_offset
     if not 0 <= off < len(data):
         return None
-    end = data.find(b"\0", off)
-    return data[off:end if end >= 0 else len(data)].decode("latin-1")
+    end = data.find(b"\0", off)  # type: ignore[union-attr]
+    return data[off:end if end >= 0 else len(data)].decode("latin-1")  # type: ignore[union-attr]
 
 
-def symbol_at(elf, shndx, offset, aliases=("init_module", "cleanup_module")):
+def symbol_at(elf: ElfFile, shndx: int, offset: int,
+              aliases: tuple[str, ...] = ("init_module", "cleanup_module")) -> Symbol | None:
     """The defined symbol of section ``shndx`` starting at ``offset``.
 
     Functions win over other types, and a real name over the ``aliases`` that
     ``module_init``/``module_exit`` create, so ``init_module`` reads as ``my_init``.
     """
-    def rank(sym):
+    def rank(sym: Symbol) -> tuple[bool, bool]:
         return (sym.type == STT.STT_FUNC, sym.name not in aliases)
 
     best = None

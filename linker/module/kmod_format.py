@@ -8,12 +8,19 @@ newest parameter first (kmod pushes each new name on the front of a list). Value
 written as bytes, unchanged.
 """
 
-import os
+from __future__ import annotations
 
+import errno
+import os
+import struct
+from collections.abc import Iterable
+
+from ..elf.constants import ELFMAG, ElfClass, ElfData
+from ..elf.records import BytesLike
 from .signature import read_signature
 
 
-def hex_string(raw):
+def hex_string(raw: bytes) -> str:
     """kmod's ``kmod_module_hex_to_str``: ``AB:CD:...``, a line break every 20 bytes."""
     parts = []
     for i, b in enumerate(raw):
@@ -25,9 +32,10 @@ def hex_string(raw):
     return "".join(parts)
 
 
-def kmod_info_list(modinfo_pairs, data):
+def kmod_info_list(modinfo_pairs: Iterable[tuple[str, str]],
+                   data: BytesLike) -> list[tuple[str, str | None]]:
     """``kmod_module_get_info``: the key/value list modinfo walks (signature fields last)."""
-    items = list(modinfo_pairs)
+    items: list[tuple[str, str | None]] = list(modinfo_pairs)
     sig = read_signature(data)
     if sig is not None and sig.kmod_visible:
         items.append(("sig_id", sig.id_type_name))
@@ -38,9 +46,9 @@ def kmod_info_list(modinfo_pairs, data):
     return items
 
 
-def _merge_params(items):
+def _merge_params(items: Iterable[tuple[str, str]]) -> list[list[str | None]]:
     """Per parameter name: [name, description or None, type or None], newest first."""
-    params = []
+    params: list[list[str | None]] = []
     for key, value in items:
         if key not in ("parm", "parmtype"):
             continue
@@ -55,19 +63,20 @@ def _merge_params(items):
     return params
 
 
-def invalid_param_lines(items):
+def invalid_param_lines(items: Iterable[tuple[str, str]]) -> list[str]:
     return ['Found invalid "%s=%s": missing \':\'' % (k, v) for k, v in items
             if k in ("parm", "parmtype") and ":" not in v]
 
 
-def format_filename(filename, field=None, sep="\n"):
+def format_filename(filename: str, field: str | None = None, sep: str = "\n") -> str:
     """The first line of a module's block: ``filename:`` (or the bare name for ``-n``)."""
     if field == "filename":
         return filename + sep
     return "%-16s%s%s" % ("filename:", filename, sep) if field is None else ""
 
 
-def format_modinfo(items, field=None, sep="\n"):
+def format_modinfo(items: Iterable[tuple[str, str]], field: str | None = None,
+                   sep: str = "\n") -> str:
     """What modinfo prints after the filename line (``field`` is ``-F``, ``sep`` ``\\0`` for ``-0``)."""
     out = []
     if field == "parm":
@@ -102,18 +111,18 @@ def format_modinfo(items, field=None, sep="\n"):
     return "".join(out)
 
 
-def kmod_modname(path):
+def kmod_modname(path: str) -> str:
     """kmod's ``path_to_modname``: the basename up to the first dot, ``-`` read as ``_``."""
     base = os.path.basename(path)
     return base.split(".", 1)[0].replace("-", "_")
 
 
-def kmod_absolute(path):
+def kmod_absolute(path: str) -> str:
     """kmod's ``path_make_absolute_cwd``: the cwd joined on, nothing resolved."""
     return path if path.startswith("/") else os.path.join(os.getcwd(), path)
 
 
-def kmod_section(data, wanted):
+def kmod_section(data: BytesLike, wanted: str) -> tuple[int, bytes | None]:
     """libkmod's ``kmod_elf_new`` + ``kmod_elf_get_section``: ``(errno, bytes or None)``.
 
     kmod checks less than the kernel and differently: a file of at most 16 bytes or without
@@ -122,17 +131,16 @@ def kmod_section(data, wanted):
     or not NUL-terminated are EINVAL. Sections whose bytes lie outside the file are skipped
     when searching by name, not refused. Returns errno ENOENT when the section is absent.
     """
-    import errno
-    import struct
-
     n = len(data)
-    if n <= 16 or bytes(data[:4]) != b"\x7fELF":
+    if n <= 16 or bytes(data[:4]) != ELFMAG:
         return errno.ENOEXEC, None
     ei_class, ei_data = data[4], data[5]
-    if ei_class not in (1, 2) or n <= (52 if ei_class == 1 else 64) or ei_data not in (1, 2):
+    elf32 = ei_class == ElfClass.ELFCLASS32
+    if ei_class not in (ElfClass.ELFCLASS32, ElfClass.ELFCLASS64) or n <= (52 if elf32 else 64) \
+            or ei_data not in (ElfData.ELFDATA2LSB, ElfData.ELFDATA2MSB):
         return errno.EINVAL, None
-    o = "<" if ei_data == 1 else ">"
-    if ei_class == 1:
+    o = "<" if ei_data == ElfData.ELFDATA2LSB else ">"
+    if elf32:
         shoff, = struct.unpack_from(o + "I", data, 32)
         shentsize, shnum, shstrndx = struct.unpack_from(o + "HHH", data, 46)
         shdr_fmt, want_entsize = o + "IIIIII", 40   # name type flags addr offset size
@@ -143,7 +151,7 @@ def kmod_section(data, wanted):
     if shentsize != want_entsize or shoff + shentsize * shnum > n:
         return errno.EINVAL, None
 
-    def info(idx):
+    def info(idx: int) -> tuple[int, int, int] | None:
         if idx == 0 or idx >= shnum:
             return None
         name, _t, _f, _a, off, size = struct.unpack_from(shdr_fmt, data, shoff + idx * shentsize)

@@ -8,9 +8,16 @@ reader needs: the value is that symbol, the name and namespace are strings in
 ``__ksymtab_strings``. CRCs sit at the same index in ``__kcrctab``/``__kcrctab_gpl``.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .fields import field_map, string_at
+
+if TYPE_CHECKING:
+    from ..elf.reader import ElfFile, Section
+    from ..elf.records import RecordLayout
 
 KSYMTAB_SECTIONS = (("__ksymtab", "__kcrctab", False), ("__ksymtab_gpl", "__kcrctab_gpl", True))
 
@@ -18,18 +25,20 @@ KSYMTAB_SECTIONS = (("__ksymtab", "__kcrctab", False), ("__ksymtab_gpl", "__kcrc
 @dataclass(frozen=True)
 class ExportedSymbol:
     name: str
-    symbol: str          # the module symbol the entry's value refers to
+    # the module symbol the entry's value refers to; after linking (``module_exports``),
+    # the address it was relocated to
+    symbol: str | int
     gpl_only: bool
     namespace: str       # "" when none
     crc: int | None      # None without modversions
 
 
-def kernel_symbol_size(layout):
+def kernel_symbol_size(layout: RecordLayout) -> int:
     """12 bytes with PREL32 (64-bit x86) or three pointers (12 bytes on 32-bit)."""
     return 12 if layout.bits == 64 else 3 * layout.word_size
 
 
-def parse_exports(elf):
+def parse_exports(elf: ElfFile) -> list[ExportedSymbol]:
     out = []
     size = kernel_symbol_size(elf.layout)
     field = 4 if elf.layout.bits == 64 else elf.layout.word_size
@@ -51,7 +60,7 @@ def parse_exports(elf):
     return out
 
 
-def _crcs(elf, section):
+def _crcs(elf: ElfFile, section: Section | None) -> list[int]:
     if section is None:
         return []
     data = section.data

@@ -21,9 +21,16 @@ element ops and the maximum count; ``param_ops_string`` means ``module_param_str
 ``struct kparam_string`` gives the buffer size.
 """
 
-from dataclasses import dataclass
+from __future__ import annotations
 
-from .fields import field_map, string_at
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .fields import FieldMap, FieldRef, field_map, string_at
+
+if TYPE_CHECKING:
+    from ..elf.reader import ElfFile, Section
 
 KERNEL_PARAM = {64: dict(name=0, mod=8, ops=16, perm=24, level=26, flags=27, arg=32, size=40),
                 32: dict(name=0, mod=4, ops=8, perm=12, level=14, flags=15, arg=16, size=20)}
@@ -51,13 +58,13 @@ class ParamInfo:
     offset: int = 0           # of the descriptor inside __param
 
 
-def ops_type(ops_symbol):
+def ops_type(ops_symbol: str) -> str:
     if ops_symbol.startswith("param_ops_"):
         return ops_symbol[len("param_ops_"):]
     return ops_symbol or "?"
 
 
-def parse_params(elf):
+def parse_params(elf: ElfFile) -> list[ParamInfo]:
     sec = elf.section_by_name("__param")
     if sec is None:
         return []
@@ -75,7 +82,7 @@ def parse_params(elf):
         perm = u16.unpack_from(data, off + kp["perm"])[0]
         level = int.from_bytes(data[off + kp["level"]:off + kp["level"] + 1], "little", signed=True)
         flags = data[off + kp["flags"]]
-        extra = {}
+        extra: dict[str, Any] = {}
         ptype = ops_type(ops)
         if ops == "param_array_ops" and arg_ref is not None:
             extra = _array(elf, arg_ref, bits, u32)
@@ -88,7 +95,8 @@ def parse_params(elf):
     return out
 
 
-def _struct_at(elf, ref, size):
+def _struct_at(elf: ElfFile, ref: FieldRef | None,
+               size: int) -> tuple[Section, int, FieldMap] | None:
     """(section, offset, FieldMap) of the struct a field points at, or None."""
     if ref is None or not 0 < ref.shndx < len(elf.sections):
         return None
@@ -99,7 +107,7 @@ def _struct_at(elf, ref, size):
     return sec, off, field_map(elf, sec)
 
 
-def _array(elf, ref, bits, u32):
+def _array(elf: ElfFile, ref: FieldRef, bits: int, u32: struct.Struct) -> dict[str, Any]:
     ka = KPARAM_ARRAY[bits]
     found = _struct_at(elf, ref, ka["size"])
     if found is None:
@@ -113,7 +121,7 @@ def _array(elf, ref, bits, u32):
             "array_num": num.describe(elf) if num is not None else None}
 
 
-def _string(elf, ref, bits, u32):
+def _string(elf: ElfFile, ref: FieldRef, bits: int, u32: struct.Struct) -> dict[str, Any]:
     ks = KPARAM_STRING[bits]
     found = _struct_at(elf, ref, ks["size"])
     if found is None:

@@ -17,7 +17,12 @@ Two readers look at it differently and both are modelled here:
   that check belongs to loading (``linker/module/load``), which uses :func:`split_trailer`.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass, field
+from typing import Any
+
+from ..elf.records import BytesLike
 
 MODULE_SIG_STRING = b"~Module signature appended~\n"
 MODULE_SIGNATURE_SIZE = 12
@@ -55,7 +60,7 @@ class ModuleSignatureHeader:
     sig_len: int
 
     @classmethod
-    def unpack(cls, raw):
+    def unpack(cls, raw: bytes) -> ModuleSignatureHeader:
         return cls(raw[0], raw[1], raw[2], raw[3], raw[4], bytes(raw[5:8]),
                    int.from_bytes(raw[8:12], "big"))
 
@@ -79,16 +84,16 @@ class ModuleSignature:
     signature: bytes | None = None
     sid_kind: str | None = None
     subject_key_id: bytes | None = None
-    certificates: list = field(default_factory=list)
+    certificates: list[Any] = field(default_factory=list)   # asn1crypto Certificate choices
     problem: str | None = None
 
     @property
-    def kmod_visible(self):
+    def kmod_visible(self) -> bool:
         """True when kmod 30's modinfo prints ``sig_id`` and the rest."""
         return self.problem is None
 
 
-def split_trailer(data):
+def split_trailer(data: BytesLike) -> tuple[int, ModuleSignatureHeader | None, int | None] | None:
     """``(len_without_marker, header, header_offset)`` or ``None`` if there is no marker."""
     n = len(data)
     mlen = len(MODULE_SIG_STRING)
@@ -101,16 +106,18 @@ def split_trailer(data):
     return n, ModuleSignatureHeader.unpack(bytes(data[hoff:n])), hoff
 
 
-def read_signature(data):
+def read_signature(data: BytesLike) -> ModuleSignature | None:
     """The appended signature as kmod 30 reads it, or ``None`` when there is none.
 
     Follows ``kmod_module_signature_info``: the header's enumerations must be in range,
     ``sig_len`` non-zero and everything must fit before the header.
     """
     found = split_trailer(data)
-    if found is None or found[1] is None:
+    if found is None:
         return None
     _, hdr, hoff = found
+    if hdr is None or hoff is None:
+        return None
     if hdr.algo >= len(PKEY_ALGOS) or hdr.hash >= len(PKEY_HASH_ALGOS) \
             or hdr.id_type >= len(PKEY_ID_TYPES):
         return None
@@ -131,7 +138,7 @@ def read_signature(data):
     return sig
 
 
-def _decode_pkcs7(sig):
+def _decode_pkcs7(sig: ModuleSignature) -> None:
     """Fill the kmod view from the DER ``SignedData``; set ``problem`` where kmod gives up."""
     try:
         from asn1crypto import cms
@@ -163,13 +170,13 @@ def _decode_pkcs7(sig):
         sig.problem = f"malformed PKCS#7: {exc.__class__.__name__}"
 
 
-def _bn_bytes(value):
+def _bn_bytes(value: int) -> bytes:
     """OpenSSL ``BN_bn2bin`` of the serial's magnitude: big-endian, no leading zeros."""
     value = abs(value)
     return value.to_bytes((value.bit_length() + 7) // 8, "big") if value else b""
 
 
-def _issuer_string(name):
+def _issuer_string(name: Any) -> bytes | None:
     """kmod's ``x509_name_to_str``: the first commonName, else the last attribute's value."""
     chosen = None
     for rdn in name.chosen:
@@ -180,7 +187,7 @@ def _issuer_string(name):
     return _raw_string(chosen) if chosen is not None else None
 
 
-def _raw_string(ava):
+def _raw_string(ava: Any) -> bytes:
     raw = ava["value"].chosen.contents if hasattr(ava["value"], "chosen") else ava["value"].contents
     raw = bytes(raw)
     nul = raw.find(b"\0")

@@ -4,9 +4,13 @@ Each record is 64 bytes: an ``unsigned long`` CRC (only the low 32 bits matter) 
 the NUL-padded name filling the rest (``MODULE_NAME_LEN`` = 64 - sizeof(long)).
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..elf.records import BytesLike, RecordLayout
 
 MODVERSION_INFO_SIZE = 64
 
@@ -17,16 +21,16 @@ class ModVersion:
     name: str
 
 
-def versions_table(data, layout):
+def versions_table(data: BytesLike, layout: RecordLayout) -> dict[str, int]:
     """``{name: crc}``, the first record of each name winning (the kernel's scan order)."""
     crcs, names = _records(data, layout)
-    table = {}
+    table: dict[str, int] = {}
     for c, n in zip(crcs, names):
         table.setdefault(n.split(b"\0", 1)[0].decode("latin-1"), c & 0xFFFFFFFF)
     return table
 
 
-def _records(data, layout):
+def _records(data: BytesLike, layout: RecordLayout) -> tuple[list[int], list[bytes]]:
     word = layout.word_size
     order = "<" if layout.little else ">"
     dtype = np.dtype([("crc", f"{order}u{word}"), ("name", f"S{MODVERSION_INFO_SIZE - word}")])
@@ -34,7 +38,7 @@ def _records(data, layout):
     return recs["crc"].tolist(), recs["name"].tolist()
 
 
-def parse_versions(data, layout):
+def parse_versions(data: BytesLike, layout: RecordLayout) -> list[ModVersion]:
     """Every record of a ``__versions`` section; a short tail is ignored as the kernel does."""
     crcs, names = _records(data, layout)
     # numpy's S type drops trailing NULs; strcmp stops at the first one

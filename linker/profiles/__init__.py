@@ -25,9 +25,9 @@ import json
 import os
 import re
 import types
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from linker.errors import ProfileError
 
@@ -82,7 +82,7 @@ class Field(NamedTuple):
 class StructInfo(NamedTuple):
     name: str
     size: int
-    fields: Mapping
+    fields: Mapping[str, Field]
 
 
 class Descriptor(NamedTuple):
@@ -91,9 +91,9 @@ class Descriptor(NamedTuple):
     section: str
     struct: str
     size: int
-    fields: Mapping
+    fields: Mapping[str, Field]
 
-    def offsetof(self, field):
+    def offsetof(self, field: str) -> int:
         try:
             return self.fields[field].offset
         except KeyError:
@@ -112,7 +112,7 @@ class KallsymsSymbol(NamedTuple):
     percpu: bool
 
 
-def parse_binding(spec):
+def parse_binding(spec: str) -> tuple[str, str]:
     """``"builtin:printk._printk"`` -> ``("builtin", "printk._printk")``;
     ``"mypkg.kapi:my_printk"`` -> ``("python", "mypkg.kapi:my_printk")``."""
     if spec.startswith("builtin:"):
@@ -125,7 +125,7 @@ def parse_binding(spec):
 
 # -- exports ---------------------------------------------------------------------------------
 
-class ExportTable(Mapping):
+class ExportTable(Mapping[str, Export]):
     """name -> Export, read from a profile's exports file plus inline overrides.
 
     Loading only reads the file and counts its columns.  A lookup binary-searches the
@@ -134,7 +134,7 @@ class ExportTable(Mapping):
     builds the whole name index once.
     """
 
-    def __init__(self, text, overlay, where):
+    def __init__(self, text: str, overlay: Mapping[str, dict[str, Any] | None], where: str) -> None:
         if text and not text.endswith("\n"):
             text += "\n"        # the binary search relies on every line ending in one
         self._text = text        # the exports file
@@ -143,10 +143,10 @@ class ExportTable(Mapping):
         self._body = 0           # offset of the first line that is not a "#" comment
         while text.startswith("#", self._body):
             self._body = text.index("\n", self._body) + 1
-        self._index = None       # name -> TSV line, for iteration
-        self._names = None
+        self._index: dict[str, str] | None = None   # name -> TSV line, for iteration
+        self._names: list[str] | None = None
 
-    def _line(self, name):
+    def _line(self, name: str) -> str | None:
         """The TSV line of ``name``, or None."""
         if self._index is not None:
             return self._index.get(name)
@@ -174,18 +174,18 @@ class ExportTable(Mapping):
                 return None
         return text[start:text.find("\n", start)]
 
-    def index(self):
+    def index(self) -> ExportTable:
         """Build the whole name index now (~20 ms), so later lookups are dict lookups."""
         self._lines()
         return self
 
-    def _lines(self):
+    def _lines(self) -> dict[str, str]:
         if self._index is None:
             self._index = {line[:line.find("\t")]: line
                            for line in self._text[self._body:].splitlines() if line}
         return self._index
 
-    def __getitem__(self, name):
+    def __getitem__(self, name: str) -> Export:
         over = self._overlay.get(name, ...)
         if over is None:
             raise KeyError(name)
@@ -198,13 +198,13 @@ class ExportTable(Mapping):
             export = _export_with(export, over, f"{self._where}: export {name}")
         return export
 
-    def __contains__(self, name):
+    def __contains__(self, name: str) -> bool:  # type: ignore[override]  # names only
         over = self._overlay.get(name, ...)
         if over is ...:
             return self._line(name) is not None
         return over is not None
 
-    def _keys(self):
+    def _keys(self) -> list[str]:
         if self._names is None:
             rows = self._lines()
             names = [n for n in rows if self._overlay.get(n, ...) is not None]
@@ -212,17 +212,17 @@ class ExportTable(Mapping):
             self._names = names
         return self._names
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._keys())
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._keys())
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<ExportTable {len(self)} exports>"
 
 
-def _export_from_line(line, where):
+def _export_from_line(line: str, where: str) -> Export:
     row = line.split("\t")
     if len(row) != len(EXPORT_COLUMNS):
         raise ProfileError(f"{where}: exports line {row[0]!r} has {len(row)} columns, not 6")
@@ -234,7 +234,7 @@ def _export_from_line(line, where):
         raise ProfileError(f"{where}: export {name}: bad address or CRC {addr!r} {crc!r}") from None
 
 
-def _export_with(export, fields, where):
+def _export_with(export: Export, fields: object, where: str) -> Export:
     if not isinstance(fields, dict):
         raise ProfileError(f"{where}: must be an object or null")
     unknown = set(fields) - set(Export._fields)
@@ -254,7 +254,7 @@ def _export_with(export, fields, where):
     return Export(**values)
 
 
-def _read_exports_file(path):
+def _read_exports_file(path: Path) -> str:
     """The exports file's text, after a whole-file check that every line has 6 columns."""
     try:
         text = _read_text(path)
@@ -273,17 +273,17 @@ def _read_exports_file(path):
 class Kallsyms:
     """The kernel's symbol table for symbolising addresses, like ``%pS`` and oops reports."""
 
-    def __init__(self, symbols):
+    def __init__(self, symbols: Iterable[KallsymsSymbol]) -> None:
         self.symbols = list(symbols)
         # Per-CPU offsets and absolute values are not addresses: leave them out of lookups.
         located = sorted((s for s in self.symbols if not s.percpu and s.type not in "Aa"),
                          key=lambda s: s.addr)
         self._addrs = [s.addr for s in located]
         self._located = located
-        self._by_name = None
+        self._by_name: dict[str, KallsymsSymbol] | None = None
 
     @classmethod
-    def from_system_map(cls, text):
+    def from_system_map(cls, text: str) -> Kallsyms:
         symbols = []
         in_percpu = False
         for lineno, line in enumerate(text.splitlines(), 1):
@@ -302,25 +302,25 @@ class Kallsyms:
             symbols.append(KallsymsSymbol(addr, parts[1], name, in_percpu and parts[1] not in "Aa"))
         return cls(symbols)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.symbols)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[KallsymsSymbol]:
         return iter(self.symbols)
 
-    def address(self, name):
+    def address(self, name: str) -> int | None:
         """The address of ``name`` (a global symbol wins over a file-local one)."""
         if self._by_name is None:
-            by_name = {}
+            by_name: dict[str, KallsymsSymbol] = {}
             for s in self.symbols:
                 old = by_name.get(s.name)
                 if old is None or (old.type.islower() and s.type.isupper()):
                     by_name[s.name] = s
             self._by_name = by_name
-        s = self._by_name.get(name)
-        return None if s is None else s.addr
+        hit = self._by_name.get(name)
+        return None if hit is None else hit.addr
 
-    def lookup(self, addr):
+    def lookup(self, addr: int) -> tuple[KallsymsSymbol, int, int] | None:
         """``(symbol, offset, size)`` for the symbol containing ``addr``, or ``None``.
 
         As kallsyms does (``get_symbol_pos``), a symbol's size runs to the next higher
@@ -337,7 +337,7 @@ class Kallsyms:
         size = self._addrs[j] - sym.addr
         return sym, addr - sym.addr, size
 
-    def symbolize(self, addr):
+    def symbolize(self, addr: int) -> str:
         """``"name+0x1d/0x40"`` as ``%pS`` prints it, or ``"0x..."`` when nothing matches."""
         hit = self.lookup(addr)
         if hit is None:
@@ -351,7 +351,8 @@ class Kallsyms:
 class Profile:
     """One target kernel.  Built by ``load_profile``; treat it as read-only (it is shared)."""
 
-    def __init__(self, doc, path, exports_path, kallsyms_path, bases):
+    def __init__(self, doc: dict[str, Any], path: Path, exports_path: Path | None,
+                 kallsyms_path: Path | None, bases: Iterable[str]) -> None:
         where = f"profile {doc.get('name', path)}"
         self.path = path
         self.bases = tuple(bases)  # the chain of "base" profiles, nearest first
@@ -398,44 +399,45 @@ class Profile:
         text = _read_exports_file(exports_path) if exports_path else ""
         overlay = _dict(doc.get("exports", {}), f"{where}: exports")
         self.exports = ExportTable(text, overlay, where)
-        self._kallsyms = None
+        self._kallsyms: Kallsyms | None = None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Profile {self.name} {self.arch} {len(self.exports)} exports>"
 
     # -- kernel API bindings --
 
     @property
-    def bindings(self):
+    def bindings(self) -> Mapping[str, str]:
         """export name -> implementation (``builtin:group.name`` or ``pkg.mod:func``)."""
         return self._bindings
 
-    def binding(self, name):
+    def binding(self, name: str) -> str | None:
         """The implementation ``name`` is bound to, or ``None`` (the emulator stubs it)."""
         return self._bindings.get(name)
 
     # -- structs --
 
-    def struct(self, name):
+    def struct(self, name: str) -> StructInfo:
         try:
             return self.structs[name]
         except KeyError:
             raise ProfileError(f"profile {self.name} has no struct {name!r}") from None
 
-    def sizeof(self, struct):
+    def sizeof(self, struct: str) -> int:
         return self.struct(struct).size
 
-    def field(self, struct, path):
+    def field(self, struct: str, path: str) -> Field:
         """Member ``path`` of ``struct``: ``"comm"``, or ``"core_layout.size"`` through a
         member whose struct type the profile also describes."""
         offset = 0
         current = self.struct(struct)
         parts = path.split(".")
         for i, part in enumerate(parts):
-            f = current.fields.get(part)
-            if f is None:
+            found = current.fields.get(part)
+            if found is None:
                 raise ProfileError(f"profile {self.name}: struct {current.name} has no field "
                                    f"{part!r} recorded")
+            f = found
             offset += f.offset
             if i + 1 < len(parts):
                 if f.struct is None:
@@ -447,12 +449,12 @@ class Profile:
         bit_offset = None if f.bit_offset is None else f.bit_offset + 8 * (offset - f.offset)
         return f._replace(offset=offset, bit_offset=bit_offset)
 
-    def offsetof(self, struct, path):
+    def offsetof(self, struct: str, path: str) -> int:
         return self.field(struct, path).offset
 
     # -- symbols --
 
-    def kallsyms(self):
+    def kallsyms(self) -> Kallsyms:
         """Every kernel symbol (System.map), loaded on first call.  Profiles without a
         symbol file fall back to their exports that have addresses (type ``?``)."""
         if self._kallsyms is None:
@@ -467,16 +469,16 @@ class Profile:
 
 # -- loading ---------------------------------------------------------------------------------
 
-def list_profiles():
+def list_profiles() -> list[str]:
     """The names of the shipped profiles."""
     return sorted(p.name[:-len(".json")] for p in DATA_DIR.glob("*.json"))
 
 
-def clear_cache():
+def clear_cache() -> None:
     _CACHE.clear()
 
 
-def load_profile(name_or_path=DEFAULT_PROFILE):
+def load_profile(name_or_path: str | os.PathLike[str] = DEFAULT_PROFILE) -> Profile:
     """A shipped profile by name, or a user's profile file (or a folder with profile.json)."""
     path = _locate(name_or_path, Path.cwd())
     key = str(path)
@@ -488,7 +490,7 @@ def load_profile(name_or_path=DEFAULT_PROFILE):
     return profile
 
 
-def _locate(name_or_path, relative_to):
+def _locate(name_or_path: object, relative_to: Path) -> Path:
     if not isinstance(name_or_path, (str, os.PathLike)) or not os.fspath(name_or_path):
         raise ProfileError(f"profile name must be a non-empty string, not {name_or_path!r}")
     text = os.fspath(name_or_path)
@@ -504,7 +506,7 @@ def _locate(name_or_path, relative_to):
                        f"({', '.join(list_profiles())}) nor a profile file")
 
 
-def _read_document(path, chain):
+def _read_document(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], list[str]]:
     """The profile at ``path`` with its ``base`` chain merged in; side-file paths made absolute."""
     if path in chain:
         raise ProfileError(f"profile {path}: 'base' chain loops back to itself")
@@ -538,7 +540,7 @@ def _read_document(path, chain):
     return doc, bases
 
 
-def _merge_profiles(base, over, path):
+def _merge_profiles(base: dict[str, Any], over: dict[str, Any], path: Path) -> dict[str, Any]:
     merged = dict(base)
     for key, value in over.items():
         if key in _MERGED and isinstance(value, dict) and isinstance(merged.get(key), dict):
@@ -548,7 +550,7 @@ def _merge_profiles(base, over, path):
     return merged
 
 
-def _deep_merge(base, over, null_removes):
+def _deep_merge(base: dict[str, Any], over: dict[str, Any], null_removes: bool) -> dict[str, Any]:
     merged = dict(base)
     for key, value in over.items():
         if value is None and null_removes:
@@ -560,7 +562,7 @@ def _deep_merge(base, over, null_removes):
     return merged
 
 
-def _read_text(path):
+def _read_text(path: str | os.PathLike[str]) -> str:
     data = Path(path).read_bytes()
     if str(path).endswith(".gz"):
         import gzip  # only the lazily read kallsyms file is compressed
@@ -575,14 +577,14 @@ def _read_text(path):
         raise ProfileError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
 
 
-def _read_kallsyms(path):
+def _read_kallsyms(path: Path) -> Kallsyms:
     try:
         return Kallsyms.from_system_map(_read_text(path))
     except OSError as exc:
         raise ProfileError(f"cannot read kallsyms file {path}: {exc.strerror}") from exc
 
 
-def _opt_path(value):
+def _opt_path(value: str | None) -> Path | None:
     return None if value is None else Path(value)
 
 

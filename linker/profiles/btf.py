@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import enum
 import struct as _struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from linker.errors import ProfileError
@@ -142,7 +143,11 @@ class BtfVarSecinfo:
 
 @dataclass(frozen=True)
 class BtfType:
-    """One decoded type record.  Kind-specific fields are ``None`` where they do not apply."""
+    """One decoded type record.  Kind-specific fields are ``None`` where they do not apply.
+
+    (Code that tests ``kind`` before reading such a field says ``# type: ignore``: a type
+    checker cannot follow the kind.)
+    """
 
     type_id: int
     kind: BtfKind
@@ -174,11 +179,11 @@ class Field:
     bitfield_size: int     # 0 unless a bitfield
 
     @property
-    def is_bitfield(self):
+    def is_bitfield(self) -> bool:
         return self.bitfield_size != 0
 
 
-def parse_btf(data, pointer_size=None):
+def parse_btf(data: bytes | bytearray | memoryview, pointer_size: int | None = None) -> Btf:
     """Parse a raw ``.BTF`` section.  ``pointer_size`` defaults to ``sizeof(long)`` in it."""
     return Btf(bytes(data), pointer_size)
 
@@ -186,7 +191,7 @@ def parse_btf(data, pointer_size=None):
 class Btf:
     """The types of one BTF blob, indexed by type id and looked up by name."""
 
-    def __init__(self, data, pointer_size=None):
+    def __init__(self, data: bytes, pointer_size: int | None = None) -> None:
         self.data = data
         self.header, self._endian = _read_header(data)
         h = self.header
@@ -196,9 +201,9 @@ class Btf:
         self._u32 = _struct.Struct(self._endian + "I")
         self._btf_type = _struct.Struct(self._endian + "III")
         self._offsets = self._index_types()
-        self._cache = {}
-        self._by_name = None
-        self.pointer_size = pointer_size or self._guess_pointer_size()
+        self._cache: dict[int, BtfType] = {}
+        self._by_name: dict[str, list[int]] | None = None
+        self.pointer_size: int = pointer_size or self._guess_pointer_size()
 
     # -- the one sequential pass ----------------------------------------------------
 
@@ -226,7 +231,7 @@ class Btf:
 
     # -- strings ----------------------------------------------------------------
 
-    def string(self, offset):
+    def string(self, offset: int) -> str:
         """The NUL-terminated string at ``offset`` in the string section."""
         start = self._str_start + offset
         if offset < 0 or start >= self._str_end:
@@ -238,11 +243,11 @@ class Btf:
 
     # -- types ------------------------------------------------------------------
 
-    def __len__(self):
+    def __len__(self) -> int:
         """The number of type ids, counting void (id 0)."""
         return len(self._offsets)
 
-    def type(self, type_id):
+    def type(self, type_id: int) -> BtfType:
         """Decode type ``type_id`` (memoised)."""
         cached = self._cache.get(type_id)
         if cached is not None:
@@ -256,7 +261,7 @@ class Btf:
         self._cache[type_id] = t
         return t
 
-    def types(self):
+    def types(self) -> Iterator[BtfType]:
         """Every type, in id order (decodes them all: slow on a whole vmlinux)."""
         return (self.type(i) for i in range(1, len(self._offsets)))
 
@@ -304,14 +309,14 @@ class Btf:
             self._by_name = by_name
         return self._by_name
 
-    def find(self, name, kind=None):
+    def find(self, name: str, kind: BtfKind | None = None) -> list[BtfType]:
         """Every type called ``name`` (optionally of one kind), in id order."""
         found = [self.type(i) for i in self._names().get(name, ())]
         if kind is not None:
             found = [t for t in found if t.kind == kind]
         return found
 
-    def find_struct(self, name):
+    def find_struct(self, name: str) -> BtfType:
         """The struct (or union) called ``name``; a complete definition beats a forward one."""
         candidates = [t for t in self.find(name) if t.kind in _COMPOSITE]
         if not candidates:
@@ -323,7 +328,7 @@ class Btf:
 
     # -- sizes and layout -------------------------------------------------------
 
-    def resolve(self, type_id):
+    def resolve(self, type_id: int) -> BtfType:
         """Follow typedefs and qualifiers (const, volatile, restrict, type tags)."""
         seen = 0
         t = self.type(type_id)
@@ -331,27 +336,27 @@ class Btf:
             seen += 1
             if seen > len(self._offsets):
                 raise BtfError(f"BTF: type id {type_id} is a loop of typedefs/qualifiers")
-            t = self.type(t.ref_type_id)
+            t = self.type(t.ref_type_id)  # type: ignore[arg-type]
         return t
 
-    def sizeof(self, type_id):
+    def sizeof(self, type_id: int) -> int:
         """``sizeof`` the type, in bytes."""
         t = self.resolve(type_id)
         if t.kind == K.BTF_KIND_PTR:
             return self.pointer_size
         if t.kind == K.BTF_KIND_ARRAY:
-            elem, _, nelems = t.array
+            elem, _, nelems = t.array  # type: ignore[misc]
             return nelems * self.sizeof(elem)
         if t.kind == K.BTF_KIND_VAR:
-            return self.sizeof(t.ref_type_id)
+            return self.sizeof(t.ref_type_id)  # type: ignore[arg-type]
         if t.size is not None:
             return t.size
         raise BtfError(f"BTF: type id {type_id} ({t.kind.name} {t.name!r}) has no size")
 
-    def sizeof_struct(self, name):
-        return self.find_struct(name).size
+    def sizeof_struct(self, name: str) -> int:
+        return self.find_struct(name).size  # type: ignore[return-value]  # a struct has one
 
-    def member(self, struct_name, path):
+    def member(self, struct_name: str, path: str) -> Field:
         """Resolve ``"comm"`` or ``"core_layout.size"`` inside struct ``struct_name``.
 
         Anonymous struct/union members are searched through, as C does, so
@@ -360,12 +365,11 @@ class Btf:
         return self.member_in(self.find_struct(struct_name).type_id, path,
                               where=struct_name)
 
-    def member_in(self, type_id, path, where=None):
+    def member_in(self, type_id: int, path: str, where: str | None = None) -> Field:
         where = where or self.type_name(type_id)
         bit_offset = 0
         current = type_id
-        member = None
-        for part in path.split("."):
+        for part in path.split("."):   # at least one part: member is always set
             composite = self.resolve(current)
             if composite.kind not in _COMPOSITE:
                 raise BtfError(f"BTF: {where}.{path}: {part!r} is inside a non-struct member")
@@ -384,7 +388,7 @@ class Btf:
             raise BtfError(f"BTF: {where}.{path} is not byte-aligned (bit {bit_offset})")
         return Field(bit_offset // 8, self.sizeof(member.type_id), member.type_id, bit_offset, 0)
 
-    def member_names(self, struct_name):
+    def member_names(self, struct_name: str) -> list[str]:
         """The names ``member()`` accepts at the top level, anonymous members flattened."""
         names = []
 
@@ -415,7 +419,7 @@ class Btf:
 
     # -- names for humans ---------------------------------------------------------
 
-    def type_name(self, type_id, _depth=0):
+    def type_name(self, type_id: int, _depth: int = 0) -> str:
         """A C-like spelling: ``char[16]``, ``struct list_head``, ``struct module *``."""
         if _depth > 32:
             return "..."
@@ -429,18 +433,18 @@ class Btf:
         if k == K.BTF_KIND_FWD:
             return f"{'union' if t.kind_flag else 'struct'} {t.name}"
         if k == K.BTF_KIND_PTR:
-            inner = self.type(t.ref_type_id)
+            inner = self.type(t.ref_type_id)  # type: ignore[arg-type]
             if inner.kind == K.BTF_KIND_FUNC_PROTO:
                 return self._proto_name(inner, "(*)", _depth)
-            return self.type_name(t.ref_type_id, _depth + 1) + " *"
+            return self.type_name(t.ref_type_id, _depth + 1) + " *"  # type: ignore[arg-type]
         if k == K.BTF_KIND_ARRAY:
-            elem, _, nelems = t.array
+            elem, _, nelems = t.array  # type: ignore[misc]
             return f"{self.type_name(elem, _depth + 1)}[{nelems}]"
         if k in (K.BTF_KIND_CONST, K.BTF_KIND_VOLATILE, K.BTF_KIND_RESTRICT):
             word = k.name[len("BTF_KIND_"):].lower()
-            return f"{word} {self.type_name(t.ref_type_id, _depth + 1)}"
+            return f"{word} {self.type_name(t.ref_type_id, _depth + 1)}"  # type: ignore[arg-type]
         if k == K.BTF_KIND_TYPE_TAG:
-            return self.type_name(t.ref_type_id, _depth + 1)
+            return self.type_name(t.ref_type_id, _depth + 1)  # type: ignore[arg-type]
         if k == K.BTF_KIND_FUNC_PROTO:
             return self._proto_name(t, "", _depth)
         return t.name or f"({k.name} {type_id})"

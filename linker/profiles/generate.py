@@ -26,11 +26,17 @@ import json
 import lzma
 import re
 import sys
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from os import PathLike
 from pathlib import Path
+from typing import Any
 
 from linker.errors import ProfileError
-from linker.profiles.btf import BtfKind, parse_btf
+from linker.profiles.btf import Btf, BtfKind, Field, parse_btf
+
+# a profile's JSON document, or a part of it
+Json = dict[str, Any]
 
 FORMAT_VERSION = 1
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -241,14 +247,14 @@ TRUSTED_KEYS = {
 }
 
 
-def read_xz(path):
+def read_xz(path: str | PathLike[str]) -> bytes:
     try:
         return lzma.decompress(Path(path).read_bytes())
     except (OSError, lzma.LZMAError) as exc:
         raise ProfileError(f"cannot read {path}: {exc}") from exc
 
 
-def parse_system_map(text):
+def parse_system_map(text: str) -> list[MapSymbol]:
     """System.map lines ``addr type name``.  Per-CPU variables are the ones System.map lists
     between ``__per_cpu_start`` and ``__per_cpu_end`` (offsets into the per-CPU area);
     absolute symbols (``A``) that sort among them are not per-CPU."""
@@ -268,7 +274,7 @@ def parse_system_map(text):
     return symbols
 
 
-def parse_module_symvers(text):
+def parse_module_symvers(text: str) -> list[SymversEntry]:
     """Module.symvers: ``0xCRC name exporter EXPORT_SYMBOL[_GPL] namespace``, tab-separated."""
     entries = []
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -282,9 +288,9 @@ def parse_module_symvers(text):
     return entries
 
 
-def parse_config(text):
+def parse_config(text: str) -> dict[str, str | None]:
     """``CONFIG_X=value`` -> {"CONFIG_X": "value"}; ``# CONFIG_X is not set`` -> None."""
-    config = {}
+    config: dict[str, str | None] = {}
     for line in text.splitlines():
         m = re.fullmatch(r"(CONFIG_\w+)=(.*)", line)
         if m:
@@ -299,11 +305,11 @@ def parse_config(text):
     return config
 
 
-def config_facts(config):
+def config_facts(config: Mapping[str, str | None]) -> dict[str, str | None]:
     return {key: config.get(key) for key in CONFIG_KEYS}
 
 
-def vermagic_from_config(release, config):
+def vermagic_from_config(release: str, config: Mapping[str, str | None]) -> str:
     """VERMAGIC_STRING (include/linux/vermagic.h, arch/x86/include/asm/vermagic.h)."""
     on = lambda key: config.get(key) == "y"  # noqa: E731
     parts = [release, " "]
@@ -339,7 +345,7 @@ def _x86_32_proc_family(config):
     raise ProfileError("config: unknown i386 processor family (no CONFIG_M* set)")
 
 
-def checks_from_config(config):
+def checks_from_config(config: Mapping[str, str | None]) -> Json:
     on = lambda key: config.get(key) == "y"  # noqa: E731
     signature = ("enforce" if on("CONFIG_MODULE_SIG_FORCE") else
                  "permissive" if on("CONFIG_MODULE_SIG") else "none")
@@ -349,9 +355,10 @@ def checks_from_config(config):
 
 # -- struct facts from BTF -------------------------------------------------------------------
 
-def struct_facts(btf, spec=STRUCT_SPEC, required=REQUIRED_FIELDS):
+def struct_facts(btf: Btf, spec: Mapping[str, str | Sequence[str]] = STRUCT_SPEC,
+                 required: Mapping[str, Collection[str]] = REQUIRED_FIELDS) -> dict[str, Json]:
     """{struct: {"size": n, "fields": {member: field record}}} for the members in ``spec``."""
-    structs = {}
+    structs: dict[str, Json] = {}
     for struct_name, members in spec.items():
         names = btf.member_names(struct_name) if members == "*" else members
         fields = {}
@@ -362,15 +369,15 @@ def struct_facts(btf, spec=STRUCT_SPEC, required=REQUIRED_FIELDS):
                 if member in required.get(struct_name, ()):
                     raise
         structs[struct_name] = {"size": btf.sizeof_struct(struct_name), "fields": fields}
-    for struct_name, members in required.items():
-        missing = [m for m in members if m not in structs[struct_name]["fields"]]
+    for struct_name, wanted in required.items():
+        missing = [m for m in wanted if m not in structs[struct_name]["fields"]]
         if missing:
             raise ProfileError(f"BTF: {struct_name} lacks required members {missing}")
     return structs
 
 
-def field_record(btf, field):
-    record = {"offset": field.offset, "size": field.size}
+def field_record(btf: Btf, field: Field) -> Json:
+    record: Json = {"offset": field.offset, "size": field.size}
     if field.is_bitfield:
         record["bit_offset"] = field.bit_offset
         record["bit_size"] = field.bitfield_size
@@ -381,11 +388,12 @@ def field_record(btf, field):
     return record
 
 
-def literal_structs(table):
+def literal_structs(table: Mapping[str, tuple[int, Mapping[str, tuple[int, int, str]]]]
+                    ) -> dict[str, Json]:
     """{struct: (size, {member: (offset, size, C type)})} -> the JSON shape of ``structs``."""
     structs = {}
     for name, (size, fields) in table.items():
-        records = {}
+        records: dict[str, Json] = {}
         for member, (offset, nbytes, ctype) in fields.items():
             records[member] = {"offset": offset, "size": nbytes, "type": ctype}
             if re.fullmatch(r"struct \w+", ctype):
@@ -394,7 +402,8 @@ def literal_structs(table):
     return structs
 
 
-def descriptor_from(structs, section, struct_name, field_names):
+def descriptor_from(structs: Mapping[str, Json], section: str, struct_name: str,
+                    field_names: Iterable[str]) -> Json:
     s = structs[struct_name]
     return {"section": section, "struct": struct_name, "size": s["size"],
             "fields": {f: {k: s["fields"][f][k] for k in ("offset", "size")}
@@ -414,9 +423,10 @@ class ExportRow:
     exporter: str
 
 
-def build_exports(symvers, system_map=None):
+def build_exports(symvers: Iterable[SymversEntry],
+                  system_map: Iterable[MapSymbol] | None = None) -> list[ExportRow]:
     """One row per Module.symvers line, with the vmlinux address when System.map has it."""
-    by_name = {}
+    by_name: dict[str, MapSymbol] = {}
     if system_map is not None:
         for sym in system_map:
             # A name can be both a global and a file-local symbol (kern_path is a T and a d):
@@ -424,20 +434,20 @@ def build_exports(symvers, system_map=None):
             old = by_name.get(sym.name)
             if old is None or (old.type.islower() and sym.type.isupper()):
                 by_name[sym.name] = sym
-    rows = {}
+    rows: dict[str, ExportRow] = {}
     for e in symvers:
         if e.name in rows:
             raise ProfileError(f"Module.symvers: {e.name} is exported twice")
-        sym = by_name.get(e.name) if e.exporter == "vmlinux" else None
-        if system_map is not None and e.exporter == "vmlinux" and sym is None:
+        found = by_name.get(e.name) if e.exporter == "vmlinux" else None
+        if system_map is not None and e.exporter == "vmlinux" and found is None:
             raise ProfileError(f"System.map has no address for vmlinux export {e.name}")
-        rows[e.name] = ExportRow(e.name, sym.addr if sym else None, e.crc,
+        rows[e.name] = ExportRow(e.name, found.addr if found else None, e.crc,
                                  e.export_type == "EXPORT_SYMBOL_GPL",
-                                 bool(sym and sym.percpu), e.namespace, e.exporter)
+                                 bool(found and found.percpu), e.namespace, e.exporter)
     return [rows[name] for name in sorted(rows)]
 
 
-def render_exports(rows, addr_width):
+def render_exports(rows: Iterable[ExportRow], addr_width: int) -> str:
     out = [EXPORTS_HEADER]
     for r in rows:
         addr = "" if r.addr is None else f"{r.addr:0{addr_width}x}"
@@ -447,7 +457,7 @@ def render_exports(rows, addr_width):
     return "".join(out)
 
 
-def bindings_for(export_names, strict):
+def bindings_for(export_names: Collection[str], strict: bool) -> dict[str, str]:
     """The builtin bindings for the exports a profile has.  ``strict``: every listed name
     must be exported (true for the reference kernel, so the table cannot rot)."""
     bindings = {}
@@ -471,8 +481,8 @@ class ProfileFiles:
     """What one profile writes: its JSON header and the side files it names."""
 
     name: str
-    header: dict
-    side_files: dict  # file name -> bytes
+    header: Json
+    side_files: dict[str, bytes]  # file name -> bytes
 
 
 def _hex(value):
@@ -487,7 +497,7 @@ def _provenance(shared, paths):
     return {"generator": "python -m linker.profiles.generate", "inputs": inputs}
 
 
-def linux_amd64_profile(shared):
+def linux_amd64_profile(shared: Path) -> ProfileFiles:
     kdir = shared / "kernel" / "debian-6.1.0-56-amd64"
     inputs = [kdir / n for n in ("System.map.xz", "Module.symvers.xz", "vmlinux.btf.xz", "config.xz")]
     map_text = read_xz(inputs[0]).decode()
@@ -547,7 +557,7 @@ def linux_amd64_profile(shared):
     return ProfileFiles(name, header, side)
 
 
-def linux_686_profile(shared):
+def linux_686_profile(shared: Path) -> ProfileFiles:
     kdir = shared / "kernel" / "debian-6.1.0-50-686"
     inputs = [kdir / n for n in ("Module.symvers.xz", "config.xz")]
     symvers = parse_module_symvers(read_xz(inputs[0]).decode())
@@ -600,9 +610,9 @@ def linux_686_profile(shared):
     return ProfileFiles(name, header, side)
 
 
-def hobby_profile():
+def hobby_profile() -> ProfileFiles:
     """Seed 004's hobby kernel: a literal, since there is no kernel build to read."""
-    module_t = {"size": 8, "fields": {
+    module_t: Json = {"size": 8, "fields": {
         "init": {"offset": 0, "size": 4, "type": "int (*)(void)"},
         "exit": {"offset": 4, "size": 4, "type": "void (*)(void)"}}}
     start, end = HOBBY_MODULE_AREA
@@ -647,7 +657,7 @@ def hobby_profile():
 
 # -- writing ---------------------------------------------------------------------------------
 
-def gzip_bytes(data):
+def gzip_bytes(data: bytes) -> bytes:
     """gzip with no file name and mtime 0, so the bytes depend only on ``data``."""
     buf = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=buf, compresslevel=9, mtime=0) as f:
@@ -655,7 +665,7 @@ def gzip_bytes(data):
     return buf.getvalue()
 
 
-def render_json(value, indent=0):
+def render_json(value: object, indent: int = 0) -> str:
     """JSON with one key per line, but small flat objects (a field record) on one line."""
     pad = " " * indent
     if isinstance(value, dict) and value:
@@ -667,24 +677,24 @@ def render_json(value, indent=0):
     return json.dumps(value, ensure_ascii=False)
 
 
-def profile_outputs(files):
+def profile_outputs(files: ProfileFiles) -> dict[str, bytes]:
     """file name -> bytes for one profile (its header JSON and side files)."""
     out = {f"{files.name}.json": (render_json(files.header) + "\n").encode()}
     out.update(files.side_files)
     return out
 
 
-def build_all(shared):
+def build_all(shared: str | PathLike[str]) -> dict[str, bytes]:
     shared = Path(shared)
     if not (shared / "kernel").is_dir():
         raise ProfileError(f"no kernel inputs under {shared} (expected {shared}/kernel/)")
-    outputs = {}
+    outputs: dict[str, bytes] = {}
     for files in (linux_amd64_profile(shared), linux_686_profile(shared), hobby_profile()):
         outputs.update(profile_outputs(files))
     return outputs
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m linker.profiles.generate",
                                      description="Regenerate the shipped kernel profiles.")
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED,

@@ -7,22 +7,31 @@ The place being patched is a window of a ``bytearray`` (the module's core or ini
 allocation). ``P`` is its address in the simulated kernel.
 """
 
+from __future__ import annotations
+
+import errno as _errno
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from ..bits import MASK64
 from ..errors import KmodError
-from .table import MASK64
+from .table import RelocArch, RelType
 
-ENOEXEC = 8
+# ``plan_vector``'s answer: per relocation type, the byte positions to write and their bytes
+Plan = list[tuple[np.ndarray, np.ndarray]]
+# ``apply_section_scalar``'s callback: ``on_step(index, rtype, S, A, P, applied)``
+OnStep = Callable[[int, RelType, int, int, int, "Applied"], Any]
 
 
 class RelocationError(KmodError):
     """The kernel refused a relocation: every line it printed, in order, and ENOEXEC."""
 
-    errno = ENOEXEC
+    errno = _errno.ENOEXEC
 
-    def __init__(self, lines, index=None):
+    def __init__(self, lines: Sequence[str], index: int | None = None) -> None:
         super().__init__(lines[0])
         self.lines = list(lines)
         self.index = index  # the relocation's index inside its section
@@ -38,19 +47,21 @@ class Applied:
     after: bytes
 
 
-def read_addend(buf, offset, width):
+def read_addend(buf: bytearray | bytes, offset: int, width: int) -> int:
     """REL: the addend is the place's contents, sign-extended (i386 fields are 32-bit)."""
     return int.from_bytes(buf[offset:offset + width], "little", signed=True)
 
 
-def check_place(buf_len, offset, width, sec_size, sec_offset, rel_index, section_name):
+def check_place(buf_len: int, offset: int, width: int, sec_size: int, sec_offset: int,
+                rel_index: int, section_name: str) -> None:
     if offset < 0 or offset - sec_offset + width > sec_size or offset + width > buf_len:
         raise RelocationError([
             f"kmodsim: relocation {rel_index} of {section_name} patches {width} bytes at "
             f"offset {offset - sec_offset:#x}, outside the {sec_size:#x}-byte section"], rel_index)
 
 
-def apply_one(rtype, buf, offset, S, A, P, module_name, rel_index=None):
+def apply_one(rtype: RelType, buf: bytearray, offset: int, S: int, A: int, P: int,
+              module_name: str, rel_index: int | None = None) -> Applied:
     """Apply one relocation to ``buf[offset:]`` exactly as the kernel does; return what changed.
 
     Raises :class:`RelocationError` with the kernel's lines for a non-zero place or an
@@ -70,13 +81,13 @@ def apply_one(rtype, buf, offset, S, A, P, module_name, rel_index=None):
     return Applied(value, width, before, bytes(buf[offset:offset + width]))
 
 
-def nonzero_target_line(rtype, place, value):
+def nonzero_target_line(rtype: int, place: int, value: int) -> str:
     # 6.1 prints the place with %p: hashed unless no_hash_pointers; we print it plain
     return ("module: x86/modules: Skipping invalid relocation target, existing value is nonzero "
             f"for type {rtype}, loc {place:016x}, val {value:x}")
 
 
-def overflow_lines(rtype, value, module_name):
+def overflow_lines(rtype: int, value: int, module_name: str) -> list[str]:
     return [f"module: overflow in relocation type {rtype} val {value:x}",
             f"module: `{module_name}' likely not compiled with -mcmodel=kernel"]
 
@@ -86,7 +97,9 @@ def overflow_lines(rtype, value, module_name):
 _WIDTH_COLS = {w: np.arange(w, dtype=np.int64) for w in (1, 2, 4, 8)}
 
 
-def plan_vector(arch, buf_u8, places, limits, P, r_type, r_sym, addend, symvals):
+def plan_vector(arch: RelocArch, buf_u8: np.ndarray, places: np.ndarray, limits: np.ndarray,
+                P: np.ndarray, r_type: np.ndarray, r_sym: np.ndarray, addend: np.ndarray | None,
+                symvals: np.ndarray) -> Plan | None:
     """Compute a batch of relocations with numpy, writing nothing; return a plan or None.
 
     ``places`` are offsets into ``buf_u8`` (one allocation), ``limits`` the end offset of
@@ -120,9 +133,9 @@ def plan_vector(arch, buf_u8, places, limits, P, r_type, r_sym, addend, symvals)
     cuts = (np.flatnonzero(t_sorted[1:] != t_sorted[:-1]) + 1).tolist()
     pl_s, S_s, P_s = places[order], symvals[r_sym[order]], P[order]
     A_s = addend[order].astype(np.uint64) if addend is not None else None
-    plan = []
+    plan: Plan = []
     for lo, hi in zip([0, *cuts], [*cuts, n]):
-        rt = arch.get(int(t_sorted[lo]))
+        rt = arch.types[int(t_sorted[lo])]   # every type is known: checked above
         if rt.width == 0:
             continue
         cols = pl_s[lo:hi, None] + _WIDTH_COLS[rt.width]
@@ -141,7 +154,7 @@ def plan_vector(arch, buf_u8, places, limits, P, r_type, r_sym, addend, symvals)
     return plan
 
 
-def _width_table(arch, cache={}):
+def _width_table(arch: RelocArch, cache: dict[int, np.ndarray] = {}) -> np.ndarray:
     """``width[type]`` for types 0..255, -1 where the architecture has no such type."""
     table = cache.get(id(arch))
     if table is None:
@@ -152,19 +165,21 @@ def _width_table(arch, cache={}):
     return table
 
 
-def commit_vector(buf_u8, plan):
+def commit_vector(buf_u8: np.ndarray, plan: Plan) -> None:
     for cols, raw in plan:
         buf_u8[cols] = raw
 
 
-def apply_section_scalar(arch, buf, sec_offset, sec_size, sec_addr, entries, symvals,
-                         module_name, section_name, on_step=None):
+def apply_section_scalar(arch: RelocArch, buf: bytearray, sec_offset: int, sec_size: int,
+                         sec_addr: int, entries: Iterable[tuple[int, int, int, int | None]],
+                         symvals: Sequence[int] | np.ndarray, module_name: str,
+                         section_name: str, on_step: OnStep | None = None) -> dict[str, int]:
     """Apply relocations one by one in section order; ``entries`` yields
     ``(r_offset, r_type, r_sym, addend_or_None)``. Returns ``{type name: count}``.
 
     ``on_step(index, rtype, S, A, P, applied)`` is called after each relocation (the stepper).
     """
-    counts = {}
+    counts: dict[str, int] = {}
     for i, (r_offset, r_type, r_sym, addend) in enumerate(entries):
         rt = arch.get(r_type)
         if rt is None:

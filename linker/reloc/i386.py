@@ -3,19 +3,24 @@ only, the addend is the place's current contents, no zero-target and no range ch
 The seed-004 hobby loader uses the same two formulas for ``R_386_32`` and ``R_386_PC32``.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
+from ..bits import MASK64
 from ..elf.constants import EM, R_386
-from .table import MASK64, RelocArch, RelType
+from .table import RelocArch, RelType
 
 
-def _s_plus_a(S, A, P):
+def _s_plus_a(S: Any, A: Any, P: Any) -> Any:
     return (S + A) & MASK64
 
 
-def _s_plus_a_minus_p(S, A, P):
+def _s_plus_a_minus_p(S: Any, A: Any, P: Any) -> Any:
     return (S + A - P) & MASK64
 
 
-I386_TYPES = {t.number: t for t in (
+I386_TYPES: dict[int, RelType] = {t.number: t for t in (
     RelType(R_386.R_386_32, "R_386_32", 4, "S + A", _s_plus_a),
     RelType(R_386.R_386_PC32, "R_386_PC32", 4, "S + A - P", _s_plus_a_minus_p),
     RelType(R_386.R_386_PLT32, "R_386_PLT32", 4, "S + A - P", _s_plus_a_minus_p),  # since 5.12
@@ -27,4 +32,5 @@ I386 = RelocArch(
     wrong_kind_message="module %s: REL relocation unsupported")  # sic: 6.1's RELA stub says REL
 
 # seed 004: a switch over R_386_32 and R_386_PC32 with no default case
-HOBBY_TYPES = {k: v for k, v in I386_TYPES.items() if k in (R_386.R_386_32, R_386.R_386_PC32)}
+HOBBY_TYPES: dict[int, RelType] = {k: v for k, v in I386_TYPES.items()
+                                   if k in (R_386.R_386_32, R_386.R_386_PC32)}

@@ -6,10 +6,19 @@ Python ints (the stepper) and a whole section at once on ``numpy.uint64`` arrays
 path); both reduce modulo 2**64 the way the kernel's ``u64`` arithmetic does.
 """
 
-from dataclasses import dataclass
-from typing import Callable
+from __future__ import annotations
 
-MASK64 = (1 << 64) - 1
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..bits import MASK64
+
+__all__ = ["MASK64", "RelType", "RelocArch"]
+
+# ``value(S, A, P)`` and ``overflow(v)`` take Python ints (one relocation) or numpy uint64
+# arrays (a whole section), so their types stay open
+Formula = Callable[[Any, Any, Any], Any]
+OverflowCheck = Callable[[Any], Any]
 
 
 @dataclass(frozen=True)
@@ -27,11 +36,11 @@ class RelType:
     name: str
     width: int
     formula: str
-    value: Callable
-    overflow: Callable | None = None
+    value: Formula
+    overflow: OverflowCheck | None = None
     zero_target: bool = False
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<RelType {self.name} ({self.number}) {self.formula}, {self.width} bytes>"
 
 
@@ -46,9 +55,9 @@ class RelocArch:
 
     machine: int
     rela: bool
-    types: dict
+    types: dict[int, RelType]
     unknown_message: str
     wrong_kind_message: str
 
-    def get(self, number):
+    def get(self, number: int) -> RelType | None:
         return self.types.get(number)

@@ -4,27 +4,32 @@ relocation target"), 32 and 32S are range-checked after the write, PC32/PLT32 ar
 check sits under ``#if 0`` in 6.1).
 """
 
+from __future__ import annotations
+
+from typing import Any
+
+from ..bits import MASK64
 from ..elf.constants import EM, R_X86_64
-from .table import MASK64, RelocArch, RelType
+from .table import RelocArch, RelType
 
 
-def _s_plus_a(S, A, P):
+def _s_plus_a(S: Any, A: Any, P: Any) -> Any:
     return (S + A) & MASK64
 
 
-def _s_plus_a_minus_p(S, A, P):
+def _s_plus_a_minus_p(S: Any, A: Any, P: Any) -> Any:
     return (S + A - P) & MASK64
 
 
-def _not_u32(v):
+def _not_u32(v: Any) -> Any:
     return (v >> 32) != 0
 
 
-def _not_s32(v):
+def _not_s32(v: Any) -> Any:
     return (((v + 0x80000000) & MASK64) >> 32) != 0
 
 
-X86_64_TYPES = {t.number: t for t in (
+X86_64_TYPES: dict[int, RelType] = {t.number: t for t in (
     RelType(R_X86_64.R_X86_64_NONE, "R_X86_64_NONE", 0, "none", _s_plus_a),
     RelType(R_X86_64.R_X86_64_64, "R_X86_64_64", 8, "S + A", _s_plus_a, zero_target=True),
     RelType(R_X86_64.R_X86_64_32, "R_X86_64_32", 4, "S + A", _s_plus_a, _not_u32, zero_target=True),
