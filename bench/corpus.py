@@ -121,7 +121,7 @@ def _link_one(kernel, name, path, stats, publish=None):
     stats["relocs"] += sum(lm.relocations.values())
     if publish is not None:
         owner = register_module(kernel, lm)
-        owner.image = None
+        owner.linked = None      # keep only the exports: the image is freed
         publish(name, {n: (h.value, h.crc, h.gpl_only, h.namespace) for n, h in owner.exports.items()},
                 sorted(owner.taints))
     if kernel.module_area is not None:

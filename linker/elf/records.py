@@ -145,8 +145,6 @@ class RecordLayout:
         return (sym << 8 | typ) if self.bits == 32 else (sym << 32 | typ)
 
 
-# The old name, kept only until linker/load/pipeline.py imports RecordLayout (then remove it).
-Layout = RecordLayout
 
 LAYOUT64 = RecordLayout(64, True)
 LAYOUT32 = RecordLayout(32, True)

@@ -48,7 +48,7 @@ import errno
 import struct
 from dataclasses import dataclass, field
 
-from ..bits import MASK64, sign_extend
+from ..bits import MASK32, MASK64, sign_extend
 from ..elf.constants import EM, R_386, SHF, SHN, SHT, STB, STT
 from ..elf.reader import ElfFile
 from ..elf.records import RecordLayout
@@ -61,7 +61,6 @@ from ..loglevels import LOGLEVEL_ERR, LOGLEVEL_WARNING
 from .linkkernel import LinkKernel, SymbolHit
 from .layout import CORE_REGIONS, MASKS, Image, Layout, Placement, move_module
 
-MASK32 = 0xFFFFFFFF
 KMALLOC_SLACK = 5          # sys_insmod: kmalloc(size + 5)
 HEAP_START = 0x00200000    # used only when the profile gives no kernel_text
 SHDR_SIZE, SYM_SIZE, REL_SIZE = 40, 16, 8

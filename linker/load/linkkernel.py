@@ -185,7 +185,7 @@ class Module:
     holders: list = field(default_factory=list)   # modules that use this one
     uses: list = field(default_factory=list)      # modules this one uses
     state: str = "LIVE"                           # UNFORMED, COMING, LIVE, GOING
-    linked: object = None
+    linked: "LinkedModule | HobbyModule | None" = None   # linker.load.pipeline / .hobby
     refcnt: int = 1
     args: str = ""
     init_addr: int = 0                            # mod->init, mod->exit

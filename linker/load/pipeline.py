@@ -14,23 +14,25 @@ stepper). On failure the kernel's lines are in ``kernel.log`` and a
 :class:`~linker.errors.KmodError` carries the errno; nothing is left allocated.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass, field
 
+from ..elf.constants import EM, SHF, SHT
 from ..elf.reader import ElfFile
-from ..elf.records import Layout as RecordLayout
+from ..elf.records import RecordLayout
 from ..elf.validate import elf_validity_check
 from ..errors import KmodError
 from ..module.ksymtab import KSYMTAB_SECTIONS, ExportedSymbol
 from ..reloc import arch_for
 from . import checks
-from .info import descriptor_name, rewrite_section_headers, setup_load_info
+from ..loglevels import LOGLEVEL_ERR
+from .info import LoadInfo, descriptor_name, rewrite_section_headers, setup_load_info
+from .layout import Image, Layout, layout_sections, layout_symtab, move_module
 from .linkkernel import Module, SymbolHit
-from .layout import layout_sections, layout_symtab, move_module
 from .relocate import apply_relocations
-from .symbols import simplify_symbols
+from .symbols import SymbolValues, simplify_symbols
 
-SHF_ALLOC = 0x2
-SHF_RO_AFTER_INIT = 0x00200000
 # where the kernel's temporary copy of the file sits (vmalloc space, x86-64 nokaslr):
 # symbols of sections that are not loaded keep addresses inside it, as in the kernel
 LOAD_COPY_BASE = 0xFFFFC90000000000
@@ -49,13 +51,13 @@ class ModuleState:
 @dataclass
 class LinkedModule:
     name: str
-    info: object
+    info: LoadInfo
     mod: ModuleState
     sig_ok: bool
-    layout: object = None
-    image: object = None
+    layout: Layout | None = None
+    image: Image | None = None
     percpu_addr: int | None = None
-    symbols: object = None
+    symbols: SymbolValues | None = None
     relocations: dict = field(default_factory=dict)
     exports: list = field(default_factory=list)
     stopped_before: str | None = None
@@ -91,7 +93,7 @@ class LinkedModule:
         """The (relocated) bytes of a placed section; zeros for NOBITS and per-CPU."""
         if index == self.info.index.get("pcpu") and self.percpu_addr is not None:
             s = self.info.elf.sections[index]
-            return bytes(s.data) if s.sh_type != 8 else bytes(s.sh_size)
+            return bytes(s.data) if s.sh_type != SHT.SHT_NOBITS else bytes(s.sh_size)
         return self.image.section_bytes(index)
 
 
@@ -109,7 +111,7 @@ def link_module(data, kernel, flags=0, stop_before=None, fast=True, register=Fal
     try:
         ehdr, shdrs = elf_validity_check(image_bytes, native, accepted_machines(profile))
     except KmodError as exc:
-        kernel.printk(3, exc.message)  # pr_err, as every check of elf_validity_check
+        kernel.printk(LOGLEVEL_ERR, exc.message)  # pr_err, as every check of elf_validity_check
         raise
     elf = ElfFile(image_bytes, checked=(native, ehdr, shdrs))
     info = setup_load_info(elf, kernel, flags)
@@ -166,17 +168,17 @@ def dump_sections(lm, directory):
 
 def accepted_machines(profile):
     # elf_check_arch: x86-64 takes EM_X86_64 only; i386 takes EM_386 and EM_486
-    return (profile.e_machine, 6) if profile.e_machine == 3 else (profile.e_machine,)
+    return (profile.e_machine, EM.EM_486) if profile.e_machine == EM.EM_386 else (profile.e_machine,)
 
 
 def _mark_special_sections(info):
     pcpu = info.index.get("pcpu", 0)
     if pcpu:
-        info.sh_flags[pcpu] &= ~SHF_ALLOC
+        info.sh_flags[pcpu] &= ~int(SHF.SHF_ALLOC)   # an int: ~ on the flag keeps 32 bits
     for name in (".data..ro_after_init", "__jump_table"):
         idx = info.find_sec(name)
         if idx:
-            info.sh_flags[idx] |= SHF_RO_AFTER_INIT
+            info.sh_flags[idx] |= int(SHF.SHF_RO_AFTER_INIT)
 
 
 def _percpu_modalloc(info, kernel):
@@ -217,7 +219,7 @@ def module_exports(info, image, prel32=True):
     same index. Returns ``ExportedSymbol``s whose ``symbol`` is the value (an address).
     x86 uses PREL32 on both i386 and x86-64 (CONFIG_HAVE_ARCH_PREL32_RELOCATIONS).
     """
-    mask = (1 << info.elf.layout.bits) - 1
+    mask = info.elf.layout.addr_mask
     out = []
     for tab, crctab, gpl in KSYMTAB_SECTIONS:
         idx = info.find_sec(tab)
