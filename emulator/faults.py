@@ -31,16 +31,20 @@ around RIP and the relocations behind them (``Kernel.last_fault_report`` holds t
 
 from dataclasses import dataclass, field
 
-from unicorn import UC_ERR_INSN_INVALID, UcError
+from unicorn import UC_ERR_INSN_INVALID, UC_HOOK_INSN_INVALID, UcError
 from unicorn import x86_const as X
 
+from linker.bits import MASK64
 from linker.load.linkkernel import TAINT_FLAGS
-from linker.loglevels import (LOGLEVEL_ALERT, LOGLEVEL_CRIT, LOGLEVEL_EMERG, LOGLEVEL_INFO,
+from linker.loglevels import (LOGLEVEL_ALERT, LOGLEVEL_CRIT, LOGLEVEL_EMERG, LOGLEVEL_ERR,
+                              LOGLEVEL_INFO,
                               LOGLEVEL_WARNING, MESSAGE_LOGLEVEL_DEFAULT)
 
+from .budget import WARN_COST, BudgetExhausted
 from .errors import KernelPanic
 from .kallsyms import module_symbol
 from .memmap import STACK_TOP, THREAD_SIZE
+from .sources import SourceLine, find_source, printable, source_line, source_roots
 from .unwind import FUNCTION_ENTRY, Unwinder, module_orc_table
 
 SIGKILL, SIGSEGV = 9, 11
@@ -95,7 +99,143 @@ WATCHDOG_PERIOD_NS = 4_000_000_000
 # need a phase in [0.70, 0.99) s
 WATCHDOG_PHASE_NS = 750_000_000
 SOFTLOCKUP_THRESH = 20
-MASK64 = (1 << 64) - 1
+# BUG() in kernel functions kmodsim runs: CONFIG_DEBUG_LIST's checks (with
+# CONFIG_BUG_ON_DATA_CORRUPTION, as on the reference kernel) and fortify_panic. The ud2 of
+# each, and the 64 bytes of code around it (the Code: line), from the reference kernel's
+# image (its __bug_table and text; tests/realkernel/budget5, budget6, budget8)
+KERNEL_BUG_SITES = {
+    ("lib/string_helpers.c", 1027): (0xffffffff81a1e1db,
+        "f0ab3a824889d6e8809cfeff498d7c24e0e8f9ec88ffe9a0d3b1ff4889fe48c7"
+        "c7e8ad3a82e8629cfeff0f0b488b542410488b7424084c89e948c7c726ae3a82"),
+    ("lib/list_debug.c", 23): (0xffffffff81a1e32d,
+        "4889da48c7c698b23a824889ef49c7c4f0ffffffe8bf910100e98c70b2ff48c7"
+        "c738b33a82e8109bfeff0f0b4889f24889c14889fe48c7c738b43a82e8f99afe"),
+    ("lib/list_debug.c", 25): (0xffffffff81a1e37a,
+        "c7c7e0b33a82e8e29afeff0f0b4889c148c7c788b33a82e8d19afeff0f0b48c7"
+        "c760b33a82e8c39afeff0f0b4889fe48c7c770b43a82e8b29afeff0f0b4889d1"),
+    ("lib/list_debug.c", 27): (0xffffffff81a1e36c,
+        "feff0f0b4889d14889c64c89c248c7c7e0b33a82e8e29afeff0f0b4889c148c7"
+        "c788b33a82e8d19afeff0f0b48c7c760b33a82e8c39afeff0f0b4889fe48c7c7"),
+    ("lib/list_debug.c", 30): (0xffffffff81a1e35b,
+        "f24889c14889fe48c7c738b43a82e8f99afeff0f0b4889d14889c64c89c248c7"
+        "c7e0b33a82e8e29afeff0f0b4889c148c7c788b33a82e8d19afeff0f0b48c7c7"),
+    ("lib/list_debug.c", 33): (0xffffffff81a1e344,
+        "0100e98c70b2ff48c7c738b33a82e8109bfeff0f0b4889f24889c14889fe48c7"
+        "c738b43a82e8f99afeff0f0b4889d14889c64c89c248c7c7e0b33a82e8e29afe"),
+    ("lib/list_debug.c", 49): (0xffffffff81a1e38b,
+        "c7c788b33a82e8d19afeff0f0b48c7c760b33a82e8c39afeff0f0b4889fe48c7"
+        "c770b43a82e8b29afeff0f0b4889d148c7c790b53a824889c2e89e9afeff0f0b"),
+    ("lib/list_debug.c", 51): (0xffffffff81a1e3e9,
+        "b53a82e8769afeff0f0b4889fe48c7c7d0b43a82e8659afeff0f0b4889fe48c7"
+        "c7a0b43a82e8549afeff0f0b4c8b4f20418b74242831c048c7c3a63439828b7f"),
+    ("lib/list_debug.c", 53): (0xffffffff81a1e3d8,
+        "e88a9afeff0f0b4889fe4889ca48c7c708b53a82e8769afeff0f0b4889fe48c7"
+        "c7d0b43a82e8659afeff0f0b4889fe48c7c7a0b43a82e8549afeff0f0b4c8b4f"),
+    ("lib/list_debug.c", 56): (0xffffffff81a1e3c7,
+        "feff0f0b4889f24889fe48c7c740b53a82e88a9afeff0f0b4889fe4889ca48c7"
+        "c708b53a82e8769afeff0f0b4889fe48c7c7d0b43a82e8659afeff0f0b4889fe"),
+    ("lib/list_debug.c", 59): (0xffffffff81a1e3b3,
+        "feff0f0b4889d148c7c790b53a824889c2e89e9afeff0f0b4889f24889fe48c7"
+        "c740b53a82e88a9afeff0f0b4889fe4889ca48c7c708b53a82e8769afeff0f0b"),
+    ("lib/list_debug.c", 62): (0xffffffff81a1e39f,
+        "e8c39afeff0f0b4889fe48c7c770b43a82e8b29afeff0f0b4889d148c7c790b5"
+        "3a824889c2e89e9afeff0f0b4889f24889fe48c7c740b53a82e88a9afeff0f0b"),
+}
+# where the kernel's string functions fault on memory they cannot reach (their rep movsb,
+# rep stosb or load), and the code there as the running kernel holds it (return thunks
+# patched out): tests/realkernel/hostile_huge
+KERNEL_FAULT_SITES = {
+    "memset": (0xFFFFFFFF819FA059,          # memset_erms+0x9: rep stosb
+               "01480fafc6f348ab89d1f3aa4c89c8c3cccccccc66662e0f1f840000000000669049"
+               "89f94088f04889d1f3aa4c89c8c3cccccccc66662e0f1f84000000000066"),
+    "memcpy": (0xFFFFFFFF81A48EA6,          # memcpy_erms+0x6: rep movsb
+               "cccccccceb1e0f1f004889f84889d148c1e90383e207f348a589d1f3a4c3cccccccc66"
+               "904889f84889d1f3a4c3cccccccc0f1f004889f84883fa20727e4038fe"),
+    "memcmp": (0xFFFFFFFF819ECB92,          # memcmp+0x2: its word loop's load
+               "c8c3cccccccc410fb648014983c00184c975c131c0ebe44983c0014180380075f6ebf0"
+               "0f1f440000eb14488b0648390775174883c7084883c6084883ea084883"),
+    "strncpy": (0xFFFFFFFF819EC826,         # strncpy+0x16: its byte store
+                "4883c20184c975f1c3cccccccc0f1f80000000004889f84885d2741e4801fa4889f944"
+                "0fb6064180f8014488014883deff4883c1014839ca75e8c3cccccccc0f"),
+}
+# WARN_ONCE()s in the kernel's vsnprintf (lib/vsprintf.c) as printk reaches them
+# (tests/realkernel/hostile_printk1): the message's start, the site, the ud2, its code
+KERNEL_WARN_SITES = {
+    "field width": ("lib/vsprintf.c", 2693, "set_field_width", 0xFFFFFFFF819EE071,
+                    "886302c1e8108843034883c4085bc3cccccccc48c7c7ae51418289742404c60572902101"
+                    "01e8cf396bff0f0b8b742404ebb70f1f8000000000550fbfc64889fd"),
+    "precision": ("lib/vsprintf.c", 2702, "set_precision", 0xFFFFFFFF819EE0D6,
+                  "b8ff7f000039c30f4fd8885d06887d075b5dc3cccccccc48c7c7c7514182c6050c90210101"
+                  "e86a396bff0f0bebcb660f1f44000089c84154c1f80855534889fb"),
+}
+PRINTK_WARN_FRAMES = {"field width": ("vsnprintf+0x201/0x550",),
+                      "precision": ("vsnprintf+0x251/0x550",)}
+PRINTK_FRAMES = ("vprintk_store+0x1c1/0x520", "vprintk_emit+0xec/0x290", "_printk+0x68/0x83")
+# %pV nested until the stack overflows (tests/realkernel/hostile_printk3): each level's
+# frames, and where the next vsnprintf's prologue touches the guard page
+PV_LEVEL_FRAMES = ("va_format.constprop.0+0x8b/0x130", "vsnprintf+0x1a8/0x550")
+VSNPRINTF_PROLOGUE = (0xFFFFFFFF819F238E,     # vsnprintf+0xe
+                      "4889d14889df4889ea5b5d415c415de9a8eeffff0f1f84000000000041574156415541"
+                      "54555348 83ec2048893c2465488b042528000000488944241831c048c7".replace(" ", ""))
+KERNEL_FAULT_SITES["__memset"] = KERNEL_FAULT_SITES["memset"]
+KERNEL_FAULT_SITES["__memcpy"] = KERNEL_FAULT_SITES["memcpy"]
+KERNEL_CODE = {addr: bytes.fromhex(code) for addr, code in
+               list(KERNEL_BUG_SITES.values()) + list(KERNEL_FAULT_SITES.values()) +
+               [site[3:] for site in KERNEL_WARN_SITES.values()] + [VSNPRINTF_PROLOGUE]}
+# __list_del_entry_valid's reads of prev->next and next->prev (a bad pointer faults there)
+LIST_DEL_READS = (0xFFFFFFFF8154901F, 0xFFFFFFFF8154902B)
+# the reaping shell's path to release_task (tests/realkernel/budget6): wait4
+WAIT4_FRAMES = ("release_task+0x408/0x560", "wait_consider_task+0x4f9/0xaa0",
+                "do_wait+0xda/0x320", "kernel_wait4+0xb4/0x160", "__do_sys_wait4+0xa2/0xb0",
+                "do_syscall_64+0x5d/0xb0", "entry_SYSCALL_64_after_hwframe+0x6e/0xd8")
+# sh's fork (clone) adding the new task to the list (tests/realkernel/hostile_tasks1)
+CLONE_FRAMES = ("__list_add_rcu+0x12/0x30", "copy_process+0x1494/0x1ae0",
+                "kernel_clone+0xbf/0x430", "__do_sys_clone+0x7b/0xb0", "do_syscall_64+0x5d/0xb0",
+                "entry_SYSCALL_64_after_hwframe+0x6e/0xd8")
+CLONE_USER_REGS = (
+    "RIP: 0033:0x4610d3",
+    "Code: 1f 84 00 00 00 00 00 64 48 8b 04 25 10 00 00 00 45 31 c0 31 d2 31 f6 bf 11 00 20 01 "
+    "4c 8d 90 d0 02 00 00 b8 38 00 00 00 0f 05 <48> 3d 00 f0 ff ff 77 35 89 c2 85 c0 75 2c 64 "
+    "48 8b 04 25 10 00 00",
+    "RSP: 002b:00007ffc4ccbc1e8 EFLAGS: 00000246 ORIG_RAX: 0000000000000038",
+    "RAX: ffffffffffffffda RBX: 0000000000000000 RCX: 00000000004610d3",
+    "RDX: 0000000000000000 RSI: 0000000000000000 RDI: 0000000001200011",
+    "RBP: 0000000000000000 R08: 0000000000000000 R09: 0000000000000000",
+    "R10: 0000000007486690 R11: 0000000000000246 R12: 0000000000000001",
+    "R13: 0000000007488840 R14: 0000000000000000 R15: 0000000000000000",
+)
+WAIT4_USER_REGS = (
+    "RIP: 0033:0x460a63",
+    "Code: ff ff ff ff e9 0e 00 00 00 66 2e 0f 1f 84 00 00 00 00 00 0f 1f 40 00 80 3d 28 33 18 "
+    "00 00 49 89 ca 74 14 b8 3d 00 00 00 0f 05 <48> 3d 00 f0 ff ff 77 5d c3 0f 1f 40 00 48 83 "
+    "ec 28 89 54 24 14 48",
+    "RSP: 002b:00007ffcb140f398 EFLAGS: 00000202 ORIG_RAX: 000000000000003d",
+    "RAX: ffffffffffffffda RBX: 00000000300f5840 RCX: 0000000000460a63",
+    "RDX: 0000000000000000 RSI: 00007ffcb140f3bc RDI: 00000000ffffffff",
+    "RBP: 0000000000000001 R08: 0000000000000000 R09: 00000000005e2740",
+    "R10: 0000000000000000 R11: 0000000000000202 R12: 00000000300f5840",
+    "R13: 00000000300f4710 R14: 0000000000000000 R15: 0000000000000001",
+)
+
+
+class KernelStackOverflow(Exception):
+    """A kernel function kmodsim runs for module code nested deeper than the kernel stack
+    holds (vsnprintf's %pV, ``depth`` levels): handle_stack_overflow, then a panic."""
+
+    def __init__(self, depth, via_printk=True):
+        super().__init__(f"kernel stack overflow: %pV {depth} deep")
+        self.depth, self.via_printk = depth, via_printk
+
+
+class KernelBug(Exception):
+    """``BUG()`` in a kernel function kmodsim runs for module code (a list check of
+    CONFIG_DEBUG_LIST, fortify_panic): its handler prints what the function prints and
+    raises this; the report is report_bug's and die("invalid opcode")'s at the function's
+    own ``ud2`` (KERNEL_BUG_SITES), and the calling process gets SIGSEGV."""
+
+    def __init__(self, file, line):
+        super().__init__(f"kernel BUG at {file}:{line}!")
+        self.file, self.line = file, line
 
 
 @dataclass
@@ -108,6 +248,8 @@ class FaultState:
     panicked: str | None = None               # the panic message: the kernel is dead
     panic_timeout: int = PANIC_TIMEOUT
     lockups: list = field(default_factory=list)   # "timeout"/"budget": what ended each endless run
+    lockup_in: str | None = None              # where the last one was: module code, kernel, loader
+    watchdog_touched: bool = False            # the running code touched the watchdog
     kernel_fault: tuple | None = None         # (kernel function address, exception) of the last one
     cr2: int = 0                              # the last page fault's address
     code_cr2: int | None = None               # CR2 after the oops code's own failed read, if any
@@ -171,8 +313,10 @@ def run_guarded(k, mod, func, what, args=(), sentinel=None):
     """
     ctx = Context(mod, what)
     k.faults.running = ctx
+    k.faults.watchdog_touched = False
     try:
-        return _run(k, ctx, func, args, sentinel)
+        with k.budget.suspended():      # module code has its own limits; reports are whole
+            return _run(k, ctx, func, args, sentinel)
     finally:
         k.faults.running = None
 
@@ -206,15 +350,48 @@ def _run(k, ctx, func, args=(), sentinel=None):
 
 
 def _resume(k, pc):
-    """Go on from ``pc`` on the same stack until the call returns (after a WARN)."""
+    """Go on from ``pc`` on the same stack until the call returns (after a WARN the hook
+    did not take, see hook_warnings), on what is left of the syscall's budget."""
     m = k.machine
     if k.debugger is not None:      # it drives the run, as in Kernel.call
         k.debugger.run_call(k, pc, k.sentinel)
     else:
-        m.run(pc, k.sentinel, timeout_us=k.timeout_us, count=k.max_insns)
-    if m.pc == k.sentinel and m.stop_reason is None:
+        k.run_budgeted(pc)
+    if m.pc == k.sentinel and m.stop_reason in (None, "timeout", "budget"):
         m.stop_reason = "returned"
     return m.reg(m.RET)
+
+
+def hook_warnings(k):
+    """A WARN in module code is reported from the CPU's invalid-opcode hook and the CPU goes
+    on after its ``ud2`` in the same run, as ``__warn`` returns to the code: the run's
+    instruction count and deadline carry on (a WARN storm spends the syscall's budget;
+    each report is charged WARN_COST). Anything else that is not an instruction stops the
+    CPU as before (a BUG, a ``ud2`` of no table, a bad opcode)."""
+    k.machine.uc.hook_add(UC_HOOK_INSN_INVALID, lambda uc, user: _on_invalid_insn(k))
+
+
+def _on_invalid_insn(k):
+    ctx = k.faults.running
+    if ctx is None or k.faults.panicked is not None:
+        return False
+    m = k.machine
+    try:
+        rip = m.pc
+        if m.read(rip, 2) != INSN_UD2:
+            return False
+        entry = find_bug(k, rip)
+        if entry is None or not entry.flags & BUGFLAG_WARNING:
+            return False
+        report_bug(k, ctx, rip, _regs(m, rip))
+        touch_watchdog(k)       # the report's stack dump (printk_stack_address)
+        m.set_reg(m.IP, rip + len(INSN_UD2))
+        k.budget.charge(WARN_COST)
+    except BudgetExhausted as exc:
+        m.stop(exc.reason)          # on to the soft-lockup report
+    except Exception:               # nothing may escape a Unicorn hook: the stop path reports
+        return False
+    return True
 
 
 def _trap_from_error(k, exc):
@@ -233,10 +410,17 @@ def _trap_from_stop(k):
     reason = m.stop_reason or ""
     if reason == "kernel fault":
         rip, exc = k.faults.kernel_fault
+        if isinstance(exc, KernelBug):
+            return Trap("kernel_bug", rip)
+        if isinstance(exc, KernelStackOverflow):
+            return Trap("kernel_stack", rip)
         addr = getattr(exc, "addr", None)        # MemoryFault, HeapError carry one
         access = getattr(exc, "access", "read")  # MemoryFault says which
         if addr is None:
             return Trap("kernel_fault", rip, access="read", addr=rip)
+        site = KERNEL_FAULT_SITES.get(k.kapi.names.get(rip))
+        if site is not None and k.profile.kind == "linux":
+            rip = site[0]           # the instruction of the real function that faults
         trap = _memory_trap(k, rip, "write" if access == "write" else "read", addr)
         return trap
     if reason.startswith("interrupt "):
@@ -275,6 +459,10 @@ def handle_trap(k, ctx, trap):
         return handle_stack_overflow(k, ctx, regs, trap.addr)
     if trap.kind == "lockup":
         return soft_lockup(k, ctx, regs)
+    if trap.kind == "kernel_bug":
+        return kernel_bug(k, ctx, k.faults.kernel_fault[1])
+    if trap.kind == "kernel_stack":
+        return kernel_stack_overflow(k, ctx, k.faults.kernel_fault[1])
     if trap.vector == 6:
         return invalid_op(k, ctx, regs)
     name = TRAP_NAMES.get(trap.vector, f"trap {trap.vector}")
@@ -339,6 +527,135 @@ def invalid_op(k, ctx, regs):
     return die(k, ctx, "invalid opcode", regs, 0, about=about)
 
 
+def kernel_bug(k, ctx, bug):
+    """BUG() inside a kernel function module code called (KernelBug): report_bug's lines
+    and die("invalid opcode") with RIP at the function's ``ud2``; the trace starts at the
+    module code that called it (the CPU is at the function's entry, the return address on
+    top of the stack)."""
+    site = KERNEL_BUG_SITES.get((bug.file, bug.line), (k.machine.pc, ""))[0]
+    k.printk(MESSAGE_LOGLEVEL_DEFAULT, CUT_HERE)
+    k.printk(LOGLEVEL_CRIT, f"kernel BUG at {bug.file}:{bug.line}!")
+    return die(k, ctx, "invalid opcode", _regs(k.machine, site), 0,
+               about=f"kernel BUG at {bug.file}:{bug.line}")
+
+
+def kernel_stack_overflow(k, ctx, exc):
+    """A kernel function nested until the task's stack ran into its guard page
+    (KernelStackOverflow): ``handle_stack_overflow``'s line, die("stack guard page") with RIP
+    at the prologue of the next vsnprintf and the nested frames down to the module, then
+    (on the double-fault stack) the panic."""
+    m = k.machine
+    bottom, top = stack_bounds(k)
+    address = bottom - 0x18                 # the prologue's first store below the stack
+    k.printk(LOGLEVEL_EMERG, f"BUG: TASK stack guard page was hit at {hashed(address)} "
+                             f"(stack is {hashed(bottom)}..{hashed(top)})")
+    oops_begin(k)
+    regs = _regs(m, VSNPRINTF_PROLOGUE[0])
+    regs["RSP"] = bottom - 8
+    k.faults.cr2 = address
+    if k.faults.oops_count == 0:
+        k.faults.exec_summary_regs = dict(regs)
+    k.faults.oops_count += 1
+    k.printk(MESSAGE_LOGLEVEL_DEFAULT, f"stack guard page: 0000 [#{k.faults.oops_count}]{DIE_FLAGS}")
+    cpu_line(k)
+    regs_block(k, regs)
+    prefix = PV_LEVEL_FRAMES * exc.depth + (PRINTK_FRAMES if exc.via_printk else ())
+    unwinder = module_unwinder(k)
+    k.faults.last_trace = show_trace(k, ctx, unwinder, unwinder.start_at_call(m.sp), m.sp,
+                                     prefix=prefix)
+    print_modules(k)
+    return oops_end(k, ctx, regs, SIGKILL, in_interrupt=True, title="stack guard page",
+                    addr=address)
+
+
+def kernel_warn(k, message, printk=True):
+    """WARN_ONCE() in the kernel's vsnprintf (KERNEL_WARN_SITES) while module code called a
+    kernel function (at its entry, the return address on top of the stack): __warn_printk's
+    lines, then __warn's report with the frames from vsnprintf down through printk (when
+    printk called it) to the module, taint W; the function goes on. Once per boot per site."""
+    key = next((start for start in KERNEL_WARN_SITES if message.startswith(start)), None)
+    if key is None or f"warn:{key}" in k.log.once:
+        return
+    k.log.once.add(f"warn:{key}")
+    file, line, func, site, _ = KERNEL_WARN_SITES[key]
+    m, ctx = k.machine, k.faults.running
+    k.printk(LOGLEVEL_WARNING, CUT_HERE)
+    k.printk(MESSAGE_LOGLEVEL_DEFAULT, message)
+    k.printk(LOGLEVEL_WARNING, f"WARNING: CPU: 0 PID: {k.tasks.current.pid} at {file}:{line} "
+                               f"{symbol(k, site) or func}")
+    print_modules(k)
+    regs = _regs(m, site)
+    if ctx is not None:
+        cpu_line(k)
+        regs_block(k, regs)
+        prefix = PRINTK_WARN_FRAMES[key] + (PRINTK_FRAMES if printk else ())
+        unwinder = module_unwinder(k)
+        show_trace(k, ctx, unwinder, unwinder.start_at_call(m.sp), m.sp, prefix=prefix)
+    k.printk(LOGLEVEL_WARNING, "---[ end trace 0000000000000000 ]---")
+    k.add_taint("W", False)
+
+
+def release_task_bug(k, reaper, problem, path="wait4"):
+    """The task list was found corrupt by ``reaper`` (the shell): reaping a task in wait4
+    (release_task's list_del) or forking one (``path`` "clone": copy_process's list_add).
+    CONFIG_DEBUG_LIST's check BUG()s (``problem``: the line of lib/list_debug.c and what it
+    printed), or the kernel faults on a pointer it follows (``problem``: a MemoryFault).
+    The shell dies holding tasklist_lock with interrupts off: nothing can fork or exit any
+    more, and the kernel is as dead as after a panic (tests/realkernel/budget6, budget7,
+    hostile_tasks1: realkernel's VM hangs there)."""
+    frames, user = (CLONE_FRAMES, CLONE_USER_REGS) if path == "clone" else \
+        (WAIT4_FRAMES, WAIT4_USER_REGS)
+    ctx = Context(None, path)
+    regs = {"RIP": 0, "RSP": 0xFFA00000005A3A68, "EFLAGS": 0x46, "RAX": 0, "RBX": 0,
+            "RCX": 0xC0000000FFFFEFFF, "RDX": 0, "RSI": 0xFFFFEFFF, "RDI": 1, "RBP": 0,
+            "R08": 0, "R09": 0xFFA00000005A3900, "R10": 3, "R11": 0xFFFFFFFF82AD4448,
+            "R12": 0x11, "R13": 0, "R14": 0, "R15": 0}
+    if isinstance(problem, Exception):       # a pointer it followed is not mapped
+        addr = getattr(problem, "addr", 0) or 0
+        regs["RIP"] = LIST_DEL_READS[0]
+        oops_begin(k)
+        k.printk(LOGLEVEL_ALERT, f"BUG: unable to handle page fault for address: {addr:016x}"
+                 if addr >= 4096 else
+                 f"BUG: kernel NULL pointer dereference, address: {addr:016x}")
+        k.printk(LOGLEVEL_ALERT, "#PF: supervisor read access in kernel mode")
+        k.printk(LOGLEVEL_ALERT, "#PF: error_code(0x0000) - not-present page")
+        k.printk(LOGLEVEL_INFO, "PGD 0 P4D 0 ")
+        k.faults.cr2 = addr
+        title, about = "Oops", "page fault in release_task's list_del"
+    else:
+        line, message = problem
+        k.printk(LOGLEVEL_ERR, message)
+        k.printk(MESSAGE_LOGLEVEL_DEFAULT, CUT_HERE)
+        k.printk(LOGLEVEL_CRIT, f"kernel BUG at lib/list_debug.c:{line}!")
+        oops_begin(k)
+        regs["RIP"] = KERNEL_BUG_SITES.get(("lib/list_debug.c", line), (0, ""))[0]
+        title, about = "invalid opcode", f"kernel BUG at lib/list_debug.c:{line}"
+    if k.faults.oops_count == 0:
+        k.faults.exec_summary_regs = dict(regs)
+    k.faults.oops_count += 1
+    k.printk(MESSAGE_LOGLEVEL_DEFAULT, f"{title}: 0000 [#{k.faults.oops_count}]{DIE_FLAGS}")
+    cpu_line(k)
+    regs_block(k, regs)
+    k.printk(MESSAGE_LOGLEVEL_DEFAULT, "Call Trace:")
+    k.printk(MESSAGE_LOGLEVEL_DEFAULT, " <TASK>")
+    for frame in frames:
+        k.printk(MESSAGE_LOGLEVEL_DEFAULT, f" {frame}")
+    for line in user:
+        k.printk(MESSAGE_LOGLEVEL_DEFAULT, line)
+    k.printk(MESSAGE_LOGLEVEL_DEFAULT, " </TASK>")
+    print_modules(k)
+    k.add_taint("D", True)
+    k.printk(LOGLEVEL_WARNING, "---[ end trace 0000000000000000 ]---")
+    regs_block(k, k.faults.exec_summary_regs or regs)
+    _record(k, ctx, "oops", about, regs, signal=SIGSEGV, frames=[])
+    k.printk(LOGLEVEL_INFO, f"note: {reaper.comm}[{reaper.pid}] exited with irqs disabled")
+    depth = 2 if path == "clone" else 3       # the locks it held (tasklist_lock, ...)
+    k.printk(LOGLEVEL_INFO, f"note: {reaper.comm}[{reaper.pid}] exited with preempt_count {depth}")
+    where = "copy_process" if path == "clone" else "release_task"
+    k.faults.panicked = (f"kmodsim: the kernel hung: {reaper.comm}[{reaper.pid}] died in "
+                         f"{where} holding tasklist_lock")
+
+
 def report_bug(k, ctx, bugaddr, regs):
     """``report_bug``: ``"warn"``, ``"bug"`` or None (not in any bug table)."""
     entry = find_bug(k, bugaddr)
@@ -383,14 +700,36 @@ def handle_stack_overflow(k, ctx, regs, address):
     return die(k, ctx, "stack guard page", regs, 0, in_interrupt=True)
 
 
+def touch_watchdog(k):
+    """``touch_softlockup_watchdog``/``touch_nmi_watchdog``, or a schedule() that lets the
+    watchdog's stopper run: the CPU is not stuck as far as the watchdog can tell."""
+    k.faults.watchdog_touched = True
+
+
 def soft_lockup(k, ctx, regs):
     """``watchdog_timer_fn``'s report for a CPU stuck in module code, then the process is
     killed (kmodsim's choice: the real kernel keeps spinning and reports every ~20 s).
-    ``regs`` are where the run stopped; the report shows where the timer interrupt lands."""
+    ``regs`` are where the run stopped; the report shows where the timer interrupt lands.
+
+    The report comes only where the real watchdog would give it: a run that kept touching
+    the watchdog (a WARN storm: each report's stack dump touches it; a loop that calls
+    cond_resched or sleeps) or that is stuck inside a kernel function kmodsim runs (printk's
+    vsnprintf runs with interrupts off) is never reported by the kernel; kmodsim ends it at
+    its budget all the same, silently (tests/realkernel/hostile_storm, hostile_preempt)."""
     m = k.machine
     # which of kmodsim's limits stopped the CPU (the CLI names it; the report is the kernel's)
-    k.faults.lockups.append("timeout" if m.stop_reason == "timeout" else "budget")
-    regs = _regs(m, _interrupt_point(k))
+    reason = m.stop_reason if m.stop_reason in ("timeout", "budget") else \
+        k.budget.exhausted or "budget"
+    k.budget.exhausted = k.budget.exhausted or reason
+    k.budget.disarm()       # the syscall ends here: what is left of it must not be cut
+    k.faults.lockups.append(reason)
+    in_kernel = m.pc in k.kapi.names or m.pc in k.kapi.handlers
+    k.faults.lockup_in = "kernel" if in_kernel else "module"
+    if in_kernel or k.faults.watchdog_touched:
+        return Outcome(0, SIGKILL)
+    # stopped in a kernel function kmodsim runs: the report shows it there (running on
+    # would call it again)
+    regs = _regs(m, m.pc if in_kernel else _interrupt_point(k))
     stuck = _advance_to_watchdog(k)
     k.printk(LOGLEVEL_EMERG, f"watchdog: BUG: soft lockup - CPU#0 stuck for {stuck}s! "
                          f"[{k.tasks.current.comm}:{k.tasks.current.pid}]")
@@ -399,6 +738,22 @@ def soft_lockup(k, ctx, regs):
     k.add_taint("L", False)
     _record(k, ctx, "lockup", "soft lockup", regs, signal=SIGKILL)
     return Outcome(0, SIGKILL)
+
+
+def kernel_lockup(k, reason):
+    """The syscall's budget ran out in the kernel's own code (the loader's steps), outside
+    any module code: the watchdog's line for the process, the modules, the CPU line, and
+    the process is killed (SIGKILL), as after an endless init. Returns the signal."""
+    k.budget.exhausted = k.budget.exhausted or reason
+    k.faults.lockups.append(reason)
+    k.faults.lockup_in = "loader"
+    stuck = _advance_to_watchdog(k)
+    k.printk(LOGLEVEL_EMERG, f"watchdog: BUG: soft lockup - CPU#0 stuck for {stuck}s! "
+                             f"[{k.tasks.current.comm}:{k.tasks.current.pid}]")
+    print_modules(k)
+    cpu_line(k)
+    k.add_taint("L", False)
+    return SIGKILL
 
 
 # --------------------------------------------------------------------------- die
@@ -515,7 +870,7 @@ def cpu_line(k):
     p = k.profile
     tainted = f"Tainted: {k.taints.string()}" if k.taints else "Not tainted"
     k.printk(MESSAGE_LOGLEVEL_DEFAULT, f"CPU: 0 PID: {k.tasks.current.pid} Comm: {k.tasks.current.comm} "
-                                 f"{tainted} {p.release} {_uname_suffix(p)}")
+                                 f"{tainted} {p.release or p.name} {_uname_suffix(p)}")
     k.printk(MESSAGE_LOGLEVEL_DEFAULT, f"Hardware name: {HARDWARE}")
 
 
@@ -533,6 +888,8 @@ def regs_block(k, regs):
     """``__show_regs`` (SHOW_REGS_ALL): RIP, Code, the registers, segments, control regs."""
     p = k.printk
     rip = regs["RIP"]
+    if k.machine.bits == 32:
+        return regs_block_i386(k, regs)
     p(MESSAGE_LOGLEVEL_DEFAULT, f"RIP: 0010:{symbol(k, rip) or f'0x{rip:x}'}")
     p(MESSAGE_LOGLEVEL_DEFAULT, code_line(k, rip))
     p(MESSAGE_LOGLEVEL_DEFAULT, f"RSP: 0018:{regs['RSP']:016x} EFLAGS: {regs['EFLAGS']:08x}")
@@ -547,12 +904,30 @@ def regs_block(k, regs):
     p(MESSAGE_LOGLEVEL_DEFAULT, "PKRU: 55555554")
 
 
+def regs_block_i386(k, regs):
+    """i386's ``__show_regs`` (the hobby kernel runs 32-bit): EIP, Code, the registers,
+    the segment selectors as the CPU has them, CR2."""
+    p = k.printk
+    eip = regs["EIP"]
+    p(MESSAGE_LOGLEVEL_DEFAULT, f"EIP: {symbol(k, eip) or f'0x{eip:x}'}")
+    p(MESSAGE_LOGLEVEL_DEFAULT, code_line(k, eip))
+    p(MESSAGE_LOGLEVEL_DEFAULT, " ".join(f"{r}: {regs[r]:08x}" for r in ("EAX", "EBX", "ECX", "EDX")))
+    p(MESSAGE_LOGLEVEL_DEFAULT, " ".join(f"{r}: {regs[r]:08x}" for r in ("ESI", "EDI", "EBP", "ESP")))
+    p(MESSAGE_LOGLEVEL_DEFAULT, " ".join(f"{r}: {regs[r]:04x}" for r in ("DS", "ES", "FS", "GS", "SS"))
+      + f" EFLAGS: {regs['EFLAGS']:08x}")
+    p(MESSAGE_LOGLEVEL_DEFAULT, f"CR2: {k.faults.cr2 & 0xFFFFFFFF:08x}")
+
+
 def code_line(k, rip):
     """``show_opcodes``: 42 bytes before RIP, ``<..>`` around RIP's byte, 21 after, as the
     kernel holds them now. The kernel copies all 64 at once: when any is unreadable it says
     so, and the failed read leaves its address in CR2."""
     m = k.machine
     start = rip - 42
+    data = KERNEL_CODE.get(rip)     # a kernel function's BUG site: the reference's bytes
+    if data is not None:
+        return ("Code: " + " ".join(f"{b:02x}" for b in data[:42]) + f" <{data[42]:02x}> " +
+                " ".join(f"{b:02x}" for b in data[43:]))
     data = b""
     for off in range(0, 64):
         try:
@@ -638,12 +1013,14 @@ def module_unwinder(k):
 
     def find_orc(ip):
         mod = module_of(k, ip, whole=True)
+        if mod is not None and not hasattr(mod.linked, "info"):
+            return None         # a hobby module: no ORC tables (nor any unwinder there)
         if mod is not None:
             if mod.name not in tables:
                 tables[mod.name] = module_orc_table(m, mod.linked)
             table = tables[mod.name]
             return table.find(ip) if table is not None else None
-        if ip in k.kapi.names or ip in k.kapi.handlers:
+        if ip in k.kapi.names or ip in k.kapi.handlers or ip in KERNEL_CODE:
             return FUNCTION_ENTRY   # a kernel function kmodsim runs: always at its entry
         return None
 
@@ -739,9 +1116,10 @@ def decode_bug_entry(raw, entry_addr):
 
 
 def bug_table(k, mod):
-    """The module's ``__bug_table`` as BugEntry records, read from its memory."""
+    """The module's ``__bug_table`` as BugEntry records, read from its memory (a hobby
+    module has none)."""
     lm = mod.linked
-    if lm is None:
+    if lm is None or not hasattr(lm, "info"):
         return []
     idx = lm.info.find_sec("__bug_table")
     if not idx or idx not in lm.image.sections:
@@ -810,12 +1188,18 @@ def apply_returns(k, mod):
 
 # --------------------------------------------------------------------------- explain
 
-def explain_fault(k, report=None, context=6):
+def explain_fault(k, report=None, context=6, source_dirs=()):
     """For students, outside the kernel-exact output: what the last report was about, in
     terms of the module's own files. The faulting address as a section offset, the source
     line (from the .ko's DWARF line program for that section), the instructions around RIP
     as the kernel holds them (capstone), and the relocation behind each instruction there.
-    Returns text (empty when nothing faulted)."""
+    Returns text (empty when nothing faulted).
+
+    The source line's text is read only from a regular file under one of ``source_dirs``
+    (``--source-dir``) or beside the module (the directory of the file ``Kernel.insmod``
+    read it from): see :func:`find_source`. Nothing the module's debug info names is ever
+    opened as it stands (an absolute path, ``..``, ``/proc``, ``/dev``, ``/sys``); when the
+    text is not shown, the ``source:`` line says why."""
     report = report or k.faults.last_fault_report
     if report is None:
         return ""
@@ -829,16 +1213,18 @@ def explain_fault(k, report=None, context=6):
              if report.symbol else symbol(k, rip) or f"0x{rip:x}")
     out.append(f"  at:          {where}")
     mod = k.modules.find(report.module) if report.module else None
-    if mod is None or mod.linked is None:
+    if mod is None or mod.linked is None or getattr(mod.linked, "info", None) is None:
         return "\n".join(out) + "\n"
+    roots = source_roots(source_dirs, getattr(mod, "file", None))
     place = section_offset(mod.linked, rip)
     if place is not None:
         idx, name, off = place
         out.append(f"  section:     {name}+{off:#x} of {mod.name}.ko")
-        src = source_line(mod.linked, idx, off)
+        src = source_line(mod.linked, idx, off, roots)
         if src is not None:
-            path, line, text = src
-            out.append(f"  source:      {path}:{line}" + (f"    {text.strip()}" if text else ""))
+            shown = f"    {printable(src.text.strip())}" if src.text else \
+                f" (not shown: {src.note})" if src.note else ""
+            out.append(f"  source:      {printable(src.path)}:{src.line}{shown}")
     out.append("  code:")
     out += ["    " + line for line in disassemble_around(k, mod, rip, context, report.symbol)]
     frames = [a for a, r in report.frames if r and a != rip and module_of(k, a) is not None]
@@ -846,8 +1232,8 @@ def explain_fault(k, report=None, context=6):
         out.append("  called from:")
         for addr in frames[:8]:
             where = section_offset(mod.linked, addr - 1) if module_of(k, addr) is mod else None
-            src = source_line(mod.linked, where[0], where[2]) if where else None
-            at = f"  ({src[0]}:{src[1]})" if src else ""
+            src = source_line(mod.linked, where[0], where[2], read=False) if where else None
+            at = f"  ({printable(src.path)}:{src.line})" if src else ""
             out.append(f"    {backtrace_symbol(k, addr)}{at}")
         if len(frames) > 8:
             out.append(f"    ... {len(frames) - 8} more module frames")
@@ -862,81 +1248,6 @@ def section_offset(lm, addr):
         if start <= addr < start + size:
             return idx, lm.info.section(idx).name, addr - start
     return None
-
-
-def source_line(lm, sec_index, offset):
-    """(file, line, text) for ``offset`` in section ``sec_index`` of the module's object, from
-    its DWARF line programs; None without debug info. In a relocatable object every
-    sequence starts at its own section's offset 0: which section a sequence belongs to is
-    said by the R_X86_64_64 relocation of its DW_LNE_set_address (``.rela.debug_line``, in
-    order)."""
-    import io
-    from pathlib import Path
-
-    from elftools.elf.elffile import ELFFile
-    try:
-        elf = ELFFile(io.BytesIO(bytes(lm.info.elf.data)))
-        if not elf.has_dwarf_info():
-            return None
-        dwarf = elf.get_dwarf_info()
-    except Exception:
-        return None
-    owners = _set_address_sections(elf)
-    best, seq = None, 0
-    for cu in dwarf.iter_CUs():
-        program = dwarf.line_program_for_CU(cu)
-        if program is None:
-            continue
-        in_section, prev = False, None
-        for entry in program.get_entries():
-            if entry.command == 2 and entry.is_extended:      # DW_LNE_set_address
-                in_section = seq < len(owners) and owners[seq] == sec_index
-                seq += 1
-            state = entry.state
-            if state is None or not in_section:
-                continue
-            if prev is not None and prev.address <= offset < state.address:
-                best = (program, prev.file, prev.line)
-            prev = None if state.end_sequence else state
-    if best is None:
-        return None
-    program, file_index, line = best
-    path = _line_file(program, file_index)
-    text = None
-    root = Path(__file__).resolve().parent.parent
-    for candidate in (root / path, Path(path)):
-        try:
-            text = candidate.read_text(errors="replace").splitlines()[line - 1]
-            break
-        except (OSError, IndexError):
-            continue
-    return path, line, text
-
-
-def _set_address_sections(elf):
-    """The section of each DW_LNE_set_address, in order (their R_X86_64_64 relocations)."""
-    rel = elf.get_section_by_name(".rela.debug_line")
-    if rel is None:
-        return []
-    symtab = elf.get_section(rel["sh_link"])
-    rows = sorted((r["r_offset"], r["r_info_sym"]) for r in rel.iter_relocations()
-                  if r["r_info_type"] == 1)
-    return [symtab.get_symbol(sym)["st_shndx"] for _, sym in rows]
-
-
-def _line_file(program, index):
-    entries = program["file_entry"]
-    dirs = program["include_directory"]
-    if program["version"] < 5:
-        index -= 1            # DWARF 4 counts files from 1
-    if not 0 <= index < len(entries):
-        return "?"
-    entry = entries[index]
-    name = entry.name.decode("utf-8", "replace")
-    d = dirs[entry.dir_index - (1 if program["version"] < 5 and entry.dir_index else 0)] \
-        if entry.dir_index or program["version"] >= 5 else b""
-    d = d.decode("utf-8", "replace") if isinstance(d, bytes) else ""
-    return f"{d}/{name}" if d and not name.startswith("/") else name
 
 
 def disassemble_around(k, mod, rip, context=6, hit=None):
@@ -1051,11 +1362,13 @@ def _interrupt_point(k):
 
     hook = m.uc.hook_add(UC_HOOK_BLOCK, on_block)
     m.uc.ctl_flush_tb()     # blocks translated before the hook existed would not call it
+    running, k.faults.running = k.faults.running, None    # no WARN report from here
     try:
         m.uc.emu_start(m.pc, k.sentinel)
     except UcError:
         pass
     finally:
+        k.faults.running = running
         m.uc.hook_del(hook)
         m.uc.ctl_flush_tb()
     return m.pc
@@ -1124,7 +1437,20 @@ def _page_walk(m, addr):
     return f"PGD 2a14067 P4D 2a15067 PUD 2a17067 PMD 1ff31067 PTE {pte:x}"
 
 
+REGS_I386 = {"EAX": X.UC_X86_REG_EAX, "EBX": X.UC_X86_REG_EBX, "ECX": X.UC_X86_REG_ECX,
+             "EDX": X.UC_X86_REG_EDX, "ESI": X.UC_X86_REG_ESI, "EDI": X.UC_X86_REG_EDI,
+             "EBP": X.UC_X86_REG_EBP, "ESP": X.UC_X86_REG_ESP, "EFLAGS": X.UC_X86_REG_EFLAGS,
+             "CS": X.UC_X86_REG_CS, "DS": X.UC_X86_REG_DS, "ES": X.UC_X86_REG_ES,
+             "FS": X.UC_X86_REG_FS, "GS": X.UC_X86_REG_GS, "SS": X.UC_X86_REG_SS}
+
+
 def _regs(m, rip):
+    if m.bits == 32:    # the hobby kernel: only the i386 registers exist (no R8..R15)
+        regs = {n: m.reg(r) for n, r in REGS_I386.items()}
+        regs["EFLAGS"] |= 0x202
+        regs["RIP"] = regs["EIP"] = rip
+        regs["RSP"], regs["RBP"] = regs["ESP"], regs["EBP"]    # what the unwinder reads
+        return regs
     names = {"RAX": X.UC_X86_REG_RAX, "RBX": X.UC_X86_REG_RBX, "RCX": X.UC_X86_REG_RCX,
              "RDX": X.UC_X86_REG_RDX, "RSI": X.UC_X86_REG_RSI, "RDI": X.UC_X86_REG_RDI,
              "RBP": X.UC_X86_REG_RBP, "RSP": X.UC_X86_REG_RSP, "R08": X.UC_X86_REG_R8,
@@ -1164,5 +1490,6 @@ __all__ = ["Outcome", "Context", "FaultReport", "BugEntry", "run_guarded", "hand
            "page_fault_oops", "general_protection", "report_bug", "warn", "die", "panic",
            "soft_lockup", "dump_stack", "show_trace", "code_line", "module_of",
            "decode_bug_entry", "bug_table", "find_bug", "is_canonical", "explain_fault",
+           "source_line", "find_source", "SourceLine",
            "apply_returns",
            "LOGLEVEL_WARNING"]

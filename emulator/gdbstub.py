@@ -18,7 +18,12 @@ target description, ``swbreak``), ``?``, ``g``/``G``, ``p``/``P``, ``m``/``M``,
 ``Z0``/``z0`` (and ``Z1``/``z1``, treated alike), ``c``, ``s``, ``C``, ``S``,
 ``vCont?``/``vCont``, ``qAttached``, ``qC``, ``qfThreadInfo``/``qsThreadInfo``, ``H``,
 ``T``, ``k``, ``D``, ``vKill``, ``qSymbol``, and ``\\x03`` (interrupt) while running;
-anything else gets the empty reply (unsupported). Stops are ``T05`` (breakpoint, step),
+anything else gets the empty reply (unsupported). A packet that does not parse (a field
+that is not plain hex, one missing, a length that does not match its data, a number too
+large) is answered ``E01`` (``qXfer``: ``E00``, its "malformed") and changes nothing; ``m``
+and ``qXfer`` answer at most what fits in a packet (the protocol lets a stub return fewer
+bytes than asked); a packet longer than gdb ever sends is dropped, a bad checksum NAKed.
+Stops are ``T05`` (breakpoint, step),
 ``T02`` (interrupted) and ``S0b``/``S04``/``S08`` for faults (SIGSEGV, SIGILL, SIGFPE);
 after a fault, continuing produces the oops as without gdb.
 
@@ -29,6 +34,8 @@ per-CPU base); i386 (the hobby kernel) the same with the 32-bit names. The x87 r
 read as zeros: module code does not use them.
 """
 
+import collections
+import re
 import select
 import socket
 import sys
@@ -41,6 +48,27 @@ from .debugger import INTERRUPTED, SIGSEGV, SIGTRAP, Debugger
 LOCALHOST = "127.0.0.1"
 PACKET_SIZE = 0x4000
 THREAD_ID = 1
+# gdb keeps to the PacketSize it was told; anything longer is not gdb: dropped unread
+MAX_PACKET = 4 * PACKET_SIZE
+MAX_MEMORY_REPLY = (PACKET_SIZE - 8) // 2       # bytes of an m reply (two hex digits each)
+MAX_XFER_REPLY = (PACKET_SIZE - 8) // 2         # bytes of a qXfer chunk (escaping may double)
+LOG_SIZE, LOGGED = 1000, 256                   # packets kept in GdbStub.log, bytes of each
+MALFORMED = "E01"                               # the reply to a packet that does not parse
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
+class Malformed(ValueError):
+    """A packet whose fields do not parse: answered with :data:`MALFORMED`."""
+
+
+def parse_hex(text, bits=64):
+    """A hex field of a packet: digits only (no sign, no ``0x``, no ``_``), below 2**bits."""
+    if not _HEX.fullmatch(text) or len(text.lstrip("0")) > (bits + 3) // 4:
+        raise Malformed(text)
+    value = int(text, 16)
+    if value >> bits:
+        raise Malformed(text)
+    return value
 
 # (name, bits, unicorn register or None, gdb type, feature)
 _CORE64 = [(n, 64, getattr(X, f"UC_X86_REG_{n.upper()}"),
@@ -146,8 +174,10 @@ class GdbStub:
         self.noack = False
         self.waiting = False          # gdb sent c/s and waits for a stop reply
         self.stop = None
-        self.log = []                 # (direction, packet) for tests and curious students
+        # (direction, packet) for tests and curious students: the last LOG_SIZE, cut at LOGGED
+        self.log = collections.deque(maxlen=LOG_SIZE)
         self._buf = b""
+        self._skip_to_next = False
         self._last_sent = b""
         self._watch = None
         self._running = threading.Event()
@@ -247,64 +277,90 @@ class GdbStub:
     # ------------------------------------------------------------------ packets
 
     def _read_packet(self):
-        """The next packet's payload (bytes), or None when gdb has gone."""
+        """The next packet's payload (bytes), or None when gdb has gone. Bytes outside a
+        packet are acks (``+``), NAKs (``-``: the last reply again), interrupts or noise;
+        a packet longer than MAX_PACKET is dropped (NAKed) without being kept."""
         while True:
-            while self._buf and self._buf[:1] in (b"+", b"\x03"):
-                self._buf = self._buf[1:]
-            if self._buf[:1] == b"-":
-                self._buf = self._buf[1:]
-                self._raw_send(self._last_sent)
-                continue
             start = self._buf.find(b"$")
-            if start >= 0:
-                end = self._buf.find(b"#", start)
+            outside = self._buf if start < 0 else self._buf[:start]
+            if b"-" in outside:
+                self._raw_send(self._last_sent)
+            if outside:
+                self._buf = self._buf[len(outside):]
+            if self._buf:
+                end = self._buf.find(b"#")
+                if end < 0 and len(self._buf) > MAX_PACKET or end > MAX_PACKET:
+                    # not gdb's: dropped (through its checksum, or all that came of it so
+                    # far and the rest as it comes), and said so
+                    self._buf = self._buf[end + 3:] if end >= 0 else b""
+                    self._skip_to_next = end < 0
+                    if not self.noack:
+                        self._raw_send(b"-")
+                    continue
                 if end >= 0 and len(self._buf) >= end + 3:
-                    payload = self._buf[start + 1:end]
+                    payload = self._buf[1:end]
                     sent = self._buf[end + 1:end + 3]
                     self._buf = self._buf[end + 3:]
-                    ok = int(sent, 16) == checksum(payload) if _is_hex(sent) else False
+                    ok = _is_hex(sent) and int(sent, 16) == checksum(payload)
                     if not self.noack:
                         self._raw_send(b"+" if ok else b"-")
                     if ok:
-                        self.log.append(("<-", payload.decode("latin-1")))
+                        self.log.append(("<-", payload[:LOGGED].decode("latin-1")))
                         return payload
                     continue
-            elif self._buf and self._buf[:1] not in (b"+", b"-", b"\x03"):
-                self._buf = self._buf[1:]          # noise before a packet
-                continue
             try:
                 data = self.conn.recv(PACKET_SIZE)
             except OSError:
                 data = b""
             if not data:
                 return None
+            if self._skip_to_next:             # the rest of a dropped packet, up to its #
+                cut = data.find(b"#")
+                if cut < 0:
+                    continue
+                data, self._skip_to_next = data[cut + 3:], False
             self._buf += data
 
     def _send(self, payload):
         if isinstance(payload, str):
             payload = payload.encode("latin-1")
-        self.log.append(("->", payload.decode("latin-1")))
+        self.log.append(("->", payload[:LOGGED].decode("latin-1")))
         self._last_sent = b"$" + payload + b"#" + f"{checksum(payload):02x}".encode()
         self._raw_send(self._last_sent)
 
     def _raw_send(self, data):
-        if data:
-            self.conn.sendall(data)
+        if data and not self.closed:
+            try:
+                self.conn.sendall(data)
+            except OSError:            # gdb went away: the run goes on without it
+                self._close()
 
     def _serve(self):
         """Answer packets until one resumes execution; the debugger's command."""
         while True:
-            packet = self._read_packet()
+            packet = None if self.closed else self._read_packet()
             if packet is None:
                 self._close()
                 return "detach"
-            command, reply = self._handle(packet.decode("latin-1"))
+            command, reply = self._answer(packet.decode("latin-1"))
             if reply is not None:
                 self._send(reply)
+            if self.closed:
+                return "detach"
             if command == "noack":
                 self.noack = True
             elif command is not None:
                 return command
+
+    def _answer(self, p):
+        """:meth:`_handle`, with any packet that does not parse answered ``E01`` (the
+        stub stays where it is: nothing resumes, nothing is written)."""
+        try:
+            return self._handle(p)
+        except Exception:         # Malformed, and whatever a hostile packet finds beyond
+            if p.startswith("qXfer:"):
+                return None, "E00"      # qXfer's own "the request was malformed"
+            return None, MALFORMED
 
     def _handle(self, p):
         """``(debugger command or None, reply or None)`` for one packet."""
@@ -322,10 +378,12 @@ class GdbStub:
         if p.startswith("G"):
             return None, self._write_all_registers(p[1:])
         if p.startswith("p"):
-            return None, self._read_register(int(p[1:], 16))
+            return None, self._read_register(parse_hex(p[1:], 32))
         if p.startswith("P"):
-            n, _, value = p[1:].partition("=")
-            return None, self._write_register(int(n, 16), value)
+            n, eq, value = p[1:].partition("=")
+            if not eq or not _HEX.fullmatch(value) or len(value) % 2:
+                raise Malformed(p)
+            return None, self._write_register(parse_hex(n, 32), value)
         if p.startswith("m"):
             return None, self._read_memory(p[1:])
         if p.startswith("M"):
@@ -337,7 +395,8 @@ class GdbStub:
         if p == "vCont?":
             return None, "vCont;c;C;s;S"
         if p.startswith("vCont;"):
-            return self._vcont(p[6:]), None
+            command = self._vcont(p[6:])
+            return (command, None) if command else (None, MALFORMED)
         if p == "qAttached" or p.startswith("qAttached:"):
             return None, "1"
         if p == "qC":
@@ -377,15 +436,25 @@ class GdbStub:
         kind = p[0].lower()
         rest = p[1:]
         if p[0] in "CS":
-            rest = rest.partition(";")[2]
+            sig, _, rest = rest.partition(";")
+            parse_hex(sig, 8)
         if rest:
-            self.kernel.machine.set_reg(self.kernel.machine.IP, int(rest, 16))
+            pc = parse_hex(rest, self.bits)
+            self.kernel.machine.set_reg(self.kernel.machine.IP, pc)
         self.waiting = True
         return "step" if kind == "s" else "cont"
 
     def _vcont(self, actions):
+        """The debugger command of a ``vCont`` packet, or None when an action is not one
+        of c, C sig, s, S sig (the packet is then refused, nothing resumes)."""
+        parsed = []
         for action in actions.split(";"):
             what, _, thread = action.partition(":")
+            if what not in ("c", "s") and not (what[:1] in ("C", "S") and len(what) > 1
+                                                and _HEX.fullmatch(what[1:])):
+                return None
+            parsed.append((what, thread))
+        for what, thread in parsed:
             if thread and thread not in ("-1", f"{THREAD_ID:x}", f"{THREAD_ID:02x}", "p1.1"):
                 continue
             if what[:1] in ("s", "S"):
@@ -419,9 +488,12 @@ class GdbStub:
             return "E45"
         name, bits, reg, _, _ = self.registers[n]
         try:
-            value = int.from_bytes(bytes.fromhex(hexvalue), "little")
+            raw = bytes.fromhex(hexvalue)
         except ValueError:
             return "E16"
+        if not raw or len(raw) > bits // 8:
+            return MALFORMED
+        value = int.from_bytes(raw, "little")
         if reg is not None and name not in ("cs", "ss", "ds", "es", "fs", "gs"):
             self.kernel.machine.uc.reg_write(reg, value)   # segment selectors stay as they are
         return "OK"
@@ -445,10 +517,10 @@ class GdbStub:
     # ------------------------------------------------------------------ memory
 
     def _read_memory(self, args):
-        try:
-            addr, length = (int(x, 16) for x in args.split(","))
-        except ValueError:
-            return "E16"
+        """``m addr,length``: at most MAX_MEMORY_REPLY bytes (gdb asks again for the rest,
+        as the protocol lets a stub answer with fewer bytes than asked)."""
+        addr, length = _address_length(args)
+        length = min(length, MAX_MEMORY_REPLY)
         m = self.kernel.machine
         out = bytearray()
         while len(out) < length:
@@ -461,21 +533,21 @@ class GdbStub:
         return out.hex() if out else "E14"
 
     def _write_memory(self, args):
-        where, _, hexdata = args.partition(":")
+        where, colon, hexdata = args.partition(":")
+        addr, length = _address_length(where)
+        if not colon or len(hexdata) != 2 * length or (hexdata and not _HEX.fullmatch(hexdata)):
+            raise Malformed(args)
         try:
-            addr, length = (int(x, 16) for x in where.split(","))
-            data = bytes.fromhex(hexdata)[:length]
-            self.kernel.machine.write(addr, data)
+            self.kernel.machine.write(addr, bytes.fromhex(hexdata))
         except Exception:
             return "E14"
         return "OK"
 
     def _breakpoint(self, p):
+        if p[2:3] != ",":
+            raise Malformed(p)
         fields = p[3:].split(";")[0].split(",")
-        try:
-            addr = int(fields[0], 16)
-        except ValueError:
-            return "E16"
+        addr = parse_hex(fields[0], self.bits)
         if p[0] == "Z":
             self.debugger.break_at(addr)
         else:
@@ -486,18 +558,23 @@ class GdbStub:
         annex, _, span = p[len("qXfer:features:read:"):].rpartition(":")
         if annex != "target.xml":
             return "E00"
-        offset, length = (int(x, 16) for x in span.split(","))
+        offset, length = _address_length(span)
+        length = min(length, MAX_XFER_REPLY)
         data = target_xml(self.bits).encode()
         chunk = data[offset:offset + length]
         return (b"l" if offset + length >= len(data) else b"m") + escape(chunk)
 
 
 def _is_hex(raw):
-    try:
-        int(raw, 16)
-        return True
-    except ValueError:
-        return False
+    return re.fullmatch(rb"[0-9a-fA-F]{2}", raw) is not None
+
+
+def _address_length(text):
+    """``addr,length`` (``m``, ``M``, ``qXfer``'s ``offset,length``), both strict hex."""
+    addr, comma, length = text.partition(",")
+    if not comma:
+        raise Malformed(text)
+    return parse_hex(addr), parse_hex(length)
 
 
 __all__ = ["GdbStub", "target_xml", "gdb_registers", "add_symbol_file_command", "LOCALHOST",

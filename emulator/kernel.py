@@ -9,7 +9,13 @@
 
 ``init_module``/``finit_module``/``delete_module`` behave as the syscalls: they return 0 or
 ``-errno``, write what the real kernel writes to the log, and leave the kernel usable
-whatever the module did.
+whatever the module did. After a panic the kernel is dead: those calls return a ``Result``
+whose ``signal`` is ``"panic"`` and do nothing, and ``call`` raises ``KernelPanic``.
+
+``close()`` (or ``with Kernel() as k:``) gives the CPU's memory back at once; the log can
+still be read, anything that would run or touch memory raises ``KernelClosed``. Guest memory
+is capped (``max_memory``, 512 MiB by default): going over it raises
+``MemoryLimitExceeded``, logs a ``kmodsim:`` line, and the kernel stops there for good.
 
 The kernel is a set of subsystems, each a named object that keeps its own state, created
 here in dependency order (the way ``start_kernel`` brings them up):
@@ -32,6 +38,8 @@ here in dependency order (the way ``start_kernel`` brings them up):
 ``devices``,
 ``procfs``
 ``faults``         :class:`~emulator.faults.FaultState`: oopses, panics, lockups
+``budget``         :class:`~emulator.budget.Budget`: what the current syscall may still
+                   spend (instructions, wall clock), :meth:`Kernel.budgeted`
 ``vfs``            :class:`~emulator.vfs.Vfs`: the guest's files (initramfs, tmpfs)
 ``loader``         :class:`~emulator.modules.ModuleLoader`: load, init, unload
 =================  =====================================================================
@@ -43,19 +51,20 @@ The load steps (:mod:`linker.load`) see the kernel through :class:`LinkKernel`'s
 """
 
 import errno
-
-from unicorn import x86_const
+from contextlib import contextmanager
 
 from linker.errors import KmodError
 from linker.load.linkkernel import LinkKernel
+from linker.loglevels import LOGLEVEL_ERR
 from linker.profiles import DEFAULT_PROFILE, load_profile
 
 from . import faults, kallsyms
+from .budget import CALL_COST, Budget, BudgetExhausted, wall_clock_limit
 from .clock import Clock
 from .drivers import CharDevices, DeviceModel, MiscDevices, ProcEntries
-from .errors import KernelPanic
+from .errors import KernelClosed, KernelPanic, MemoryLimitExceeded
 from .faults import FaultState
-from .heap import Heap
+from .heap import Heap, VmallocArea
 from .kapi.kernel_params import ParamHeap
 from .kapi.registry import HANDLED, KapiTable
 from .logbuf import LogBuffer
@@ -65,32 +74,43 @@ from .memmap import (GS_BASE, HEAP_BASE, HEAP_SIZE, HOBBY_HEAP_BASE, HOBBY_HEAP_
                      RETURN_TRAMPOLINE, STACK_CANARY, STACK_CANARY_OFFSET, STACK_TOP,
                      THREAD_SIZE, VMALLOC_BASE, VMALLOC_SIZE)
 from .modules import O_NONBLOCK, ModuleLoader, Result
-from .slab import Slab
+from .slab import ModuleAlloc, Slab
 from .tasks import Tasks
 from .vfs import Vfs
 
-__all__ = ["Kernel", "KernelPanic", "Result"]
+__all__ = ["Kernel", "KernelPanic", "KernelClosed", "MemoryLimitExceeded", "Result"]
+
+DEFAULT_MAX_MEMORY = 512 << 20     # guest memory a kernel may back (Machine.committed)
 
 
 class Kernel(LinkKernel):
     """A booted simulated kernel."""
 
-    def __init__(self, profile=DEFAULT_PROFILE, *, console_loglevel=3, timeout_s=10.0,
-                 max_insns=0, boot_ns=1_800_000_000, stub_policy="record"):
+    def __init__(self, profile=DEFAULT_PROFILE, *, console_loglevel=3, timeout_s=None,
+                 max_insns=0, boot_ns=1_800_000_000, stub_policy="record",
+                 max_memory=DEFAULT_MAX_MEMORY):
         profile = load_profile(profile) if isinstance(profile, str) else profile
         if not profile.runnable:
             raise KmodError(f"profile {profile.name} cannot run modules: "
                             f"{profile.not_runnable_reason}", errno.ENOEXEC)
         self.time = Clock(boot_ns, on_tick=self._publish_jiffies)
         super().__init__(profile, log=LogBuffer(self.time, console_loglevel))
-        self.timeout_us = int(timeout_s * 1e6)     # each run of module code: wall clock
-        self.max_insns = max_insns                 # and instructions (0: no limit)
-        self.machine = Machine(profile.elf_class)
+        # each syscall's budget (emulator.budget): wall clock (None: 10 s, or only a backstop
+        # with max_insns) and instructions (0: no limit); the current one is self.budget
+        self.timeout_s = wall_clock_limit(timeout_s, max_insns)
+        self.timeout_us = int(self.timeout_s * 1e6)   # per run, when a debugger drives it
+        self.max_insns = max_insns
+        self.budget = Budget(max_insns, self.timeout_s)
+        self._in_syscall = False
+        self.machine = Machine(profile.elf_class, max_memory=max_memory,
+                               on_limit=self._over_limit)
+        if profile.kind == "linux" and self.module_area is not None:
+            self.module_area = ModuleAlloc(self.module_area, self)
         self.kapi = KapiTable(profile, stub_policy)
         self.debugger = None         # set by emulator.debugger / the GDB stub to drive runs
         self.sentinel = 0            # where the module function being run returns to
         heap, vheap = self._map_kernel()
-        self.slab = Slab(heap, vheap, self.log)
+        self.slab = Slab(heap, vheap, self.log, self)
         self.tasks = Tasks(self.machine, profile, self.slab, self._percpu_write)
         self.params = ParamHeap(self.slab)
         self.chrdev = CharDevices()
@@ -100,6 +120,9 @@ class Kernel(LinkKernel):
         self.faults = FaultState()
         self.vfs = Vfs()
         self.loader = ModuleLoader(self)
+        faults.hook_warnings(self)     # a WARN is reported and resumed inside the run
+        self.tasks.on_list_bug = lambda task, problem, path: faults.release_task_bug(
+            self, task, problem, path)
         self.tasks.boot(self.export_addr("init_task"))
         self.time.tick()
 
@@ -122,9 +145,9 @@ class Kernel(LinkKernel):
         m.hook_kernel_text(img.start, text_end, self.on_kernel_code)
         m.map_return_trampoline(RETURN_TRAMPOLINE)
         m.map(GS_BASE, PERCPU_SIZE, PROT_READ | PROT_WRITE, "per-CPU area (CPU 0)")
-        m.set_reg(x86_const.UC_X86_REG_GS_BASE, GS_BASE)
+        m.set_gs_base(GS_BASE)
         heap = Heap(m, HEAP_BASE, HEAP_SIZE, "kmalloc heap (direct map)")
-        vheap = Heap(m, VMALLOC_BASE, VMALLOC_SIZE, "vmalloc area")
+        vheap = VmallocArea(m, VMALLOC_BASE, VMALLOC_SIZE)
         m.map(STACK_TOP - THREAD_SIZE, THREAD_SIZE, PROT_READ | PROT_WRITE,
               "kernel stack of the current task")
         self._percpu_write("this_cpu_off", 8, GS_BASE)
@@ -151,21 +174,109 @@ class Kernel(LinkKernel):
 
     def init_module(self, image, args="", flags=0, name=None, syscall="finit_module"):
         """The ``finit_module``/``init_module`` syscall: 0 or ``-errno`` (as ``Result``)."""
-        return self.loader.init_module(image, args, flags, name, syscall)
+        with self._syscall() as dead:
+            return dead or self.budgeted(self.loader.init_module, image, args, flags, name,
+                                         syscall)
 
     finit_module = init_module
 
     def delete_module(self, name, flags=O_NONBLOCK):
         """The ``delete_module`` syscall."""
-        return self.loader.delete_module(name, flags)
+        with self._syscall() as dead:
+            return dead or self.budgeted(self.loader.delete_module, name, flags)
 
     def insmod(self, path, args=""):
         """Load a module file as ``insmod`` would: a process named insmod makes the call."""
-        return self.loader.insmod(path, args)
+        with self._syscall() as dead:
+            return dead or self.budgeted(self.loader.insmod, path, args)
 
     def rmmod(self, name, flags=O_NONBLOCK):
         """Unload as ``rmmod`` would: a process named rmmod makes the call."""
-        return self.loader.rmmod(name, flags)
+        with self._syscall() as dead:
+            return dead or self.budgeted(self.loader.rmmod, name, flags)
+
+    @contextmanager
+    def _syscall(self):
+        """Around each syscall: a closed kernel refuses (KernelClosed); a dead one (panic)
+        does nothing and gives what the panicking call gave, ``Result(0, "panic")``; one
+        that went over its memory limit raises it again. Going over it during the call
+        is logged as a ``kmodsim:`` line (``_over_limit``)."""
+        self._check_open()
+        if self.faults.panicked is not None:
+            yield Result(0, signal="panic", message=self.faults.panicked)
+            return
+        yield None
+        if self.machine.over_limit is not None:     # swallowed on the way (a kernel function)
+            raise self.machine.over_limit
+
+    def budgeted(self, fn, *args):
+        """Run ``fn(*args)`` as one syscall, under one fresh budget (emulator.budget) that
+        its loader steps, kernel functions and module code all spend. When the kernel's own
+        Python (the loader) overruns it, the watchdog's report ends the syscall and its
+        process is killed (``Result.signal``); module code that overruns it ends in
+        emulator.faults' soft-lockup report. Nested calls share the outer budget."""
+        if self._in_syscall:
+            return fn(*args)
+        self._in_syscall = True
+        wall = None if self.debugger is not None else self.timeout_s  # a person is stepping
+        budget = self.budget = Budget(self.max_insns, wall)
+        before = (list(self.modules), list(self.module_area.areas) if self.module_area else None)
+        try:
+            try:
+                budget.arm()
+                return fn(*args)
+            finally:
+                budget.disarm()
+        except BudgetExhausted as exc:
+            budget.disarm()
+            return self._overrun(exc.reason, before)
+        except KernelPanic:         # the kernel died on the way (a corrupt task list)
+            return Result(0, signal="panic", message=self.faults.panicked)
+        finally:
+            self._in_syscall = False
+
+    def _overrun(self, reason, before):
+        """The loader (or other kernel Python) ran out of the syscall's budget: the
+        watchdog's report, then the process dies; a module it was loading goes away."""
+        modules, areas = before
+        for mod in [m for m in self.modules if m not in modules]:
+            try:
+                self.loader._free_module(mod)
+            except Exception:          # half-made: whatever is left goes with the areas
+                if mod in self.modules:
+                    self.modules.remove(mod)
+        if areas is not None:
+            self.module_area.areas = areas
+        return Result(0, signal=faults.kernel_lockup(self, reason))
+
+    def _check_open(self):
+        if self.machine.closed:
+            raise KernelClosed("this kernel was closed (Kernel.close()): it cannot run or "
+                               "load anything any more")
+        if self.machine.over_limit is not None:
+            raise self.machine.over_limit
+
+    def _over_limit(self, exc):
+        """The machine went over its memory limit: say so in the log, where the run ends."""
+        self.log.printk(LOGLEVEL_ERR, f"kmodsim: {exc}")
+
+    # ------------------------------------------------------------------------ resources
+
+    def close(self):
+        """Give the CPU's memory (guest memory, Unicorn's translation buffer) back now.
+        Idempotent; the log stays readable, running or loading anything raises
+        ``KernelClosed``."""
+        self.machine.close()
+
+    @property
+    def closed(self):
+        return self.machine.closed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     # ------------------------------------------------------------------------ what it shows
 
@@ -203,9 +314,13 @@ class Kernel(LinkKernel):
             return
         handler = self.kapi.handler_at(addr)
         try:
+            self.budget.charge(CALL_COST)
             result = handler(self, m)
         except KernelPanic:
             raise
+        except BudgetExhausted as exc:   # the syscall's budget ran out in the kernel
+            m.stop(exc.reason)
+            return
         except Exception as exc:  # a fault inside the kernel function, or a kmodsim bug
             fault_addr = getattr(exc, "addr", None)    # MemoryFault and HeapError carry one
             self.faults.kernel_fault = (addr, exc)
@@ -217,10 +332,15 @@ class Kernel(LinkKernel):
         m.return_from_call(result)
 
     def call(self, func, args=(), sentinel=None):
-        """Run the module function at ``func`` with ``args``; its return value (an int)."""
+        """Run the module function at ``func`` with ``args``; its return value (an int).
+        The CPU state is the kernel's on every entry (Machine.reset_entry_state)."""
+        self._check_open()
+        if self.faults.panicked is not None:
+            raise KernelPanic(self.faults.panicked)
         m = self.machine
         self.sentinel = sentinel if sentinel is not None else self._default_sentinel()
         sp = STACK_TOP - 0x100 if self.profile.kind == "linux" else HOBBY_STACK_TOP - 0x40
+        m.reset_entry_state()
         m.set_reg(m.SP, sp)
         if m.bits == 64:
             for reg, value in zip(m.ARGS, args):
@@ -235,10 +355,31 @@ class Kernel(LinkKernel):
             # or the CPU stopped for good (fault, timeout), leaving m.stop_reason set
             self.debugger.run_call(self, func, self.sentinel)
         else:
-            m.run(func, self.sentinel, timeout_us=self.timeout_us, count=self.max_insns)
-        if m.pc == self.sentinel and m.stop_reason is None:
+            if not self._in_syscall:    # called on its own (a notebook): a budget of its own
+                self.budget = Budget(self.max_insns, self.timeout_s)
+            self.run_budgeted(func)
+        if m.pc == self.sentinel and m.stop_reason in (None, "timeout", "budget"):
             m.stop_reason = "returned"   # Unicorn stopped at `until` before the hook ran
         return m.reg(m.RET)
+
+    def run_budgeted(self, pc):
+        """Run module code from ``pc`` until it returns to the sentinel, on what is left of
+        the syscall's budget: Unicorn's count and a timer; a run that uses its whole count
+        spends the budget (``m.stop_reason`` "budget")."""
+        m, budget = self.machine, self.budget
+        over = budget.over()
+        if over is not None:            # nothing left: the CPU does not start
+            m.set_reg(m.IP, pc)
+            m.stop_reason = over
+            return
+        count = budget.run_count()
+        with budget.suspended():
+            m.run(pc, self.sentinel, timeout_us=budget.remaining_us(), count=count)
+        if m.stop_reason is None and count and m.pc != self.sentinel:
+            budget.run_used_all(count)  # Unicorn stops silently when its count runs out
+            m.stop_reason = "budget"
+        elif m.stop_reason == "timeout":
+            budget.exhausted = budget.exhausted or "timeout"
 
     def _default_sentinel(self):
         # init returns into do_one_initcall, as the real call trace shows

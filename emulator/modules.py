@@ -9,8 +9,10 @@ forced). ``proc_modules`` prints /proc/modules as 6.1's ``m_show``.
 
 import errno
 import os
+import stat
 from dataclasses import dataclass
 
+from linker.bits import sign_extend
 from linker.errors import KmodError
 from linker.load.hobby import link_hobby
 from linker.loglevels import LOGLEVEL_ERR, LOGLEVEL_WARNING
@@ -22,6 +24,7 @@ from .kapi import kernel_params
 from .machine import PROT_EXEC, PROT_READ, PROT_WRITE, MemoryFault
 
 O_NONBLOCK, O_TRUNC = 0o4000, 0o1000
+SHT_RELA, SHT_NOBITS, SHT_REL = 4, 8, 9
 NOP5 = bytes.fromhex("0f1f440000")  # x86's ideal 5-byte NOP, what ftrace writes over __fentry__ calls
 
 
@@ -88,11 +91,27 @@ class ModuleLoader:
     finit_module = init_module
 
     def insmod(self, path, args=""):
-        """Load a module file as ``insmod`` would: a process named insmod makes the call."""
-        with open(path, "rb") as fh:
+        """Load a module file as ``insmod`` would: a process named insmod makes the call.
+        The module keeps the file's absolute path as ``mod.file``: ``explain_fault`` shows
+        source only from files beside it (or under a ``--source-dir``). A file that is not
+        a regular one is OSError EISDIR or EINVAL (kernel_read_file's test), never opened
+        blocking nor read without end (a FIFO, /dev/zero)."""
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            err = errno.EISDIR if stat.S_ISDIR(mode) else errno.EINVAL
+            raise OSError(err, os.strerror(err), path)
+        with open(fd, "rb") as fh:
             data = fh.read()
-        with self.k.tasks.process("insmod"):
-            return self.init_module(data, args, name=os.path.basename(path).split(".")[0])
+        known = {id(m) for m in self.k.modules}
+        try:
+            with self.k.tasks.process("insmod"):
+                return self.init_module(data, args, name=os.path.basename(path).split(".")[0])
+        finally:
+            for mod in self.k.modules:
+                if id(mod) not in known:
+                    mod.file = os.path.abspath(path)
 
     def _init_hobby(self, image, name):
         """Seed 004's kernel: link (sectioned), map, call ``init`` with cdecl; no states."""
@@ -105,7 +124,7 @@ class ModuleLoader:
         self.k.modules.add(mod)
         self.k.machine.map(lm.image.core_addr, lm.layout.core_size,
                            PROT_READ | PROT_WRITE | PROT_EXEC, f"{name} module")
-        self.k.machine.write(lm.image.core_addr, bytes(lm.image.core))
+        self.k.machine.write_image(lm.image.core_addr, lm.image.core)
         for sym, hit in lm.symbols.resolved.items():
             self.k.kapi.names.setdefault(hit.value, sym)
         if mod.init_addr:
@@ -159,7 +178,8 @@ class ModuleLoader:
         for lo, hi, perms, what in core:
             if hi > lo:
                 m.map(img.core_addr + lo, hi - lo, perms, f"{name} core {what}")
-        m.write(img.core_addr, bytes(img.core))
+        zero = _zero_spans(lm)     # a big .bss stays unbacked until touched
+        m.write_image(img.core_addr, img.core, zero.get("core", ()))
         if lay.init_size:
             init = [(0, lay.init_text_size, PROT_READ | PROT_EXEC, "init text"),
                     (lay.init_text_size, lay.init_ro_size, PROT_READ, "init rodata"),
@@ -167,7 +187,7 @@ class ModuleLoader:
             for lo, hi, perms, what in init:
                 if hi > lo:
                     m.map(img.init_addr + lo, hi - lo, perms, f"{name} {what}")
-            m.write(img.init_addr, bytes(img.init))
+            m.write_image(img.init_addr, img.init, zero.get("init", ()))
         self._ftrace_nop(mod)
         faults.apply_returns(self.k, mod)     # module_finalize: return thunks patched out
         for rname, res in lm.symbols.resolved.items():
@@ -198,7 +218,7 @@ class ModuleLoader:
             outcome = faults.run_guarded(self.k, mod, mod.init_addr, "init")
             if outcome.signal is not None:
                 return Result(0, signal=outcome.signal)
-            ret = _signed(outcome.value, 32)
+            ret = sign_extend(outcome.value, 32)
         if ret < 0:
             mod.state = "GOING"
             mod.refcnt -= 1
@@ -340,6 +360,19 @@ class ModuleLoader:
 # rules (emulator.kapi.kernel_params) with the emulated memory, the kernel's one parameter
 # heap and the log
 
+def _zero_spans(lm):
+    """``{alloc: [(offset, size)]}``: the NOBITS sections of a module's image, which hold
+    zeros (move_module zeroes the memory and copies nothing in; unless a relocation section
+    patches one)."""
+    sections = lm.info.elf.sections
+    patched = {s.sh_info for s in sections[1:] if s.sh_type in (SHT_REL, SHT_RELA)}
+    spans = {}
+    for idx, p in lm.layout.placements.items():
+        if sections[idx].sh_type == SHT_NOBITS and idx not in patched:
+            spans.setdefault(p.alloc, []).append((p.offset, p.size))
+    return spans
+
+
 def module_params(k, mod):
     idx = mod.linked.info.find_sec("__param")
     if not idx:
@@ -381,7 +414,7 @@ class EmulatedOps:
             buf = k.slab.kmalloc(len(val) + 1)
             k.machine.write(buf, bytes(val) + b"\0")
         try:
-            return _signed32(k.call(fn, (buf, param.kp_addr)))
+            return sign_extend(k.call(fn, (buf, param.kp_addr)), 32)
         finally:
             if buf:
                 k.slab.kfree(buf)
@@ -392,15 +425,10 @@ class EmulatedOps:
             return -errno.EINVAL
         buf = k.slab.kmalloc(4096, 0x100)
         try:
-            n = _signed32(k.call(fn, (buf, param.kp_addr)))
+            n = sign_extend(k.call(fn, (buf, param.kp_addr)), 32)
             return n if n < 0 else k.machine.read(buf, min(n, 4096))
         finally:
             k.slab.kfree(buf)
-
-
-def _signed32(v):
-    v &= 0xFFFFFFFF
-    return v - (1 << 32) if v >> 31 else v
 
 
 def module_free_params(k, mod):
@@ -415,9 +443,4 @@ def linux_parts(mod):
     if isinstance(lm, LinkedModule):
         return lm.info, lm.image
     return None, None
-
-
-def _signed(value, bits):
-    value &= (1 << bits) - 1
-    return value - (1 << bits) if value >> (bits - 1) else value
 

@@ -16,13 +16,13 @@ import posixpath
 from dataclasses import dataclass
 
 from .errors import KernelPanic
+from .logbuf import LOG_BUF_LEN          # CONFIG_LOG_BUF_SHIFT=17 on Debian: 128 KiB
 from .modules import linux_parts
 from .shell import TaskKilled
 from .vfs import KERNEL_MOUNTS, Stat, is_kernel_path
 
 SYSLOG_ACTION_READ_ALL, SYSLOG_ACTION_READ_CLEAR, SYSLOG_ACTION_CLEAR = 3, 4, 5
 SYSLOG_ACTION_CONSOLE_LEVEL, SYSLOG_ACTION_SIZE_BUFFER = 8, 10
-LOG_BUF_LEN = 1 << 18  # CONFIG_LOG_BUF_SHIFT=18 on Debian
 O_ACCMODE, O_WRONLY, O_RDWR, O_APPEND = 3, 1, 2, 0o2000
 SEEK_SET, SEEK_CUR, SEEK_END = 0, 1, 2
 
@@ -247,7 +247,7 @@ class KernelSystem(FileSyscalls):
         if len(rest) == 1 and rest[0] in entries:
             entry = entries[rest[0]]
             def read():
-                data = proc_show(k, entry)
+                data = k.budgeted(proc_show, k, entry)    # the read syscall's budget
                 if data is not None and not isinstance(data, bytes):   # show oopsed
                     self._check(data)
                 return data or b""
@@ -427,15 +427,11 @@ class KernelSystem(FileSyscalls):
     def syslog(self, action, length=0):
         k = self.k
         if action in (SYSLOG_ACTION_READ_ALL, SYSLOG_ACTION_READ_CLEAR):
-            from .logbuf import format_record
-            out = []
-            for rec in k.log[self.clear_index:]:
-                prefix = f"<{rec.facility << 3 | rec.level}>"
-                out.append("\n".join(prefix + line for line in format_record(rec).split("\n")) + "\n")
-            data = "".join(out).encode("latin-1")
+            # the newest records that fit whole (syslog_print_all), from the clear index on
+            data = k.log.syslog_text(self.clear_index, length or LOG_BUF_LEN).encode("latin-1")
             if action == SYSLOG_ACTION_READ_CLEAR:
                 self.clear_index = len(k.log)
-            return data[-length:] if length else data
+            return data
         if action == SYSLOG_ACTION_CLEAR:
             self.clear_index = len(k.log)
             return 0
@@ -464,7 +460,11 @@ class KernelSystem(FileSyscalls):
     def reap(self, pid):
         task = self.task_by_pid.pop(pid, None)
         if task is not None:
+            if self.k.tasks.shell is not None:
+                self.k.tasks.set_current(self.k.tasks.shell)    # the shell waits and reaps
             self.k.tasks.reap(task)
+            if self.k.panicked is not None:     # the reaper died holding tasklist_lock
+                raise KernelPanic(self.k.panicked)
 
 
 def _char_nodes(k):

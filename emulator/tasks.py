@@ -4,12 +4,20 @@ At boot the list holds init_task (swapper/0) and the tasks realkernel's guest ru
 its scenario starts (recorded in ``emulator/data/guest_tasks.txt``), so a module walking
 the task list sees what it sees on the reference machine; the scenario's shell is pid 83.
 Each insmod or rmmod is a short-lived process that is ``current`` while its syscall runs.
+
+A module can write anything into a ``task_struct``: the list operations check what they
+follow as the kernel's CONFIG_DEBUG_LIST does (emulator.kapi.core's list checks) and never
+fail in Python. A corrupt list found when a task is reaped or forked takes the kernel down
+as on the reference machine: ``on_list_bug(task, problem, path)`` reports it
+(emulator.faults.release_task_bug) and the kernel is dead from then on (KernelPanic).
 """
 
 import contextlib
 from dataclasses import dataclass
 
+from .errors import KernelPanic
 from .guestdata import guest_tasks
+from .machine import MemoryFault
 
 SHELL_PID = 83
 
@@ -33,6 +41,7 @@ class Tasks:
         self.init_task: Task | None = None
         self.current: Task | None = None
         self.shell: Task | None = None
+        self.on_list_bug = None     # (task, (line, message) or MemoryFault, "wait4"/"clone")
 
     def boot(self, init_task_addr):
         """init_task, the guest's tasks, then the scenario's shell (current from then on)."""
@@ -67,32 +76,64 @@ class Tasks:
         return self.next_pid
 
     def spawn(self, comm):
-        """A new process (as the shell forks insmod/rmmod); it becomes ``current``."""
+        """A new process (as the shell forks insmod/rmmod); it becomes ``current``. A task
+        list that fork's check finds corrupt kills the forking task and the kernel with it:
+        KernelPanic."""
         task = self.make(self.new_pid(), comm)
-        self._list_add_tail(task)
+        problem = self._list_add_tail(task)
+        if problem is not None:
+            if self.on_list_bug is not None:
+                self.on_list_bug(self.current, problem, "clone")
+            raise KernelPanic(f"the task list is corrupt: fork of {comm} failed")
         self.all.append(task)
         self.set_current(task)
         return task
 
     def reap(self, task):
-        if task in self.all and task is not self.init_task:
-            m, off = self.machine, self.profile.offsetof("task_struct", "tasks")
-            node = task.addr + off
-            nxt, prev = m.read_ptr(node), m.read_ptr(node + 8)
-            m.write_ptr(prev, nxt)
-            m.write_ptr(nxt + 8, prev)
-            self.all.remove(task)
-            self.slab.heap.free(task.addr)
+        """release_task: the task leaves the list (``list_del_rcu``, checked) and its
+        task_struct is freed. A corrupt node is the kernel's BUG in the reaper (current),
+        and the task_struct stays where it is."""
+        if task not in self.all or task is self.init_task:
+            return
+        self.all.remove(task)
+        if not self.linux:
+            return
+        from .kapi.core import list_del_problem
+        m, off = self.machine, self.profile.offsetof("task_struct", "tasks")
+        node = task.addr + off
+        try:
+            problem = list_del_problem(m, node)
+            if problem is None:
+                nxt, prev = m.read_ptr(node), m.read_ptr(node + 8)
+                m.write_ptr(prev, nxt)
+                m.write_ptr(nxt + 8, prev)
+        except MemoryFault as exc:
+            problem = exc
+        if problem is not None:
+            if self.on_list_bug is not None:
+                self.on_list_bug(self.current, problem, "wait4")
+            return
+        self.slab.heap.free(task.addr)
 
     def _list_add_tail(self, task):
+        """list_add_tail_rcu(&p->tasks, &init_task.tasks), checked as __list_add_valid
+        checks it: None, or the problem found (the task is not added)."""
+        from .kapi.core import list_add_problem
         m, off = self.machine, self.profile.offsetof("task_struct", "tasks")
         head = self.init_task.addr + off
         node = task.addr + off
-        prev = m.read_ptr(head + 8)
-        m.write_ptr(node, head)
-        m.write_ptr(node + 8, prev)
-        m.write_ptr(prev, node)
-        m.write_ptr(head + 8, node)
+        try:
+            prev = m.read_ptr(head + 8)
+            problem = list_add_problem(m, node, prev, head)
+            if problem is not None:
+                return problem
+            m.write_ptr(node, head)
+            m.write_ptr(node + 8, prev)
+            m.write_ptr(prev, node)
+            m.write_ptr(head + 8, node)
+        except MemoryFault as exc:
+            return exc
+        return None
 
     def set_current(self, task):
         self.current = task
@@ -110,8 +151,8 @@ class Tasks:
         try:
             yield task
         finally:
+            self.set_current(parent)        # the parent waits for it and reaps it
             self.reap(task)
-            self.set_current(parent)
 
     def by_pid(self, pid):
         return next((t for t in self.all if t.pid == pid), None)

@@ -23,6 +23,8 @@ kernel's own (vmlinux) ORC data: a walk ends where it returns into the kernel.
 import struct
 from dataclasses import dataclass, field
 
+from linker.bits import MASK64
+
 # ORC_REG_* (orc_types.h)
 ORC_REG_UNDEFINED = 0
 ORC_REG_PREV_SP = 1
@@ -42,7 +44,6 @@ UNWIND_HINT_TYPE_REGS_PARTIAL = 2
 
 ORC_ENTRY_SIZE = 6
 WORD = 8
-MASK64 = (1 << 64) - 1
 
 # pt_regs offsets (arch/x86/include/asm/ptrace.h) the unwinder reads from a REGS frame
 PT_REGS_IP, PT_REGS_SP = 16 * WORD, 19 * WORD

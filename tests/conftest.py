@@ -25,6 +25,26 @@ def golden_modules():
     return sorted(GOLDEN.glob("*/*.ko")) if GOLDEN.is_dir() else []
 
 
+@pytest.fixture(autouse=True)
+def _close_kernels(monkeypatch):
+    """Every Kernel a test makes is closed when the test ends (Kernel.close(): Unicorn's
+    memory goes back at once, not when the garbage collector runs). A kernel a module- or
+    session-scoped fixture made is set up before this fixture and lives on."""
+    from emulator.kernel import Kernel
+    made = []
+
+    def new_and_track(cls, *args, **kwargs):     # __init__ stays as it is (tests patch it)
+        k = object.__new__(cls)
+        made.append(k)
+        return k
+
+    monkeypatch.setattr(Kernel, "__new__", new_and_track)
+    yield
+    for k in made:
+        if hasattr(k, "machine"):        # a Kernel() that raised half-way has none
+            k.close()
+
+
 @pytest.fixture
 def samples_dir():
     return SAMPLES

@@ -285,3 +285,113 @@ def test_real_gdb_session(need_tool):
     assert "exited normally" in out, out
     assert run.returncode == 0, stderr
     assert "params: int=-7 " in stdout
+
+
+# ------------------------------------------------------------------ malformed packets (issue 10)
+
+from emulator.gdbstub import MAX_MEMORY_REPLY, MAX_PACKET, PACKET_SIZE  # noqa: E402
+
+# (packet, the reply): every one refused where it stands, the stub still usable after
+MALFORMED = [
+    ("p", "E01"), ("pzz", "E01"), ("p-1", "E01"), ("p+1", "E01"), ("p0x10", "E01"),
+    ("p1_0", "E01"), ("p 10", "E01"), ("p" + "f" * 40, "E01"), ("p100", "E45"),
+    ("P", "E01"), ("P10", "E01"), ("P10=", "E01"), ("P10=zz", "E01"), ("P10=123", "E01"),
+    ("Pzz=00", "E01"), ("P=00", "E01"), ("P10=" + "00" * 9, "E01"), ("P1000=00", "E45"),
+    ("m", "E01"), ("m0", "E01"), ("mzz,4", "E01"), ("m0,zz", "E01"), ("m-1,4", "E01"),
+    ("m0,-4", "E01"), ("m,", "E01"), ("m" + "f" * 17 + ",4", "E01"), ("m0," + "f" * 17, "E01"),
+    ("mffffffffffffffff,ffffffffffffffff", "E14"), ("m0,0", "E14"),
+    ("M", "E01"), ("M0,4", "E01"), ("M0,4:00", "E01"), ("M0,1:zz", "E01"), ("M0,1:0", "E01"),
+    ("M0,ffffffffffffffff:00", "E01"), ("Mzz,1:00", "E01"), ("M0,1:00", "E14"),
+    ("czz", "E01"), ("c-1", "E01"), ("c" + "f" * 17, "E01"), ("c1_0", "E01"),
+    ("sxyz", "E01"), ("s" + "1" * 40, "E01"), ("Czz", "E01"), ("C05;zz", "E01"),
+    ("Szz;10", "E01"), ("C", "E01"),
+    ("vCont;", "E01"), ("vCont;x", "E01"), ("vCont;Czz", "E01"), ("vCont;c;q", "E01"),
+    ("Z0", "E01"), ("Z0,", "E01"), ("Z0,zz,1", "E01"), ("z0,-1,1", "E01"),
+    ("Z0," + "f" * 17 + ",1", "E01"), ("Z1x", "E01"),
+    ("qXfer:features:read:target.xml:zz,10", "E00"),
+    ("qXfer:features:read:target.xml:0", "E00"),
+    ("qXfer:features:read:target.xml:", "E00"),
+    ("qXfer:features:read:target.xml:0," + "f" * 30, "E00"),
+    ("qXfer:features:read:other.xml:0,10", "E00"),
+    ("qXfer:features:read:", "E00"),
+    ("qXfer:features:read:target.xml:ffffffff,10", "l"),
+    ("Gzz", "E16"), ("\xff\xfe", ""), ("", ""),
+]
+
+
+def _raw(c, data):
+    c.sock.sendall(data)
+
+
+def _packet(payload):
+    data = payload.encode("latin-1")
+    return b"$" + data + b"#" + f"{sum(data) & 0xFF:02x}".encode()
+
+
+def test_malformed_packets_get_error_replies(session):
+    k, stub, c, worker, results, out = session
+    assert c.ask("QStartNoAckMode") == "OK"       # (no "+" each way: quicker)
+    c.ack = False
+    assert c.ask("?") == "T05thread:01;"
+    before = regs_of(c.ask("g"))
+    for packet, reply in MALFORMED:
+        assert c.ask(packet) == reply, packet
+    assert worker.is_alive() and not results          # nothing resumed
+    assert regs_of(c.ask("g")) == before               # nothing written
+    assert c.ask("?") == "T05thread:01;"
+
+    # replies are bounded whatever is asked: m and qXfer answer with fewer bytes
+    p_int = module_symbol(k, "p_int")
+    data = c.ask(f"m{p_int:x},ffffffffffff")
+    assert 0 < len(data) <= 2 * MAX_MEMORY_REPLY and not data.startswith("E")
+    xml = c.ask("qXfer:features:read:target.xml:0,ffffffffffff")
+    assert xml.startswith("l<?xml") and len(xml) < PACKET_SIZE
+    assert c.ask(f"m{p_int:x},4") == (-7).to_bytes(4, "little", signed=True).hex()
+
+    # and the session goes on: init runs, the process exits
+    c.send("c")
+    worker.join(30)
+    assert results and results[0].rc == 0
+    stub.finish(0)
+    assert c.reply() == "W00"
+
+
+def test_bad_framing_is_nacked_and_the_stub_goes_on(session):
+    k, stub, c, worker, results, out = session
+    assert c.ask("?").startswith("T05")
+    _raw(c, b"$g#00")                              # a wrong checksum
+    assert c._byte() == b"-"
+    _raw(c, b"$g#zz")                              # a checksum that is not hex
+    assert c._byte() == b"-"
+    _raw(c, b"noise before a packet\x00\xff")      # ignored
+    assert c.ask("qC") == "QC01"
+    _raw(c, b"$" + b"m" * (MAX_PACKET + 10) + b"#00")    # longer than any packet gdb sends
+    assert c._byte() == b"-"
+    assert c.ask("qC") == "QC01"
+    # a runaway packet with no end: dropped as it comes, the buffer stays bounded
+    _raw(c, b"$" + b"A" * (3 * MAX_PACKET))
+    _raw(c, b"A" * (3 * MAX_PACKET) + b"#00")
+    assert c._byte() == b"-"
+    assert len(stub._buf) <= MAX_PACKET
+    assert c.ask("qC") == "QC01"
+    _raw(c, b"-")                                  # a NAK: the last reply again
+    assert c.reply() == "QC01"
+    # after QStartNoAckMode a bad packet is dropped silently
+    assert c.ask("QStartNoAckMode") == "OK"
+    c.ack = False
+    _raw(c, b"$g#00")
+    assert c.ask("qC") == "QC01"
+    assert len(stub.log) <= 1000
+    c.send("c")
+    worker.join(30)
+    assert results and results[0].rc == 0
+
+
+def test_gdb_vanishing_lets_the_run_finish(session):
+    k, stub, c, worker, results, out = session
+    assert c.ask("?").startswith("T05")
+    _raw(c, _packet("g"))                  # a reply the stub cannot deliver
+    c.sock.close()
+    worker.join(30)
+    assert results and results[0].rc == 0 and "params: int=-7" in k.dmesg()
+    stub.finish(0)

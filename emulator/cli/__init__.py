@@ -71,7 +71,19 @@ def main(argv=None):
     except KmodError as exc:
         print(f"kmodsim {args.command}: {exc.message}", file=sys.stderr)
         return 1
-    except BrokenPipeError:
+    except BrokenPipeError:          # (before Exception, which it is)
         return 141
+    except Exception as exc:
+        # a limit of kmodsim's own that ended the run (emulator.errors.MemoryLimitExceeded)
+        # carries its exit status; no import of the emulator here
+        status = getattr(exc, "exit_status", None)
+        if status is None:
+            raise
+        print(f"kmodsim {args.command}: {exc}", file=sys.stderr)
+        return status
     except KeyboardInterrupt:
         return 130
+    finally:
+        kernel = getattr(args, "kernel", None)   # a command's kernel (kmodtools.boot, shell)
+        if kernel is not None:
+            kernel.close()

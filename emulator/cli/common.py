@@ -3,14 +3,36 @@ messages. Imports only the standard library and :mod:`linker`, so that the comma
 only link (readelf, modinfo, link, relocs, depmod, ...) stay free of the emulator.
 """
 
+import argparse
 import errno
 import os
 import sys
-from pathlib import Path
 
-from linker.errors import KmodError
 from linker.loglevels import LOGLEVEL_NAMES
 from linker.profiles import DEFAULT_PROFILE, load_profile
+
+from .files import cant_open, read_input
+
+# the exit status of a run that went over its memory limit (--max-memory); README "Exit statuses"
+EXIT_MEMORY = 3
+DEFAULT_MAX_MEMORY = 512 << 20       # emulator.kernel.DEFAULT_MAX_MEMORY, without the import
+SIZE_SUFFIXES = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}
+
+
+def parse_size(text):
+    """``--max-memory``'s argument: bytes, or a number with K, M, G or T (powers of 1024,
+    ``KiB``/``KB`` spellings too): ``512M``, ``1.5G``, ``65536``."""
+    raw = text.strip().upper().replace("IB", "").rstrip("B")
+    unit = raw[-1:] if raw[-1:] in SIZE_SUFFIXES and raw[-1:] else ""
+    number = raw[:-1] if unit else raw
+    try:
+        value = int(float(number) * (1 << SIZE_SUFFIXES[unit]))
+    except (ValueError, OverflowError):
+        value = -1
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (bytes, or a number with K, M or G)")
+    return value
+
 
 # kmod 30 tools/insmod.c mod_strerror
 MOD_STRERROR = {errno.ENOEXEC: "Invalid module format", errno.ENOENT: "Unknown symbol in module",
@@ -45,11 +67,12 @@ def print_refusal(prog, module, log, err, message=None):
 
 
 def read_module(path):
-    """A module file's bytes; a file that cannot be read is a :class:`KmodError`."""
+    """A module file's bytes (:func:`read_input`); a file that cannot be read is a
+    :class:`~linker.errors.KmodError` saying so."""
     try:
-        return Path(path).read_bytes()
+        return read_input(path)
     except OSError as exc:
-        raise KmodError(f"{path}: {exc.strerror}", exc.errno or errno.ENOENT) from None
+        raise cant_open(path, exc) from None
 
 
 def kmod_log(prog, level, text):

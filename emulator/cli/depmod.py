@@ -3,14 +3,18 @@ kmod's does (see :mod:`linker.module.depmod`). It touches no kernel: only files 
 kernel profile (for the default VERSION and ``--profile-exports``).
 """
 
+import os
 import re
 import sys
 
-from linker.module.depmod import DepmodConfig, DepmodFatal, depfile_up_to_date, run_depmod
+from linker.errors import KmodError
+from linker.module.depmod import (DepmodConfig, DepmodFatal, depfile_up_to_date, kmod_file_load,
+                                  run_depmod)
 from linker.module.kmod_format import kmod_absolute
 
 from . import COMMANDS
 from .common import kmod_log, profile_of
+from .files import MAX_TEXT_FILE, check_module_file, read_input
 
 
 def add_parser(sub):
@@ -101,12 +105,19 @@ def run(args):
     show = _write_stdout if args.verbose else None
     try:
         dm = run_depmod(cfg, log, files=None if use_all else args.files, symvers=symvers,
-                        system_map=system_map, show=show)
+                        system_map=system_map, show=show, read=read_module_file)
         sys.stdout.flush()
         dm.output(sys.stdout.buffer if args.show else None)
     except DepmodFatal as exc:
         if exc.message:
             log("FATAL", exc.message)
+        return 1
+    except OSError as exc:      # a file renamed over a directory, a full disk: kmod's FATAL
+        if exc.filename2 is not None:
+            (d1, f1), (d2, f2) = os.path.split(exc.filename), os.path.split(exc.filename2)
+            log("FATAL", f"renameat({d1}, {f1}, {d2}, {f2}): {exc.strerror}")
+        else:
+            log("FATAL", f"{exc.filename}: {exc.strerror}")
         return 1
     sys.stdout.flush()
     return 0
@@ -118,5 +129,20 @@ def _write_stdout(text):
 
 
 def _read_lines(path):
-    with open(path, encoding="latin-1") as fh:
-        return fh.readlines()
+    """-E/-F's file: a file or a pipe (``<(...)``), as kmod reads it, bounded. A directory
+    opens (fopen) and reads nothing (fgets fails): no symbols, no error, as kmod."""
+    try:
+        data = read_input(path, MAX_TEXT_FILE, regular=False)
+    except IsADirectoryError:
+        return []
+    return data.decode("latin-1").splitlines(keepends=True)
+
+
+def read_module_file(path):
+    """kmod_file_load, after kernel_read_file's test (a regular file, or EINVAL: a FIFO or a
+    device is never opened blocking nor read without end)."""
+    try:
+        check_module_file(path)
+    except OSError as exc:
+        raise KmodError(exc.strerror, exc.errno) from None
+    return kmod_file_load(path)

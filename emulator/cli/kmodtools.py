@@ -22,6 +22,7 @@ only.
 """
 
 import errno
+import os
 import sys
 
 from linker.errors import KmodError
@@ -31,6 +32,7 @@ from linker.profiles import DEFAULT_PROFILE
 from ..kernel import Kernel
 from ..system import KernelSystem
 from .common import kmod_log, mod_strerror
+from .files import check_module_file
 
 MODULE_INIT_IGNORE_MODVERSIONS, MODULE_INIT_IGNORE_VERMAGIC = 1, 2
 O_NONBLOCK, O_TRUNC = 0o4000, 0o1000
@@ -58,7 +60,9 @@ def kernel_options(p, with_help):
 
 
 def boot(args):
-    return Kernel(args.profile or DEFAULT_PROFILE, timeout_s=args.timeout)
+    """The command's kernel; ``kmodsim``'s main closes it when the command is over."""
+    args.kernel = Kernel(args.profile or DEFAULT_PROFILE, timeout_s=args.timeout)
+    return args.kernel
 
 
 def process(k, comm):
@@ -80,7 +84,13 @@ def report_killed(status):
 
 def insert_file(k, path, args="", flags=0):
     """kmod's ``kmod_module_insert_module`` on a file: ``finit_module`` on an uncompressed
-    file, ``init_module`` on a decompressed one. Returns 0 or -errno; raises ``Killed``."""
+    file, ``init_module`` on a decompressed one. Returns 0 or -errno; raises ``Killed``.
+    Anything but a regular file is EINVAL, as ``kernel_read_file`` says (never opened
+    blocking: a FIFO would hang kmod's open)."""
+    try:
+        check_module_file(path)
+    except OSError as exc:
+        return -(exc.errno or errno.EINVAL)
     try:
         data, direct = kmod_file_load(path)
     except KmodError as exc:
@@ -170,6 +180,11 @@ def load_with(k, paths, prog):
     """Load ``--with`` files, each by an ``insmod`` process, reporting a failure in insmod's
     words (prefixed by the tool that was asked)."""
     for path in paths:
+        try:
+            os.stat(path)           # kmod_module_new_from_path stats the file first
+        except OSError as exc:
+            kmod_log(prog, "ERROR", f"could not load module {path}: {exc.strerror}")
+            return False
         task = process(k, "insmod")
         rc = insert_file(k, path)
         k.tasks.reap(task)

@@ -56,20 +56,34 @@ def run(args):
         return run_hobby(args, profile)
     kernel = LinkKernel(profile)
     flags = (1 if args.ignore_modversions else 0) | (2 if args.ignore_vermagic else 0)
+    # a file that cannot be read is no refused load: "kmodsim link: can't open 'X': ..."
+    deps = [read_module(dep) for dep in args.with_]
+    data = read_module(args.module)
     try:
-        for dep in args.with_:
-            link_module(read_module(dep), kernel, register=True)
-        lm = link_module(read_module(args.module), kernel, flags=flags)
+        for dep in deps:
+            link_module(dep, kernel, register=True)
+        lm = link_module(data, kernel, flags=flags)
     except KmodError as exc:
         return print_refusal("link", args.module, kernel.log, exc.errno)
     result = link_result(lm, profile)
     if args.dump:
-        dump_sections(lm, args.dump)
+        dump(lm, args.dump)
     if args.json:
         _print_json(result)
     else:
         print_text(result, kernel.log)
     return 0
+
+
+def dump(lm, directory):
+    """``--dump DIR``; a directory that cannot be made or written is a KmodError, in
+    mkdir's words when it is the directory itself."""
+    try:
+        dump_sections(lm, directory)
+    except OSError as exc:
+        what = f"can't create directory '{exc.filename}'" if isinstance(exc, FileExistsError) \
+            or exc.filename == directory else f"can't write '{exc.filename}'"
+        raise KmodError(f"--dump: {what}: {exc.strerror}", exc.errno or errno.EIO) from None
 
 
 def link_result(lm, profile):
@@ -125,8 +139,8 @@ def run_hobby(args, profile):
     kernel = LinkKernel(profile)
     name = Path(args.module).stem
     report = None
+    data = read_module(args.module)
     try:
-        data = read_module(args.module)
         if args.inplace:
             lm = link_inplace(data, kernel, name)
             report = hobby_report(data, profile, name, inplace=lm)
@@ -136,7 +150,7 @@ def run_hobby(args, profile):
         return print_refusal("link", args.module, kernel.log, exc.errno, exc.message)
     result = hobby_result(lm, report)
     if args.dump:
-        dump_sections(lm, args.dump)
+        dump(lm, args.dump)
     if args.json:
         _print_json(result)
     else:

@@ -14,6 +14,9 @@ from linker.module.kmod_format import (format_filename, format_modinfo, invalid_
 from linker.module.modinfo import modinfo_entries
 
 from . import COMMANDS
+from .files import read_input
+
+MAGIC_MAX = 6       # libkmod-file.c's longest magic (xz's), as linker.module.depmod.MAGIC_MAX
 
 FIELD_OPTIONS = (("-a", "--author", "author"), ("-d", "--description", "description"),
                  ("-l", "--license", "license"), ("-p", "--parameters", "parm"),
@@ -47,15 +50,19 @@ def modinfo_one(path, field, sep, out):
         return -errno.ENOENT
     filename = kmod_absolute(path)
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        data = read_input(path)
     except OSError as exc:
-        _err(f"Module {path} not found.")
-        return -(exc.errno or errno.ENOENT)
+        if exc.errno != errno.EFBIG:
+            _err(f"Module {path} not found.")
+            return -(exc.errno or errno.ENOENT)
+        data = None
     out.write(format_filename(filename, field, sep).encode("latin-1"))
     if field == "filename":
         return 0
-    err, modinfo = kmod_section(data, ".modinfo")
+    # kmod_file_open: too large for kmodsim to read (EFBIG), or shorter than the longest
+    # compression magic (EINVAL), before any ELF is looked at
+    err, modinfo = (errno.EFBIG, None) if data is None else \
+        (errno.EINVAL, None) if len(data) < MAGIC_MAX else kmod_section(data, ".modinfo")
     if err:
         out.flush()
         _err(f"could not get modinfo from '{kmod_modname(path)}': {os.strerror(err)}")

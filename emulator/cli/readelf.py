@@ -10,6 +10,7 @@ Errors: a file that cannot be read or is not a valid ELF object gets one line on
 is 1. (readelf would print what it can of a corrupt file; kmodsim refuses the whole file.)
 """
 
+import errno
 import os
 import sys
 
@@ -18,6 +19,7 @@ from linker.elf.reader import ElfFile
 from linker.errors import ElfError
 
 from . import COMMANDS
+from .files import read_input
 
 ELFMAG = b"\x7fELF"
 
@@ -66,11 +68,10 @@ def _error(path, message):
 def _load(path):
     """``(ElfFile, None)`` or ``(None, message)``."""
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except IsADirectoryError:
-        return None, "is not an ordinary file"
+        data = read_input(path)     # a regular file only, never a blocking open
     except OSError as exc:
+        if exc.errno in (errno.EISDIR, errno.EINVAL):    # a directory, a FIFO, a device
+            return None, "is not an ordinary file"
         return None, exc.strerror or str(exc)
     if data[:4] != ELFMAG:
         return None, "Failed to read file's magic number"

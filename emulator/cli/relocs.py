@@ -11,13 +11,14 @@ stops after N shown. A refused load prints the kernel's lines and exits 1.
 
 import errno
 import sys
+from pathlib import Path
 
 from linker.errors import KmodError
 from linker.load import LinkKernel
 from linker.load.stepper import stepper_for
 
 from . import COMMANDS
-from .common import print_refusal, profile_of
+from .common import print_refusal, profile_of, read_module
 
 
 def add_parser(sub):
@@ -49,8 +50,11 @@ def run(args):
         raise KmodError(f"--limit {args.limit}: must be 0 or more", errno.EINVAL)
     profile = profile_of(args)
     kernel = LinkKernel(profile)
+    # a file that cannot be read is no refused load: "kmodsim relocs: can't open 'X': ..."
+    deps = [read_module(dep) for dep in args.with_]
+    data = read_module(args.module)
     try:
-        st = stepper_for(args.module, with_=args.with_, kernel=kernel)
+        st = stepper_for(data, with_=deps, kernel=kernel, name=Path(args.module).stem)
     except KmodError as exc:
         return print_refusal("relocs", args.module, kernel.log, exc.errno, exc.message)
     plan = st.plan()

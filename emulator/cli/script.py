@@ -12,12 +12,13 @@ import sys
 
 from linker.profiles import DEFAULT_PROFILE
 
-from ..errors import KernelPanic
-from ..kernel import Kernel
-from ..logbuf import format_record
+from ..errors import KernelPanic, MemoryLimitExceeded
+from ..kernel import DEFAULT_MAX_MEMORY, Kernel
 from ..shell import Shell
 from ..system import KernelSystem
 from . import COMMANDS
+from .common import EXIT_MEMORY, parse_size, read_module
+from .files import MAX_TEXT_FILE, cant_open, read_input
 
 
 def add_parser(sub):
@@ -27,43 +28,70 @@ def add_parser(sub):
     p.add_argument("scenario", metavar="SCENARIO.sh")
     p.add_argument("modules", nargs="*", metavar="MODULE")
     p.add_argument("--profile", default=None, metavar="P")
+    p.add_argument("--max-memory", type=parse_size, default=DEFAULT_MAX_MEMORY, metavar="SIZE",
+                   help="guest memory the scenario may map (bytes, or K/M/G; default 512M); "
+                        "over it the scenario ends with kmodsim's report and exit status 3")
     p.set_defaults(run=run)
     return p
 
 
 def read_modules(paths):
-    """What /mods holds: each file's bytes under its base name."""
-    mods = {}
-    for path in paths:
-        with open(path, "rb") as fh:
-            mods[os.path.basename(path)] = fh.read()
-    return mods
+    """What /mods holds: each file's bytes under its base name. A file that cannot be read
+    (missing, a directory, not a regular file, too large) is a KmodError: ``can't open 'X':
+    No such file or directory``."""
+    return {os.path.basename(path): read_module(path) for path in paths}
 
 
-def scenario_output(scenario_text, modules, profile=None):
+def read_scenario(path):
+    """The scenario's text, as ``sh SCENARIO`` reads it: a file, or a pipe (``<(...)``)."""
+    try:
+        data = read_input(path, MAX_TEXT_FILE, regular=False)
+    except OSError as exc:
+        raise cant_open(path, exc) from None
+    return data.decode("utf-8", "surrogateescape")
+
+
+def scenario_output(scenario_text, modules, profile=None, max_memory=DEFAULT_MAX_MEMORY):
     """The framed text realkernel prints, produced by kmodsim."""
-    k = Kernel(profile or DEFAULT_PROFILE)
+    return scenario_run(scenario_text, modules, profile, max_memory)[0]
+
+
+def scenario_run(scenario_text, modules, profile=None, max_memory=DEFAULT_MAX_MEMORY):
+    """``(text, over)``: the framed text, and the MemoryLimitExceeded that ended the
+    scenario early (its commands stop there; the log, its ``kmodsim:`` line last, follows)."""
+    with Kernel(profile or DEFAULT_PROFILE, max_memory=max_memory) as k:
+        return _scenario(k, scenario_text, modules)
+
+
+def _scenario(k, scenario_text, modules):
     system = KernelSystem(k)
     shell = Shell(system, modules)
+    over = None
     try:
         shell.run_script(scenario_text)
     except KernelPanic:             # the guest is dead: no more commands, and no dmesg
         shell.flush_console()
+    except MemoryLimitExceeded as exc:
+        shell.flush_console()
+        over = exc
     start = system.clear_index      # what `dmesg -c` in the scenario cleared is gone
     out = ["=== SCENARIO\n", shell.output.decode("latin-1")]
     if not out[-1].endswith("\n") and out[-1]:
         out.append("\n")
     if k.panicked is not None:      # realkernel's VM restarts (panic=-1): the output ends
-        return "".join(out)
+        return "".join(out), over
     out.append("=== DMESG\n")
-    out += [format_record(r) + "\n" for r in k.log[start:]]
+    out.append(k.log.dmesg(start))     # busybox dmesg: what fits in the ring's size
     out.append("=== END\n")
-    return "".join(out)
+    return "".join(out), over
 
 
 def run(args):
-    with open(args.scenario, encoding="utf-8", errors="surrogateescape") as fh:
-        text = fh.read()
-    sys.stdout.buffer.write(scenario_output(text, read_modules(args.modules), args.profile)
-                            .encode("latin-1"))
+    text = read_scenario(args.scenario)
+    out, over = scenario_run(text, read_modules(args.modules), args.profile, args.max_memory)
+    sys.stdout.buffer.write(out.encode("latin-1"))
+    if over is not None:
+        sys.stdout.flush()
+        print(f"kmodsim: {over}", file=sys.stderr)
+        return EXIT_MEMORY
     return 0

@@ -24,7 +24,7 @@ def add_parser(sub):
 
 
 def run(args):
-    k = Kernel(args.profile or DEFAULT_PROFILE)
+    k = args.kernel = Kernel(args.profile or DEFAULT_PROFILE)   # closed by kmodsim's main
 
     def write(data):
         sys.stdout.buffer.write(bytes(data))

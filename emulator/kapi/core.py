@@ -8,9 +8,10 @@ Argument order and return values follow the 6.1 prototypes (noted where they are
 
 import errno
 
-from linker.loglevels import LOGLEVEL_WARNING
+from linker.loglevels import LOGLEVEL_EMERG, LOGLEVEL_ERR
 
 from ..clock import NS_PER_JIFFY
+from . import guestmem as gm
 from .registry import BOOL, GFP, HANDLED, INT, LONG, PTR, SIZE_T, UINT, ULONG, kapi
 
 GFP_ZERO = 0x100
@@ -51,6 +52,11 @@ _register_indirect_thunks()
 
 
 # --------------------------------------------------------------------------- strings
+# Lengths come from the module: the work is done in bounded chunks of guest memory, charged
+# to the syscall's budget, faulting where the kernel's loop would (emulator.kapi.guestmem).
+
+NEEDLE_MAX = 1 << 20        # strstr keeps its needle in host memory: at most this much
+
 
 def _cstr(m, addr, limit=1 << 20):
     return m.read_cstring(addr, limit)
@@ -58,97 +64,91 @@ def _cstr(m, addr, limit=1 << 20):
 
 @kapi("string.memcpy", "string.memmove", dst=PTR, src=PTR, n=SIZE_T)
 def memcpy(k, m, dst, src, n):
-    if n:
-        m.write(dst, m.read(src, n))
+    gm.copy(k, m, dst, src, n)
     return dst
 
 
 @kapi("string.memset", dst=PTR, c=INT, n=SIZE_T)
 def memset(k, m, dst, c, n):
-    if n:
-        m.write(dst, bytes([c & 0xFF]) * n)
+    gm.fill(k, m, dst, c & 0xFF, n)
     return dst
 
 
 @kapi("string.memcmp", a=PTR, b=PTR, n=SIZE_T)
 def memcmp(k, m, a, b, n):
-    a, b = m.read(a, n), m.read(b, n)
-    for x, y in zip(a, b):
-        if x != y:
-            return (x - y) & m.mask
-    return 0
+    return gm.compare(k, m, a, b, n) & m.mask
 
 
 @kapi("string.strlen", s=PTR)
 def strlen(k, m, s):
-    return len(_cstr(m, s))
+    return gm.strlen(k, m, s)
 
 
 @kapi("string.strnlen", s=PTR, count=SIZE_T)
 def strnlen(k, m, s, count):
-    return len(_cstr(m, s, count))
-
-
-def _cmp(a, b):
-    for x, y in zip(a + b"\0", b + b"\0"):
-        if x != y:
-            return -1 if x < y else 1
-    return 0
+    return gm.strlen(k, m, s, count)
 
 
 @kapi("string.strcmp", cs=PTR, ct=PTR)
 def strcmp(k, m, cs, ct):
-    return _cmp(_cstr(m, cs), _cstr(m, ct)) & m.mask
+    return gm.compare_strings(k, m, cs, ct) & m.mask
 
 
 @kapi("string.strncmp", cs=PTR, ct=PTR, count=SIZE_T)
 def strncmp(k, m, cs, ct, count):
-    return _cmp(_cstr(m, cs, count)[:count], _cstr(m, ct, count)[:count]) & m.mask
+    return gm.compare_strings(k, m, cs, ct, count) & m.mask
 
 
 @kapi("string.strcpy", dest=PTR, src=PTR)
 def strcpy(k, m, dest, src):
-    m.write(dest, _cstr(m, src) + b"\0")
+    gm.copy_string(k, m, dest, src)
     return dest
 
 
 @kapi("string.strncpy", dest=PTR, src=PTR, count=SIZE_T)
 def strncpy(k, m, dest, src, count):
-    s = _cstr(m, src, count)[:count]
-    m.write(dest, s + bytes(count - len(s)))
+    n = gm.copy_string(k, m, dest, src, count, nul=False)
+    gm.fill(k, m, dest + n, 0, count - n)       # NUL padding up to count
     return dest
 
 
 @kapi("string.strcat", dest=PTR, src=PTR)
 def strcat(k, m, dest, src):
-    m.write(dest + len(_cstr(m, dest)), _cstr(m, src) + b"\0")
+    gm.copy_string(k, m, dest + gm.strlen(k, m, dest), src)
     return dest
 
 
 @kapi("string.strncat", dest=PTR, src=PTR, count=SIZE_T)
 def strncat(k, m, dest, src, count):
-    m.write(dest + len(_cstr(m, dest)), _cstr(m, src, count)[:count] + b"\0")
+    gm.copy_string(k, m, dest + gm.strlen(k, m, dest), src, count)
     return dest
 
 
 @kapi("string.strchr", s=PTR, c=INT)
 def strchr(k, m, s, c):
-    text = _cstr(m, s) + b"\0"
-    i = text.find(bytes([c & 0xFF]))    # the C compares with (char)c
-    return s + i if i >= 0 else 0
+    return gm.find_byte(k, m, s, c & 0xFF)      # the C compares with (char)c
 
 
 @kapi("string.strrchr", s=PTR, c=INT)
 def strrchr(k, m, s, c):
-    text = _cstr(m, s) + b"\0"
-    i = text.rfind(bytes([c & 0xFF]))   # the C compares with (char)c
-    return s + i if i >= 0 else 0
+    return gm.find_byte(k, m, s, c & 0xFF, last=True)
 
 
 @kapi("string.strstr", s1=PTR, s2=PTR)
 def strstr(k, m, s1, s2):
-    i = _cstr(m, s1).find(_cstr(m, s2))
-    return s1 + i if i >= 0 else 0
+    needle = gm.cstring(k, m, s2, NEEDLE_MAX)
+    if not needle:
+        return s1
+    keep = len(needle) - 1
+    window, base = b"", s1          # the haystack's last ``keep`` bytes, then a chunk
+    for data, _ in gm.scan(k, m, s1):
+        window += data
+        i = window.find(needle)
+        if i >= 0:
+            return base + i
+        cut = max(len(window) - keep, 0)
+        window, base = window[cut:], base + cut
+    return 0
 
 
 @kapi("string.strscpy", dest=PTR, src=PTR, count=SIZE_T)
@@ -156,27 +156,32 @@ def strscpy(k, m, dest, src, count):
     """Copy at most size-1 bytes plus NUL; -E2BIG if the source did not fit."""
     if count == 0 or count > 0x7FFFFFFF:
         return (-errno.E2BIG) & m.mask
-    s = _cstr(m, src, count)
-    if len(s) >= count:
-        m.write(dest, s[:count - 1] + b"\0")
+    n = gm.strlen(k, m, src, count)
+    if n >= count:
+        gm.copy(k, m, dest, src, count - 1)
+        gm.write_upto(m, dest + count - 1, b"\0")
         return (-errno.E2BIG) & m.mask
-    m.write(dest, s + b"\0")
-    return len(s)
+    gm.copy_string(k, m, dest, src, n)
+    return n
 
 
 @kapi("string.strsep", s=PTR, ct=PTR)
 def strsep(k, m, s, ct):
     # char *strsep(char **s, const char *ct)
-    delims = _cstr(m, ct)
+    delims = set()
+    for data, _ in gm.scan(k, m, ct):
+        delims.update(data)
     sbegin = m.read_ptr(s)
     if sbegin == 0:
         return 0
-    text = _cstr(m, sbegin)
-    for i, ch in enumerate(text):
-        if ch in delims:
-            m.write(sbegin + i, b"\0")
-            m.write_ptr(s, sbegin + i + 1)
-            return sbegin
+    pos = sbegin
+    for data, _ in gm.scan(k, m, sbegin):
+        for i, ch in enumerate(data):
+            if ch in delims:
+                m.write(pos + i, b"\0")
+                m.write_ptr(s, pos + i + 1)
+                return sbegin
+        pos += len(data)
     m.write_ptr(s, 0)
     return sbegin
 
@@ -239,7 +244,7 @@ def krealloc(k, m, objp, new_size, flags):
         return objp
     q = k.slab.kmalloc(new_size, flags)
     if q and old is not None:
-        m.write(q, m.read(objp, min(old[0], new_size)))
+        gm.copy(k, m, q, objp, min(old[0], new_size))
         k.slab.kfree(objp)
     return q
 
@@ -248,7 +253,7 @@ def krealloc(k, m, objp, new_size, flags):
 def kmemdup(k, m, src, len_, gfp):
     q = k.slab.kmalloc(len_, gfp)
     if q:
-        m.write(q, m.read(src, len_))
+        gm.copy(k, m, q, src, len_)
     return q
 
 
@@ -256,10 +261,10 @@ def kmemdup(k, m, src, len_, gfp):
 def kstrdup(k, m, s, gfp):
     if s == 0:
         return 0
-    text = _cstr(m, s) + b"\0"
-    q = k.slab.kmalloc(len(text), gfp)
+    n = gm.strlen(k, m, s) + 1
+    q = k.slab.kmalloc(n, gfp)
     if q:
-        m.write(q, text)
+        gm.copy(k, m, q, s, n)
     return q
 
 
@@ -305,8 +310,15 @@ def vfree(k, m, addr):
 
 # --------------------------------------------------------------------------- scheduling, time
 
+def _scheduled(k):
+    """The task gave the CPU up (or could have): the watchdog's stopper runs."""
+    from ..faults import touch_watchdog
+    touch_watchdog(k)
+
+
 @kapi("sched.__cond_resched", "sched.schedule")
 def cond_resched(k, m):
+    _scheduled(k)
     return 0
 
 
@@ -317,17 +329,20 @@ def wake_up_process(k, m, p):
 
 @kapi("time.msleep", msecs=UINT)
 def msleep(k, m, msecs):
+    _scheduled(k)
     k.time.advance(msecs * 1_000_000)
 
 
 @kapi("time.msleep_interruptible", msecs=UINT)
 def msleep_interruptible(k, m, msecs):
+    _scheduled(k)
     k.time.advance(msecs * 1_000_000)
     return 0
 
 
 @kapi("time.usleep_range_state", min_=ULONG, max_=ULONG, state=UINT)
 def usleep_range_state(k, m, min_, max_, state):
+    _scheduled(k)
     k.time.advance(min_ * 1000)
 
 
@@ -349,6 +364,7 @@ def const_udelay(k, m, xloops):
 
 @kapi("time.schedule_timeout", timeout=LONG)
 def schedule_timeout(k, m, timeout):
+    _scheduled(k)
     # signed long schedule_timeout(signed long timeout). The low 32 bits are what kmodsim
     # has always slept (a negative timeout or MAX_SCHEDULE_TIMEOUT sleeps 2**32-1 jiffies,
     # where the kernel returns at once or sleeps until woken): kept as it was.
@@ -417,46 +433,85 @@ def module_put(k, m, module):
 
 
 # --------------------------------------------------------------------------- list debugging
+# lib/list_debug.c with CONFIG_DEBUG_LIST and CONFIG_BUG_ON_DATA_CORRUPTION, as the reference
+# kernel is built: each check that fails pr_err()s what it found and BUG()s (its line in
+# list_debug.c names the check). tests/realkernel/budget5.
 
-def list_corruption(k, line):
-    """CONFIG_DEBUG_LIST with CONFIG_BUG_ON_DATA_CORRUPTION off: a WARN, the operation skipped."""
-    k.printk(LOGLEVEL_WARNING, line)
-    return 0
+LIST_POISON1, LIST_POISON2 = 0xDEAD000000000100, 0xDEAD000000000122
+
+
+def list_corruption(k, line, text):
+    """CHECK_DATA_CORRUPTION: the finding at KERN_ERR, then BUG() at list_debug.c:``line``."""
+    from ..faults import KernelBug
+    k.printk(LOGLEVEL_ERR, text)
+    raise KernelBug("lib/list_debug.c", line)
+
+
+def list_add_problem(m, new, prev, next_):
+    """``__list_add_valid``'s checks, in its order: None, or (line, message)."""
+    w = m.word
+    if prev == 0:
+        return 23, "list_add corruption. prev is NULL."
+    if next_ == 0:
+        return 25, "list_add corruption. next is NULL."
+    if m.read_ptr(next_ + w) != prev:
+        return 27, (f"list_add corruption. next->prev should be prev ({prev:016x}), "
+                    f"but was {m.read_ptr(next_ + w):016x}. (next={next_:016x}).")
+    if m.read_ptr(prev) != next_:
+        return 30, (f"list_add corruption. prev->next should be next ({next_:016x}), "
+                    f"but was {m.read_ptr(prev):016x}. (prev={prev:016x}).")
+    if new == prev or new == next_:
+        return 33, f"list_add double add: new={new:016x}, prev={prev:016x}, next={next_:016x}."
+    return None
+
+
+def list_del_problem(m, entry):
+    """``__list_del_entry_valid``'s checks, in its order: None, or (line, message). A
+    pointer that cannot be followed raises MemoryFault (the kernel's page fault)."""
+    w = m.word
+    nxt, prev = m.read_ptr(entry), m.read_ptr(entry + w)
+    if nxt == 0:
+        return 49, f"list_del corruption, {entry:016x}->next is NULL"
+    if prev == 0:
+        return 51, f"list_del corruption, {entry:016x}->prev is NULL"
+    if nxt == LIST_POISON1:
+        return 53, f"list_del corruption, {entry:016x}->next is LIST_POISON1 ({nxt:016x})"
+    if prev == LIST_POISON2:
+        return 56, f"list_del corruption, {entry:016x}->prev is LIST_POISON2 ({prev:016x})"
+    if m.read_ptr(prev) != entry:
+        return 59, (f"list_del corruption. prev->next should be {entry:016x}, but was "
+                    f"{m.read_ptr(prev):016x}. (prev={prev:016x})")
+    if m.read_ptr(nxt + w) != entry:
+        return 62, (f"list_del corruption. next->prev should be {entry:016x}, but was "
+                    f"{m.read_ptr(nxt + w):016x}. (next={nxt:016x})")
+    return None
 
 
 @kapi("list.__list_add_valid", new=PTR, prev=PTR, next_=PTR)
 def list_add_valid(k, m, new, prev, next_):
     """CONFIG_DEBUG_LIST's check before list_add (lib/list_debug.c)."""
-    w = m.word
-    if m.read_ptr(next_ + w) != prev:
-        return list_corruption(k, f"list_add corruption. next->prev should be prev ({prev:016x}), "
-                                 f"but was {m.read_ptr(next_ + w):016x}. (next={next_:016x}).")
-    if m.read_ptr(prev) != next_:
-        return list_corruption(k, f"list_add corruption. prev->next should be next ({next_:016x}), "
-                                 f"but was {m.read_ptr(prev):016x}. (prev={prev:016x}).")
-    if new == prev or new == next_:
-        return list_corruption(k, f"list_add double add: new={new:016x}, prev={prev:016x}, "
-                                 f"next={next_:016x}.")
+    problem = list_add_problem(m, new, prev, next_)
+    if problem is not None:
+        list_corruption(k, *problem)
     return 1
 
 
 @kapi("list.__list_del_entry_valid", entry=PTR)
 def list_del_entry_valid(k, m, entry):
-    w = m.word
-    nxt, prev = m.read_ptr(entry), m.read_ptr(entry + w)
-    if nxt == 0xDEAD000000000100:
-        return list_corruption(k, f"list_del corruption, {entry:016x}->next is LIST_POISON1 "
-                                 f"({nxt:016x})")
-    if prev == 0xDEAD000000000122:
-        return list_corruption(k, f"list_del corruption, {entry:016x}->prev is LIST_POISON2 "
-                                 f"({prev:016x})")
-    if m.read_ptr(prev) != entry:
-        return list_corruption(k, f"list_del corruption. prev->next should be {entry:016x}, but "
-                                 f"was {m.read_ptr(prev):016x}. (prev={prev:016x})")
-    if m.read_ptr(nxt + w) != entry:
-        return list_corruption(k, f"list_del corruption. next->prev should be {entry:016x}, but "
-                                 f"was {m.read_ptr(nxt + w):016x}. (next={nxt:016x})")
+    problem = list_del_problem(m, entry)
+    if problem is not None:
+        list_corruption(k, *problem)
     return 1
+
+
+@kapi("string.fortify_panic", name=PTR)
+def fortify_panic(k, m, name):
+    """CONFIG_FORTIFY_SOURCE found a length past the object (the module's check, inlined):
+    lib/string_helpers.c's pr_emerg, then BUG(). tests/realkernel/budget8."""
+    from ..faults import KernelBug
+    what = gm.cstring(k, m, name, 256).decode("latin-1")
+    k.printk(LOGLEVEL_EMERG, f"detected buffer overflow in {what}")
+    raise KernelBug("lib/string_helpers.c", 1027)
 
 
 # --------------------------------------------------------------------------- user copies
@@ -478,7 +533,8 @@ def check_object_size(k, m, ptr, n, to_user):
 def monitor_write(k, m, c):
     """seed 004: write a NUL-terminated string to the console."""
     # void monitor_write(char *c)
-    k.log.console_write(_cstr(m, c))
+    for data, _ in gm.scan(k, m, c):
+        k.log.console_write(data)
 
 
 # --------------------------------------------------------------------------- kstrto*

@@ -83,26 +83,50 @@ class Mem:
 
 
 def kformat(k, m, fmt_addr, args, size=None):
-    """Format the C string at ``fmt_addr``; returns ``(text, full_length)``."""
+    """Format the C string at ``fmt_addr``; returns ``(text, full_length)``. What the
+    kernel's vsnprintf WARN_ONCE()s about (an oversized width or precision) is reported as
+    it reports it (faults.kernel_warn), on a Linux kernel."""
     fmt = m.read_cstring(fmt_addr, 1 << 16)
-    res = vsprintf.vsnprintf(fmt, args, Mem(m), size=size,
-                             config=vsprintf.X86_64 if m.bits == 64 else vsprintf.I386,
-                             symbolize=k.symbolize)
+    warned = []
+    via_printk = k.kapi.names.get(m.pc) in ("_printk", "vprintk")
+    try:
+        res = vsprintf.vsnprintf(fmt, args, Mem(m), size=size,
+                                 config=vsprintf.X86_64 if m.bits == 64 else vsprintf.I386,
+                                 symbolize=k.symbolize, charge=k.budget.charge,
+                                 warn=warned.append)
+    except vsprintf.StackOverflow as exc:     # the kernel's stack runs into its guard page
+        raise faults.KernelStackOverflow(exc.depth, via_printk) from None
+    if warned and k.profile.kind == "linux":
+        for message in warned:
+            faults.kernel_warn(k, message, printk=via_printk)
     return res.text, res.length
 
 
 # --------------------------------------------------------------------------- printk
 
+LOG_LINE_MAX = 992          # PRINTKRB_RECORD_MAX: vprintk_store reserves at most this
+
+
+def _vprintk_store(k, text, full):
+    """``vprintk_store``: it reserves ``vsnprintf(...) + 1`` bytes in a ``u16`` (at most
+    LOG_LINE_MAX), so a line of 64 KiB or more keeps only what the wrapped size leaves
+    (tests/realkernel/hostile_printk1: 2^20 + 19 bytes keep 19)."""
+    reserve = min((full + 1) & 0xFFFF, LOG_LINE_MAX)
+    if reserve - 1 < len(text):
+        text = text[:max(reserve - 1, 0)]
+    return k.log.printk_bytes(text)
+
+
 @kapi("printk._printk", fmt=PTR)
 def _printk(k, m, fmt):
-    text, _ = kformat(k, m, fmt, RegArgs(m, 1))
-    return k.log.printk_bytes(text)
+    text, full = kformat(k, m, fmt, RegArgs(m, 1))
+    return _vprintk_store(k, text, full)
 
 
 @kapi("printk.vprintk", fmt=PTR, args=PTR)
 def vprintk(k, m, fmt, args):
-    text, _ = kformat(k, m, fmt, VaList(m, args))
-    return k.log.printk_bytes(text)
+    text, full = kformat(k, m, fmt, VaList(m, args))
+    return _vprintk_store(k, text, full)
 
 
 @kapi("printk.__dynamic_pr_debug", descriptor=PTR, fmt=PTR)

@@ -33,6 +33,10 @@ GROUP_MODULES = {"printk": "emulator.kapi.printk", "vsprintf": "emulator.kapi.pr
                  "panic": "emulator.kapi.printk", "params": "emulator.kapi.kernel_params",
                  "devices": "emulator.kapi.devices"}
 DEFAULT_MODULE = "emulator.kapi.core"
+# kernel functions a Linux module reaches without naming them in its source (the compiler's
+# CONFIG_FORTIFY_SOURCE checks call fortify_panic): bound for every Linux profile that does
+# not bind them itself
+LINUX_DEFAULT_BINDINGS = {"fortify_panic": "builtin:string.fortify_panic"}
 
 
 # argument types: how a C argument is read from its register or stack slot
@@ -134,7 +138,10 @@ class KapiTable:
         handler = self.handlers.get(addr)
         if handler is None:
             name = self.names.get(addr)
-            handler = resolve(self.profile.binding(name)) if name else None
+            binding = self.profile.binding(name) if name else None
+            if binding is None and name and self.profile.kind == "linux":
+                binding = LINUX_DEFAULT_BINDINGS.get(name)
+            handler = resolve(binding)
             if handler is None:
                 handler = self._stub(name or f"{addr:#x}")
             self.handlers[addr] = handler

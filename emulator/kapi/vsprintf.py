@@ -50,6 +50,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Callable, Protocol
 
+from linker.bits import MASK64, mask, sign_extend
+
 # printf_spec.flags, as lib/vsprintf.c spells them
 SIGN = 1        # unsigned/signed
 LEFT = 2        # left justified
@@ -63,7 +65,6 @@ FIELD_WIDTH_MAX = (1 << 23) - 1     # printf_spec.field_width is a signed 24-bit
 PRECISION_MAX = (1 << 15) - 1       # printf_spec.precision is a signed 16-bit field
 INT_MAX = (1 << 31) - 1
 MAX_ERRNO = 4095
-M64 = (1 << 64) - 1
 
 DEFAULT_PTR_KEY = b"kmodsim ptr key!"   # 16 bytes: siphash_key_t, little-endian u64 pair
 
@@ -188,14 +189,6 @@ class PrintfSpec:
         return dataclasses.replace(self, **changes)
 
 
-def _mask(bits):
-    return (1 << bits) - 1
-
-
-def _sext(value, bits):
-    """The low ``bits`` of ``value`` as a signed number."""
-    value &= _mask(bits)
-    return value - (1 << bits) if value >> (bits - 1) else value
 
 
 # -- argument sources ---------------------------------------------------------------------
@@ -212,7 +205,7 @@ class ListArgs:
             raise IndexError(f"format wants argument {self.pos + 1}, only {len(self.values)} given")
         value = self.values[self.pos]
         self.pos += 1
-        return value & M64
+        return value & MASK64
 
 
 class VaListArgs:
@@ -235,7 +228,7 @@ class VaListArgs:
     def next_int(self):
         if self.bits == 32:
             value = int.from_bytes(self.mem.read(self.ap, 4), "little")
-            self.ap = (self.ap + 4) & _mask(32)
+            self.ap = (self.ap + 4) & mask(32)
             return value
         if self.gp_offset < 48:
             addr = self.reg_save_area + self.gp_offset
@@ -254,18 +247,18 @@ GOLDEN_RATIO_64 = 0x61C8864680B583EB
 
 
 def _rotl(x, b):
-    return ((x << b) | (x >> (64 - b))) & M64
+    return ((x << b) | (x >> (64 - b))) & MASK64
 
 
 def _sipround(v0, v1, v2, v3):
-    v0 = (v0 + v1) & M64
+    v0 = (v0 + v1) & MASK64
     v1 = _rotl(v1, 13) ^ v0
     v0 = _rotl(v0, 32)
-    v2 = (v2 + v3) & M64
+    v2 = (v2 + v3) & MASK64
     v3 = _rotl(v3, 16) ^ v2
-    v0 = (v0 + v3) & M64
+    v0 = (v0 + v3) & MASK64
     v3 = _rotl(v3, 21) ^ v0
-    v2 = (v2 + v1) & M64
+    v2 = (v2 + v1) & MASK64
     v1 = _rotl(v1, 17) ^ v2
     v2 = _rotl(v2, 32)
     return v0, v1, v2, v3
@@ -292,18 +285,18 @@ def siphash(data: bytes, key: bytes) -> int:
 
 
 def siphash_1u64(first, key):
-    return siphash((first & M64).to_bytes(8, "little"), key)
+    return siphash((first & MASK64).to_bytes(8, "little"), key)
 
 
 def siphash_1u32(first, key):
-    return siphash((first & _mask(32)).to_bytes(4, "little"), key)
+    return siphash((first & mask(32)).to_bytes(4, "little"), key)
 
 
 def hash_long(val, bits, long_bits=64):
     """``hash_long(val, bits)``: the multiplicative hash ``debug_boot_weak_hash`` uses."""
     if long_bits == 64:
-        return ((val * GOLDEN_RATIO_64) & M64) >> (64 - bits)
-    return ((val * GOLDEN_RATIO_32) & _mask(32)) >> (32 - bits)
+        return ((val * GOLDEN_RATIO_64) & MASK64) >> (64 - bits)
+    return ((val * GOLDEN_RATIO_32) & mask(32)) >> (32 - bits)
 
 
 # -- errno names (lib/errname.c, x86 numbering) ------------------------------------------
@@ -374,7 +367,7 @@ _HEX_UPPER = b"0123456789ABCDEF"
 
 def number(num: int, spec: PrintfSpec) -> bytes:
     """``number()``: an integer (taken as u64) under ``spec``, padded the kernel's way."""
-    num &= M64
+    num &= MASK64
     flags, base = spec.flags, spec.base
     need_pfx = bool(flags & SPECIAL) and base != 10
     is_zero = num == 0
@@ -385,7 +378,7 @@ def number(num: int, spec: PrintfSpec) -> bytes:
     sign = b""
     if flags & SIGN:
         if num >> 63:
-            sign, num = b"-", (-num) & M64
+            sign, num = b"-", (-num) & MASK64
             field_width -= 1
         elif flags & PLUS:
             sign = b"+"
@@ -475,34 +468,69 @@ def kallsyms_text(name, offset, size, module=None, *, with_offset=True) -> str:
 
 # -- the formatter -------------------------------------------------------------------------
 
+# The output one call keeps in host memory; past it, bytes are counted (the return value
+# stays exact) but not kept: a guest string or a field width cannot make the host hold more.
+OUT_MAX = 16 << 20         # above FIELD_WIDTH_MAX: a legal width is never cut
+CONVERSION_COST = 50        # what each conversion charges (``charge``), in instructions
+# how deep %pV nests before the kernel's 16 KiB stack runs into its guard page: each level
+# is a vsnprintf and a va_format frame (tests/realkernel/hostile_printk3: 110 levels; the
+# random kernel stack offset moves it by a few)
+PV_MAX_DEPTH = 110
+BYTES_PER_INSN = 8          # and each string's bytes, as the kernel's loop reads them
+
+
+class StackOverflow(Exception):
+    """%pV nested deeper than the kernel stack holds (PV_MAX_DEPTH): the next vsnprintf
+    touches the stack's guard page."""
+
+    def __init__(self, depth):
+        super().__init__(f"%pV nested {depth} deep: the kernel stack overflows")
+        self.depth = depth
+
+
 class _Printer:
     """One vsnprintf call (and its nested %pV calls): the arguments, memory and callbacks."""
 
-    def __init__(self, mem, config, symbolize, va_format, object_name, warn):
+    def __init__(self, mem, config, symbolize, va_format, object_name, warn, charge=None):
         self.mem = mem
         self.cfg = config
         self.symbolize = symbolize
         self.va_format = va_format
         self.object_name = object_name
         self.warn_cb = warn
+        self._charge_cb = charge
+        self.cost = 0               # instructions charged so far
+        self.memo = {}              # %pV struct address -> (text, extra, cost) (see below)
+        self.depth = 0              # %pV nesting
+        self.extra = 0              # bytes of output counted past OUT_MAX, not kept
         self.ptr_bytes = config.ptr_bits // 8
 
     def warn(self, message):
         if self.warn_cb is not None:
             self.warn_cb(message)
 
+    def charge(self, insns, skipped=False):
+        """Spend ``insns`` of the caller's budget (``skipped``: work the kernel does that
+        this call did not have to redo, see va_format_string)."""
+        self.cost += insns
+        if self._charge_cb is not None:
+            if skipped:
+                self._charge_cb(insns, True)
+            else:
+                self._charge_cb(insns)
+
     # ---- arguments ----
     def arg(self, args, bits):
         """``va_arg`` of a ``bits``-wide integer: one slot, or two (low first) on i386."""
         slot = self.cfg.slot_bits
         if bits <= slot:
-            return args.next_int() & _mask(bits)
-        low = args.next_int() & _mask(slot)
-        high = args.next_int() & _mask(slot)
-        return (high << slot | low) & _mask(bits)
+            return args.next_int() & mask(bits)
+        low = args.next_int() & mask(slot)
+        high = args.next_int() & mask(slot)
+        return (high << slot | low) & mask(bits)
 
     def sarg(self, args, bits):
-        return _sext(self.arg(args, bits), bits) & M64
+        return sign_extend(self.arg(args, bits), bits) & MASK64
 
     def int_arg(self, args, spec):
         """The switch at the end of vsnprintf(): fetch and convert by format type."""
@@ -523,13 +551,13 @@ class _Printer:
         if t == FORMAT_TYPE_UBYTE:
             return value & 0xFF
         if t == FORMAT_TYPE_BYTE:
-            return _sext(value, 8) & M64
+            return sign_extend(value, 8) & MASK64
         if t == FORMAT_TYPE_USHORT:
             return value & 0xFFFF
         if t == FORMAT_TYPE_SHORT:
-            return _sext(value, 16) & M64
+            return sign_extend(value, 16) & MASK64
         if t == FORMAT_TYPE_INT:
-            return _sext(value, cfg.int_bits) & M64
+            return sign_extend(value, cfg.int_bits) & MASK64
         return value                                    # FORMAT_TYPE_UINT
 
     # ---- memory ----
@@ -540,18 +568,24 @@ class _Printer:
         return int.from_bytes(self.read(addr, bits // 8), "little")
 
     def read_str(self, addr, limit=None):
-        """The C string at ``addr``: up to the NUL or ``limit`` bytes, read a page at a time."""
+        """The C string at ``addr``: up to the NUL or ``limit`` bytes, read a page at a time.
+        Past OUT_MAX bytes the rest is only counted (``extra``), as it is read."""
         out = bytearray()
         page = self.cfg.page_size
-        while limit is None or len(out) < limit:
-            here = addr + len(out)
+        n = 0
+        while limit is None or n < limit:
+            here = addr + n
             chunk = page - here % page
             if limit is not None:
-                chunk = min(chunk, limit - len(out))
+                chunk = min(chunk, limit - n)
+            self.charge(max(chunk // BYTES_PER_INSN, 1))
             data = bytes(self.mem.read_cstring(here, chunk))
-            out += data
+            n += len(data)
+            if len(out) < OUT_MAX:
+                out += data[:OUT_MAX - len(out)]
             if len(data) < chunk:
                 break
+        self.extra += n - len(out)
         return bytes(out)
 
     # ---- format_decode() ----
@@ -590,7 +624,7 @@ class _Printer:
         spec.field_width = -1
         if pos < n and isdigit(fmt[pos]):
             value, pos = _skip_atoi(fmt, pos)
-            spec.field_width = _sext(value, 24)         # silently truncated to the bitfield
+            spec.field_width = sign_extend(value, 24)         # silently truncated to the bitfield
         elif pos < n and fmt[pos] == 0x2A:              # '*': it's the next argument
             spec.type = FORMAT_TYPE_WIDTH
             return pos + 1 - start
@@ -603,7 +637,7 @@ class _Printer:
             pos += 1
             if pos < n and isdigit(fmt[pos]):
                 value, pos = _skip_atoi(fmt, pos)
-                spec.precision = max(_sext(value, 16), 0)
+                spec.precision = max(sign_extend(value, 16), 0)
             elif pos < n and fmt[pos] == 0x2A:
                 spec.type = FORMAT_TYPE_PRECISION
                 return pos + 1 - start
@@ -656,13 +690,13 @@ class _Printer:
         return pos + 1 - start
 
     def set_field_width(self, spec, width):
-        if _sext(width, 24) != width:
+        if sign_extend(width, 24) != width:
             self.warn(f"field width {width} too large")
             width = max(-FIELD_WIDTH_MAX, min(width, FIELD_WIDTH_MAX))
         spec.field_width = width
 
     def set_precision(self, spec, prec):
-        if _sext(prec, 16) != prec:
+        if sign_extend(prec, 16) != prec:
             self.warn(f"precision {prec} too large")
             prec = max(0, min(prec, PRECISION_MAX))
         spec.precision = prec
@@ -679,8 +713,13 @@ class _Printer:
         pos = 0
         while pos < len(fmt):
             old = pos
+            if len(out) > OUT_MAX:
+                self.extra += len(out) - OUT_MAX
+                del out[OUT_MAX:]
             pos += self.format_decode(fmt, pos, spec)
             t = spec.type
+            if t != FORMAT_TYPE_NONE:
+                self.charge(CONVERSION_COST)
             if t == FORMAT_TYPE_NONE:
                 out += fmt[old:pos]
             elif t == FORMAT_TYPE_WIDTH:
@@ -706,10 +745,13 @@ class _Printer:
                 break
             else:
                 out += number(self.int_arg(args, spec), spec)
+        if len(out) > OUT_MAX:
+            self.extra += len(out) - OUT_MAX
+            del out[OUT_MAX:]
         return bytes(out)
 
     def sarg_int(self, args):
-        return _sext(self.arg(args, self.cfg.int_bits), self.cfg.int_bits)
+        return sign_extend(self.arg(args, self.cfg.int_bits), self.cfg.int_bits)
 
     def guarded(self, conversion, ptr, spec, *rest):
         """Run a conversion that dereferences ``ptr``; a fault follows ``config.on_fault``."""
@@ -773,9 +815,9 @@ class _Printer:
             text = b"(____ptrval____)" if self.ptr_bytes == 8 else b"(ptrval)"
             return self.error_string(text, spec.copy(field_width=2 * self.ptr_bytes))
         if cfg.ptr_bits == 64:
-            hashval = siphash_1u64(ptr, cfg.ptr_key) & _mask(32)
+            hashval = siphash_1u64(ptr, cfg.ptr_key) & mask(32)
         else:
-            hashval = siphash_1u32(ptr, cfg.ptr_key) & _mask(cfg.long_bits)
+            hashval = siphash_1u32(ptr, cfg.ptr_key) & mask(cfg.long_bits)
         return self.pointer_string(hashval, spec)
 
     def default_pointer(self, ptr, spec):
@@ -822,8 +864,8 @@ class _Printer:
         ``symbol_offset`` -1 is ``sprint_backtrace``: look up ``address - 1`` (a return address
         may be just past its function) and print the offset of ``address`` itself.
         """
-        mask = _mask(self.cfg.ptr_bits)
-        lookup = (address + symbol_offset) & mask
+        ptr_mask = mask(self.cfg.ptr_bits)
+        lookup = (address + symbol_offset) & ptr_mask
         text = self.symbolize(lookup, add_offset) if self.symbolize else None
         if text is None:
             return b"0x%x" % address
@@ -952,7 +994,25 @@ class _Printer:
             va_addr = self.read_uint(ptr + self.ptr_bytes, self.cfg.ptr_bits)
             fmt = self.read_str(fmt_addr)
             args = VaListArgs(self.mem, va_addr, bits=self.cfg.ptr_bits)
-        return self.format(fmt, args)
+        # the same struct va_format formats the same way again within one call (reading
+        # memory changes nothing; the va_list is copied, not consumed): a %pV tree of
+        # depth 20 is 21 formats here, not 2^21 (its cost is still charged, as skipped work)
+        if self.va_format is None and ptr in self.memo:
+            text, extra, cost = self.memo[ptr]
+            self.extra += extra
+            self.charge(cost, skipped=True)
+            return text
+        extra, cost = self.extra, self.cost
+        if self.depth >= PV_MAX_DEPTH:
+            raise StackOverflow(self.depth)
+        self.depth += 1
+        try:
+            text = self.format(fmt, args)
+        finally:
+            self.depth -= 1
+        if self.va_format is None:
+            self.memo[ptr] = (text, self.extra - extra, self.cost - cost)
+        return text
 
     def netdev_bits(self, ptr, spec, ext):
         bad = self.check_pointer(ptr, spec)
@@ -991,7 +1051,7 @@ class _Printer:
         if kind == b"R":
             tm = struct.unpack("<6i", self.read(ptr, 24))   # struct rtc_time, up to tm_year
         elif kind == b"T":
-            tm = time64_to_tm(_sext(self.read_uint(ptr, 64), 64))
+            tm = time64_to_tm(sign_extend(self.read_uint(ptr, 64), 64))
         else:
             return self.error_string(b"(%pt?)", spec)
         return rtc_str(tm, ext)
@@ -1078,7 +1138,7 @@ class _Printer:
         # %pe with a non-ERR_PTR gets treated as plain %p
         if not self.is_err_value(ptr):
             return self.default_pointer(ptr, spec)
-        err = _sext(ptr, self.cfg.ptr_bits)
+        err = sign_extend(ptr, self.cfg.ptr_bits)
         name = errname(err)
         if name is not None:
             return string_nocheck(name.encode(), spec)
@@ -1133,7 +1193,7 @@ def _skip_atoi(fmt, pos):
     """``skip_atoi()``: the digits at ``pos`` as a C int (wrapping like the kernel's loop)."""
     value = 0
     while pos < len(fmt) and isdigit(fmt[pos]):
-        value = _sext(value * 10 + fmt[pos] - 0x30, 32)
+        value = sign_extend(value * 10 + fmt[pos] - 0x30, 32)
         pos += 1
     return value, pos
 
@@ -1349,7 +1409,7 @@ def resource_text(start, end, flags, decode, size_bits=64) -> bytes:
         label, specp, decode = b"??? ", mem_spec, False
     out = bytearray(b"[" + label)
     if decode and flags & IORESOURCE_UNSET:
-        out += b"size " + number((end - start + 1) & _mask(size_bits), specp)
+        out += b"size " + number((end - start + 1) & mask(size_bits), specp)
     else:
         out += number(start, specp)
         if start != end:
@@ -1370,7 +1430,7 @@ def bitmap_hex_text(bitmap: int, nr_bits: int) -> bytes:
     chunksz = nr_bits % 32 or 32
     i = -(-nr_bits // 32) * 32 - 32
     while i >= 0:
-        val = (bitmap >> i) & _mask(chunksz)
+        val = (bitmap >> i) & mask(chunksz)
         spec = PrintfSpec(flags=SMALL | ZEROPAD, base=16, precision=0,
                           field_width=-(-chunksz // 4))
         chunks.append(number(val, spec))
@@ -1381,7 +1441,7 @@ def bitmap_hex_text(bitmap: int, nr_bits: int) -> bytes:
 
 def bitmap_list_text(bitmap: int, nr_bits: int) -> bytes:
     """``bitmap_list_string()``: ranges of set bits, ``0-3,5,8-9``."""
-    bitmap &= _mask(nr_bits)
+    bitmap &= mask(nr_bits)
     ranges = []
     bit = 0
     while bit < nr_bits:
@@ -1407,7 +1467,8 @@ def vsnprintf(fmt: bytes, args: ArgSource, mem: Memory | None = None, *,
               size: int | None = None, config: PrintfConfig = X86_64,
               symbolize: Symbolize | None = None, va_format: VaFormat | None = None,
               object_name: ObjectName | None = None,
-              warn: Callable[[str], None] | None = None) -> Formatted:
+              warn: Callable[[str], None] | None = None,
+              charge: Callable[[int], None] | None = None) -> Formatted:
     """The kernel's ``vsnprintf(buf, size, fmt, args)``.
 
     ``size`` is the buffer size including the NUL (None: unlimited, as ``vsprintf``).
@@ -1418,15 +1479,19 @@ def vsnprintf(fmt: bytes, args: ArgSource, mem: Memory | None = None, *,
     devices, clocks, fwnodes for ``%pd %pD %pg %pC %pfw`` (and ``%pG``); ``warn(message)``
     receives what the kernel would ``WARN_ONCE`` about (unsupported conversion, oversized
     width or precision, ``%pA``), once per occurrence: deduplicating is the caller's choice.
+    ``charge(insns)`` is called for each conversion and each string's bytes (the syscall's
+    budget, which may stop a long call by raising); the output kept is at most OUT_MAX
+    bytes (the length returned counts it all).
     """
-    printer = _Printer(mem, config, symbolize, va_format, object_name, warn)
+    printer = _Printer(mem, config, symbolize, va_format, object_name, warn, charge)
     if size is not None and size > INT_MAX:
         printer.warn("vsnprintf: size > INT_MAX")        # WARN_ON_ONCE: returns 0, writes nothing
         return Formatted(b"", 0, b"")
     full = printer.format(fmt, args)
+    length = len(full) + printer.extra
     if size is None:
-        return Formatted(full, len(full), full + b"\0")
+        return Formatted(full, length, full + b"\0")
     if size == 0:
-        return Formatted(b"", len(full), b"")
+        return Formatted(b"", length, b"")
     text = full[:size - 1]
-    return Formatted(text, len(full), text + b"\0")
+    return Formatted(text, length, text + b"\0")
