@@ -100,7 +100,7 @@ def _run(k, args):
     stub = None
     for path in args.with_ + [args.module]:
         # --- gdb stub: attached for MODULE only, after the --with modules ran alone ---
-        if getattr(args, "gdb", None) is not None and path == args.module:
+        if args.gdb is not None and path == args.module:
             from ..gdbstub import GdbStub   # only with --gdb: spares every other run the import
             stub = GdbStub(k, args.gdb, module_path=path)
         # --- end gdb stub ---
