@@ -375,11 +375,19 @@ class Kernel(LinkKernel):
         count = budget.run_count()
         with budget.suspended():
             m.run(pc, self.sentinel, timeout_us=budget.remaining_us(), count=count)
-        if m.stop_reason is None and count and m.pc != self.sentinel:
+        if m.stop_reason is None and m.pc != self.sentinel and self._after_hlt(m.pc):
+            m.stop_reason = "hlt"       # Unicorn returns from a hlt: emulator.traps
+        elif m.stop_reason is None and count and m.pc != self.sentinel:
             budget.run_used_all(count)  # Unicorn stops silently when its count runs out
             m.stop_reason = "budget"
         elif m.stop_reason == "timeout":
             budget.exhausted = budget.exhausted or "timeout"
+
+    def _after_hlt(self, pc):
+        try:
+            return self.machine.read(pc - 1, 1) == b"\xf4"
+        except Exception:
+            return False
 
     def _default_sentinel(self):
         # init returns into do_one_initcall, as the real call trace shows

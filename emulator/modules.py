@@ -19,7 +19,7 @@ from linker.loglevels import LOGLEVEL_ERR, LOGLEVEL_WARNING
 from linker.load.linkkernel import Module
 from linker.load.pipeline import LinkedModule, free_module_memory, link_module, register_module
 
-from . import faults
+from . import faults, traps
 from .kapi import kernel_params
 from .machine import PROT_EXEC, PROT_READ, PROT_WRITE, MemoryFault
 
@@ -190,6 +190,7 @@ class ModuleLoader:
             m.write_image(img.init_addr, img.init, zero.get("init", ()))
         self._ftrace_nop(mod)
         faults.apply_returns(self.k, mod)     # module_finalize: return thunks patched out
+        traps.hook_cr3_writes(self.k, mod)    # Unicorn ignores CR3: a load of it resets
         for rname, res in lm.symbols.resolved.items():
             if res.how == "vmlinux":
                 self.k.kapi.names.setdefault(res.value, rname)
@@ -219,6 +220,7 @@ class ModuleLoader:
             if outcome.signal is not None:
                 return Result(0, signal=outcome.signal)
             ret = sign_extend(outcome.value, 32)
+            traps.check_initcall_irqs(self.k, mod)     # do_one_initcall's irqs_disabled()
         if ret < 0:
             mod.state = "GOING"
             mod.refcnt -= 1
@@ -247,6 +249,7 @@ class ModuleLoader:
 
     def _free_module(self, mod):
         module_free_params(self.k, mod)
+        traps.unhook_cr3_writes(self.k, mod)
         lm, m = mod.linked, self.k.machine
         lay, img = lm.layout, lm.image
         for used in list(mod.uses):

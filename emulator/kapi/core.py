@@ -10,6 +10,7 @@ import errno
 
 from linker.loglevels import LOGLEVEL_EMERG, LOGLEVEL_ERR
 
+from .. import traps
 from ..clock import NS_PER_JIFFY
 from . import guestmem as gm
 from .registry import BOOL, GFP, HANDLED, INT, LONG, PTR, SIZE_T, UINT, ULONG, kapi
@@ -190,11 +191,15 @@ def strsep(k, m, s, ct):
 
 @kapi("slab.__kmalloc", "slab.kmalloc_large", size=SIZE_T, flags=GFP)
 def kmalloc(k, m, size, flags):
+    if traps.alloc_pages_refuses(k, size, flags):      # order >= MAX_ORDER: WARN, NULL
+        return 0
     return k.slab.kmalloc(size, flags)
 
 
 @kapi("slab.__kmalloc_node", size=SIZE_T, flags=GFP, node=INT)
 def kmalloc_node(k, m, size, flags, node):
+    if traps.alloc_pages_refuses(k, size, flags):
+        return 0
     return k.slab.kmalloc(size, flags)
 
 
@@ -212,7 +217,7 @@ def kmalloc_node_trace(k, m, s, gfpflags, node, size):
 
 @kapi("slab.kvmalloc_node", size=SIZE_T, flags=GFP, node=INT)
 def kvmalloc_node(k, m, size, flags, node):
-    return k.slab.kmalloc(size, flags)
+    return traps.kvmalloc(k, size, flags)
 
 
 @kapi("slab.kfree", "slab.kvfree", objp=PTR)

@@ -8,7 +8,7 @@ variadic integers in rsi, rdx, rcx, r8, r9 then on the stack, or through a ``va_
 from linker.load.linkkernel import TAINT_FLAGS
 from linker.loglevels import KERN_SOH
 
-from .. import faults
+from .. import faults, traps
 from . import vsprintf
 from .registry import GFP, INT, PTR, SIZE_T, UINT, kapi
 
@@ -85,7 +85,7 @@ class Mem:
 def kformat(k, m, fmt_addr, args, size=None):
     """Format the C string at ``fmt_addr``; returns ``(text, full_length)``. What the
     kernel's vsnprintf WARN_ONCE()s about (an oversized width or precision) is reported as
-    it reports it (faults.kernel_warn), on a Linux kernel."""
+    it reports it (traps.kernel_warn), on a Linux kernel."""
     fmt = m.read_cstring(fmt_addr, 1 << 16)
     warned = []
     via_printk = k.kapi.names.get(m.pc) in ("_printk", "vprintk")
@@ -98,7 +98,7 @@ def kformat(k, m, fmt_addr, args, size=None):
         raise faults.KernelStackOverflow(exc.depth, via_printk) from None
     if warned and k.profile.kind == "linux":
         for message in warned:
-            faults.kernel_warn(k, message, printk=via_printk)
+            traps.kernel_warn(k, message, printk=via_printk)
     return res.text, res.length
 
 
