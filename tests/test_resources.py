@@ -143,9 +143,6 @@ def test_a_100_mib_bss_loads_without_backing_100_mib():
     assert k.insmod(str(HELLO)).ok
 
 
-@pytest.mark.xfail(strict=False, reason="linker.load.layout.move_module builds the image in a "
-                   "bytearray of core_size bytes (host memory committed at once); an anonymous "
-                   "mmap would leave a .bss uncommitted")
 def test_a_100_mib_bss_costs_no_100_mib_of_host_memory():
     out = in_subprocess(f"""
         from emulator.kernel import Kernel

@@ -21,6 +21,20 @@ from .constants import EI_CLASS, EI_DATA, EI_NIDENT, ELFMAG, SHF, SHN, SHT, ElfC
 from .records import BytesLike, Ehdr, RecordLayout, Shdr, Sym, st_bind, st_type, st_visibility
 
 
+# The longest name (of a section or a symbol) the reader makes a str of, in bytes. A name
+# runs to its NUL, so a crafted string table can give each of 65535 sections, or each
+# symbol, the same megabyte of name; the kernel only strcmp()s names (and printk cuts a line
+# at 1024 bytes). A longer name is cut there. The Debian corpus's longest: 37 and 89 bytes.
+MAX_NAME = 1024
+
+
+def cstring_at(table: bytes, offset: int, limit: int = MAX_NAME) -> bytes:
+    """The NUL-terminated string at ``offset`` of ``table``, at most ``limit`` bytes of it
+    (``table`` is bytes: its ``find`` stops looking ``limit`` bytes on)."""
+    end = table.find(b"\0", offset, offset + limit)
+    return table[offset:end if end >= 0 else min(len(table), offset + limit)]
+
+
 class Section:
     """One section header with its name resolved; ``data`` is read on demand.
 
@@ -285,8 +299,7 @@ class ElfFile:
         tab = self.shstrtab
         if sh_name >= len(tab):
             return "<corrupt>"
-        end = tab.find(b"\0", sh_name)
-        return tab[sh_name:end if end >= 0 else len(tab)].decode("latin-1")
+        return cstring_at(tab, sh_name).decode("latin-1")
 
     @cached_property
     def sections(self) -> list[Section]:
@@ -323,8 +336,7 @@ class ElfFile:
     def cstring(table: bytes, offset: int) -> str | None:
         if offset >= len(table):
             return None
-        end = table.find(b"\0", offset)
-        return table[offset:end if end >= 0 else len(table)].decode("latin-1")
+        return cstring_at(table, offset).decode("latin-1")
 
     @cached_property
     def symtab(self) -> Section | None:

@@ -383,6 +383,7 @@ class KmallocBuffer:
         self.addr = addr
         self.file_size = len(data)
         self.buf = bytearray(data) + bytearray(KMALLOC_SLACK)
+        self.string_bytes = 0       # bytes the seed's string reads have walked so far
 
     def offset(self, addr, size, what):
         off = (addr - self.addr) & MASK32
@@ -403,6 +404,10 @@ class KmallocBuffer:
         end = self.buf.find(b"\0", off)
         if end < 0:
             raise OutsideBuffer(f"{what} (no NUL before the end)", addr, 1, self)
+        self.string_bytes += end - off + 1
+        if self.string_bytes > MAX_STRING_BYTES:
+            raise _Stop(f"kmodsim stops simulating after reading {MAX_STRING_BYTES} bytes of "
+                        f"names (every name the seed compares runs to its NUL)")
         return self.buf[off:end].decode("latin-1")
 
 
@@ -469,7 +474,17 @@ def link_inplace(data, kernel, name="module", buffer_addr=None):
         _SeedInsmod(lm, kernel).run()
     except _Stop as exc:
         lm.stopped = str(exc)
+    except OutsideBuffer as exc:     # every read the seed makes is one: said where it stopped
+        lm.stopped = f"the seed would read or write outside its buffer: {exc}"
     return lm
+
+
+# Section-name reads the in-place simulation makes before it stops: the seed looks each
+# .rel.X's target up by name through the whole table, e_shnum**2 strcmp at worst (65535
+# sections: 4.3e9); a module of seed 004 makes a few hundred. kmodsim's bound, not the seed's.
+MAX_NAME_LOOKUPS = 2_000_000
+# ... and the bytes of names it reads (a name of a megabyte compared 65535 times)
+MAX_STRING_BYTES = 64 << 20
 
 
 class _SeedInsmod:
@@ -477,6 +492,7 @@ class _SeedInsmod:
 
     def __init__(self, lm, kernel):
         self.lm, self.kernel, self.mem = lm, kernel, lm.memory
+        self.lookups = 0
 
     def printk(self, text):
         self.kernel.printk(LOGLEVEL_WARNING, text)
@@ -494,17 +510,27 @@ class _SeedInsmod:
         return self.mem.u32(addr, f"shdr[{shown}].{fld}")
 
     def section_name(self, i):
+        self.lookups += 1
+        if self.lookups > MAX_NAME_LOOKUPS:
+            raise _Stop(f"kmodsim stops simulating after {MAX_NAME_LOOKUPS} section-name "
+                        f"lookups (the seed looks every .rel. target up by name; with "
+                        f"{self.mem.u16(self.mem.addr + 48, 'e_shnum')} sections it would go on)")
         return self.mem.cstr(self.shstrtab + self.sh(i, "sh_name"), f"the name of section {i}")
 
-    def find_section(self, name):
-        for i in range(self.mem.u16(self.mem.addr + 48, "e_shnum")):
-            if self.section_name(i) == name:
-                return i
+    def find_section(self, name, context):
+        """``elf_find_section``: the first section called ``name``; the run stops where a
+        name it compares lies outside the buffer."""
+        try:
+            for i in range(self.mem.u16(self.mem.addr + 48, "e_shnum")):
+                if self.section_name(i) == name:
+                    return i
+        except OutsideBuffer as exc:
+            self.stop(context, exc)
         return None
 
     def index_of(self, name):
         """``elf_find_section(ehdr, name) - shdr``: a garbage index when it returns NULL."""
-        i = self.find_section(name)
+        i = self.find_section(name, f"looking up {name} by name")
         if i is not None:
             return i
         shdr_addr = (self.mem.addr + self.e_shoff) & MASK32
@@ -554,7 +580,7 @@ class _SeedInsmod:
             i += 1
 
     def relocate_section(self, i, name):
-        target = self.find_section(name[4:])
+        target = self.find_section(name[4:], f"{name} [{i}], looking up its target {name[4:]} by name")
         if target is None:
             self.stop(f"{name} [{i}]", f"its target {name[4:]} is not found by name; "
                                        f"elf_find_section returns NULL and the seed reads "
@@ -693,8 +719,15 @@ class _Context:
                 self.rels.append((s, elf.section_by_name(s.name[4:]), entries))
 
     def uses(self, sym_index):
-        return [f"{s.name} #{j}" for s, t, ents in self.rels if t is not None
-                for j, _, sym, _ in ents if sym == sym_index]
+        """The relocations (``.rel.X #j``) that name symbol ``sym_index``, in file order."""
+        index = self.__dict__.get("_uses")
+        if index is None:     # built once: a lookup per symbol would cost symbols x relocations
+            index = self._uses = {}
+            for s, t, ents in self.rels:
+                if t is not None:
+                    for j, _, sym, _ in ents:
+                        index.setdefault(sym, []).append(f"{s.name} #{j}")
+        return list(index.get(sym_index, ()))
 
     def shdr_read(self, index):
         """Where the seed reads ``shdr[index].sh_offset``, and whether that is in the buffer."""
@@ -949,15 +982,18 @@ def compare_modes(sectioned, inplace):
     where_s, where_i = _Locator(sectioned), _Locator(inplace)
     steps_s = {(st.rel_index, st.entry): st for st in sectioned.steps}
     steps_i = {(st.rel_index, st.entry): st for st in inplace.steps}
+    by_target = {}        # section -> its steps, in order (not a scan of every step per section)
+    for key, st in steps_s.items():
+        by_target.setdefault(st.target, []).append((key, st))
     for index, name, *_ in sectioned.placed_sections():
         a, b = sectioned.section_bytes(index), inplace.section_bytes(index)
         if a == b:
             continue
         label = f"[{index}] {name}"
         covered, by_address, moved = set(), 0, []
-        for key, st in steps_s.items():
+        for key, st in by_target.get(index, ()):
             other = steps_i.get(key)
-            if st.target != index or other is None or other.target != index:
+            if other is None or other.target != index:
                 continue
             covered.update(range(st.r_offset, st.r_offset + 4))
             ls, li = where_s.describe(st), where_i.describe(other)
@@ -971,8 +1007,7 @@ def compare_modes(sectioned, inplace):
         if by_address:
             parts.append(f"{_plural(by_address, 'relocated field')} "
                          f"{'differ' if by_address != 1 else 'differs'} only by the load address")
-        other = [k for k in range(max(len(a), len(b)))
-                 if k not in covered and (a[k:k + 1] != b[k:k + 1])]
+        other = _differing(a, b, covered)
         if other:
             parts.append(f"{_plural(len(other), 'byte')} {'differ' if len(other) != 1 else 'differs'} "
                          f"outside relocated fields at +{other[0]:#x}-{other[-1] + 1:#x} "
@@ -988,6 +1023,18 @@ def compare_modes(sectioned, inplace):
     if len(lines) == 1:
         lines.append("every loaded section has the same bytes")
     return lines
+
+
+def _differing(a, b, covered):
+    """Positions where ``a`` and ``b`` differ (a byte only one has differs), outside
+    ``covered``, in order: one numpy comparison, not a Python loop over a section."""
+    import numpy as np
+    n, m = max(len(a), len(b)), min(len(a), len(b))
+    diff = np.ones(n, dtype=bool)
+    diff[:m] = np.frombuffer(a, dtype=np.uint8, count=m) != np.frombuffer(b, dtype=np.uint8, count=m)
+    if covered:
+        diff[[k for k in covered if k < n]] = False
+    return np.flatnonzero(diff).tolist()
 
 
 def _signed(n):
@@ -1023,10 +1070,26 @@ class _Locator:
         own = syms[st.sym].shndx if st.sym < len(syms) else None
         if S in self.kernel and own == SHN.SHN_UNDEF:
             return f"{self.kernel[S]}{_signed(A)}"
-        for start, size, s in self.ranges:   # the symbol's own section first, end included
-            if s.index == own and start <= S <= start + size:
-                return f"{s.name}{S - start + A:+#x}"
-        for start, size, s in self.ranges:
-            if size and start <= S < start + size:
-                return f"{s.name}{S - start + A:+#x}"
-        return f"{S:#010x}{_signed(A)} (no section)"
+        found = self._where(S, own)
+        if found is None:
+            return f"{S:#010x}{_signed(A)} (no section)"
+        start, s = found
+        return f"{s.name}{S - start + A:+#x}"
+
+    def _where(self, S, own):
+        """The range holding ``S`` (its own section first, end included), memoised: many
+        relocations share a symbol, and the ranges are scanned in order."""
+        memo = self.__dict__.setdefault("_memo", {})
+        key = (S, own)
+        if key not in memo:
+            memo[key] = None
+            for start, size, s in self.ranges:
+                if s.index == own and start <= S <= start + size:
+                    memo[key] = (start, s)
+                    break
+            else:
+                for start, size, s in self.ranges:
+                    if size and start <= S < start + size:
+                        memo[key] = (start, s)
+                        break
+        return memo[key]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 import numpy as np
 
 from ..elf.constants import SHF, SHT
+from ..elf.reader import cstring_at
 from ..errors import ElfError
 from ..module.modinfo import modinfo_entries
 
@@ -82,9 +83,7 @@ class LoadInfo:
         return [v for k, v in self.modinfo if k == tag]
 
     def symbol_name(self, i: int) -> str:
-        off = int(self.syms["st_name"][i])
-        end = self.strtab.find(b"\0", off)
-        return self.strtab[off:end if end >= 0 else len(self.strtab)].decode("latin-1")
+        return cstring_at(self.strtab, int(self.syms["st_name"][i])).decode("latin-1")
 
 
 def setup_load_info(elf: ElfFile, kernel: LinkKernel, flags: int = 0) -> LoadInfo:

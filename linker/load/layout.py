@@ -7,11 +7,21 @@ allocation, then for init (names starting ``.init``). Each group ends page-align
 kallsyms copy (core symbols, their names and type bytes) at the end of core, and puts the
 full symbol and string tables plus ``struct mod_kallsyms`` and the type bytes in init.
 x86-64 keeps data in the core allocation (``data_layout`` is ``core_layout`` in 6.1).
+
+The sizes are the kernel's ``unsigned int``s (``struct module_layout``) and every step is
+its arithmetic: ``module_get_offset`` adds a section's 64-bit ``sh_size`` into a 32-bit
+size, and ``ALIGN`` casts ``sh_addralign`` to that type first, so sizes wrap at 4 GiB, an
+alignment of 2**32 truncates to 0 (offset 0) and one that is not a power of two gives the
+mask's answer (tests/realkernel/bigsec1: a 2**32 + 4 byte ``.bss`` loads as a 4-byte one).
+``move_module`` then refuses, with a ``kmodsim:`` line, a layout whose copies the kernel
+would make run past an allocation or over one another: the real kernel oopses there or
+corrupts its ``struct module`` (bigsec1, bigsec2).
 """
 
 from __future__ import annotations
 
 import errno
+import mmap
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -43,6 +53,18 @@ MASKS: tuple[tuple[int, int], ...] = (
 CORE_REGIONS = ("core_text", "core_rodata", "core_ro_after_init", "core_data", "core_data")
 INIT_REGIONS = ("init_text", "init_rodata", "init_rodata", "init_data", "init_data")
 
+U32 = 0xFFFFFFFF
+# an allocation this large or larger is an anonymous mapping, zero pages until written (a
+# 400 MiB .bss costs the host what relocations and the emulator write into it, not 400 MiB)
+LAZY_BUFFER = 1 << 20
+
+
+def align_u32(size: int, align: int) -> int:
+    """``ALIGN(size, align)`` with ``size`` an ``unsigned int``: the kernel's
+    ``__ALIGN_KERNEL_MASK(x, (typeof(x))(a) - 1)``, so ``align`` is cut to 32 bits first."""
+    mask = (align - 1) & U32
+    return (size + mask) & ~mask & U32
+
 
 @dataclass
 class Placement:
@@ -70,7 +92,8 @@ class Layout:
     symtab: dict[str, int] = field(default_factory=dict)   # layout_symtab's offsets
 
     def align(self, size: int) -> int:
-        return -(-size // self.page_size) * self.page_size
+        """``strict_align``: ``PAGE_ALIGN`` of an ``unsigned int`` (wraps at 4 GiB)."""
+        return align_u32(size, self.page_size)
 
 
 def module_init_layout_section(name: str, unload: bool = True) -> bool:
@@ -79,9 +102,9 @@ def module_init_layout_section(name: str, unload: bool = True) -> bool:
 
 
 def _get_offset(size: int, sh: Shdr) -> tuple[int, int]:
-    align = sh.sh_addralign or 1
-    off = -(-size // align) * align
-    return off, off + sh.sh_size
+    """``module_get_offset``: ``(offset, new size)``, both ``unsigned int``."""
+    off = align_u32(size, sh.sh_addralign or 1)
+    return off, (off + sh.sh_size) & U32
 
 
 def layout_sections(info: LoadInfo, page_size: int = 4096, unload: bool = True) -> Layout:
@@ -170,25 +193,24 @@ def layout_symtab(info: LoadInfo, lay: Layout, sym_size: int, kallsyms_all: bool
         core[0] = True
     name_len = _name_lengths(info.strtab, syms["st_name"])
     ndst = int(core.sum())
-    strtab_size = int((name_len[core] + 1).sum())
-    align = symsec.sh_addralign or 1
-    symoffs = -(-lay.core_size // align) * align
-    stroffs = symoffs + ndst * sym_size
-    core_typeoffs = stroffs + strtab_size
-    lay.core_size = lay.align(core_typeoffs + ndst)
+    strtab_size = int((name_len[core] + 1).sum()) & U32
+    symoffs = align_u32(lay.core_size, symsec.sh_addralign or 1)
+    stroffs = (symoffs + ndst * sym_size) & U32
+    core_typeoffs = (stroffs + strtab_size) & U32
+    lay.core_size = lay.align((core_typeoffs + ndst) & U32)
     off, lay.init_size = _get_offset(lay.init_size, strsec.header)
     lay.placements[strsec.index] = Placement(strsec.index, strsec.name, "init", off,
                                              strsec.sh_size, "init_data")
     # struct mod_kallsyms { Elf_Sym *symtab; unsigned int num_symtab; char *strtab; char *typetab; }
     mks = mod_kallsyms_size or 4 * word
-    kalign = word
-    lay.init_size = -(-lay.init_size // kalign) * kalign
+    lay.init_size = align_u32(lay.init_size, word)     # __alignof__(struct mod_kallsyms)
     mod_kallsyms_init_off = lay.init_size
-    lay.init_size += mks
+    lay.init_size = (lay.init_size + mks) & U32
     init_typeoffs = lay.init_size
-    lay.init_size = lay.align(lay.init_size + nsrc)
+    lay.init_size = lay.align((lay.init_size + nsrc) & U32)
     lay.symtab = dict(symoffs=symoffs, stroffs=stroffs, core_typeoffs=core_typeoffs, ndst=ndst,
-                      mod_kallsyms_init_off=mod_kallsyms_init_off, init_typeoffs=init_typeoffs)
+                      mod_kallsyms_init_off=mod_kallsyms_init_off, init_typeoffs=init_typeoffs,
+                      nsrc=nsrc, sym_size=sym_size, strtab_size=strtab_size, mod_kallsyms_size=mks)
     return lay
 
 
@@ -202,18 +224,30 @@ def _name_lengths(strtab: bytes, st_name: np.ndarray) -> np.ndarray:
     return nuls[np.searchsorted(nuls, start)] - start
 
 
+def zeroed(size: int) -> bytearray | mmap.mmap:
+    """``size`` zero bytes, as ``move_module``'s memset leaves an allocation: a bytearray,
+    or from :data:`LAZY_BUFFER` on an anonymous mapping whose pages cost nothing until
+    written (slices, slice assignment, ``len`` and the buffer protocol work on both)."""
+    if size >= LAZY_BUFFER:
+        return mmap.mmap(-1, size)
+    return bytearray(size)
+
+
 @dataclass
 class Image:
-    """The module's memory: the core and init allocations and where each section went."""
+    """The module's memory: the core and init allocations and where each section went.
 
-    core: bytearray
-    init: bytearray
+    ``core`` and ``init`` are bytearrays, or for an allocation of :data:`LAZY_BUFFER` or
+    more an anonymous ``mmap`` (see :func:`zeroed`)."""
+
+    core: bytearray | mmap.mmap
+    init: bytearray | mmap.mmap
     core_addr: int
     init_addr: int | None
     sections: dict[int, tuple[str, int, int]]   # section index -> (alloc name, offset, address)
     layout: Layout
 
-    def buffer(self, alloc: str) -> bytearray:
+    def buffer(self, alloc: str) -> bytearray | mmap.mmap:
         return self.core if alloc == "core" else self.init
 
     def base(self, alloc: str) -> int | None:
@@ -227,7 +261,7 @@ class Image:
     def address_of(self, index: int) -> int:
         return self.sections[index][2]
 
-    def locate(self, addr: int) -> tuple[bytearray, int] | tuple[None, None]:
+    def locate(self, addr: int) -> tuple[bytearray | mmap.mmap, int] | tuple[None, None]:
         """``(buffer, offset)`` holding the address ``addr``, or ``(None, None)``."""
         for alloc, buf in (("core", self.core), ("init", self.init)):
             base = self.base(alloc)
@@ -256,7 +290,12 @@ class HasElf(Protocol):
 
 
 def move_module(info: HasElf, lay: Layout, kernel: LinkKernel, name: str) -> Image:
-    """Allocate core (and init if non-empty), zero them, copy every SHF_ALLOC section in."""
+    """Allocate core (and init if non-empty), zero them, copy every SHF_ALLOC section in.
+
+    An allocation ``module_alloc`` refuses is ENOMEM (the area's own messages, if any, are in
+    the log). A layout whose copies would run past an allocation or over one another (sizes
+    that wrapped at 4 GiB, an alignment of 2**32) is refused with a ``kmodsim:`` line before
+    anything is copied: see :func:`check_copies`."""
     area = kernel.module_area
     core = area.alloc(lay.core_size, f"{name} core") if area is not None else None
     if area is not None and core is None:
@@ -269,19 +308,73 @@ def move_module(info: HasElf, lay: Layout, kernel: LinkKernel, name: str) -> Ima
             area.free(core.start)  # type: ignore[union-attr]  # allocated, or refused above
             raise KmodError(f"{name}: cannot allocate {lay.init_size} bytes of module memory",
                             errno.ENOMEM)
+    problem = check_copies(info, lay)
+    if problem is not None:
+        if area is not None:
+            area.free(core.start)  # type: ignore[union-attr]
+            if init is not None:
+                area.free(init.start)
+        raise KmodError(f"kmodsim: {name}: {problem}", errno.ENOEXEC)
     core_addr = core.start if core is not None else 0
     init_addr = init.start if init is not None else (None if not lay.init_size else core_addr + lay.core_size)
-    img = Image(bytearray(lay.core_size), bytearray(lay.init_size), core_addr, init_addr, {}, lay)
+    img = Image(zeroed(lay.core_size), zeroed(lay.init_size), core_addr, init_addr, {}, lay)
     data = info.elf.data
     for idx, p in lay.placements.items():
         s = info.elf.sections[idx]
         buf = img.buffer(p.alloc)
         if s.sh_type != SHT.SHT_NOBITS:
-            buf[p.offset:p.offset + s.sh_size] = data[s.sh_offset:s.sh_offset + s.sh_size]
-        # a section placed in init means init_size > 0, so init has an address
-        img.sections[idx] = (p.alloc, p.offset, img.base(p.alloc) + p.offset)  # type: ignore[operator]
+            raw = data[s.sh_offset:s.sh_offset + s.sh_size]
+            buf[p.offset:p.offset + len(raw)] = raw   # inside: check_copies said so
+        # an init that wrapped to 0 bytes has no allocation: the kernel's base is NULL
+        base = img.base(p.alloc)
+        img.sections[idx] = (p.alloc, p.offset, (base or 0) + p.offset)
     return img
 
 
-def warn_percpu_alignment(kernel: LinkKernel, mod_name: str | None, align: int, page: int) -> None:
-    kernel.printk(LOGLEVEL_WARNING, f"{mod_name}: per-cpu alignment {align} > {page}")
+def check_copies(info: HasElf, lay: Layout) -> str | None:
+    """What the kernel's ``move_module`` (the ``memcpy`` of each section that is not NOBITS)
+    and ``add_kallsyms`` (the symbol tables, ``struct mod_kallsyms``, the type bytes) would
+    write out of place, or None. A normal layout never does; one whose 32-bit sizes wrapped,
+    or a section aligned to 2**32 (placed at offset 0), makes the kernel copy past the end
+    of its allocation (an oops in ``memcpy``: tests/realkernel/bigsec1, ``bssalign``) or over
+    its own ``struct module`` (bigsec2), where kmodsim refuses instead (ENOEXEC)."""
+    sizes = {"core": lay.core_size, "init": lay.init_size}
+    writes: dict[str, list[tuple[int, int, str]]] = {"core": [], "init": []}
+    sections = info.elf.sections
+    for idx, p in lay.placements.items():
+        s = sections[idx]
+        if s.sh_type != SHT.SHT_NOBITS and s.sh_size:
+            writes[p.alloc].append((p.offset, p.offset + s.sh_size, f"section {s.name} (index {idx})"))
+    st = lay.symtab
+    if st:
+        core_len = st["ndst"] * (st["sym_size"] + 1) + st["strtab_size"]
+        if core_len:
+            writes["core"].append((st["symoffs"], st["symoffs"] + core_len,
+                                   "the core symbol table add_kallsyms copies"))
+        writes["init"].append((st["mod_kallsyms_init_off"],
+                               st["mod_kallsyms_init_off"] + st["mod_kallsyms_size"],
+                               "struct mod_kallsyms"))
+        if st["nsrc"]:
+            writes["init"].append((st["init_typeoffs"], st["init_typeoffs"] + st["nsrc"],
+                                   "the symbol type bytes"))
+    for alloc, spans in writes.items():
+        size = sizes[alloc]
+        spans.sort()
+        for lo, hi, what in spans:
+            if hi > size:
+                return (f"{what} is placed at {alloc}+{lo:#x}..{hi:#x}, past the end of the "
+                        f"{size:#x}-byte {alloc} allocation (the layout's 32-bit sizes wrapped "
+                        f"or an alignment was cut to 0): the kernel's copy would run off it")
+        for (lo, hi, what), (lo2, hi2, what2) in zip(spans, spans[1:]):
+            if lo2 < hi:
+                return (f"{what2} is placed at {alloc}+{lo2:#x}, inside {what} "
+                        f"({alloc}+{lo:#x}..{hi:#x}; the layout's 32-bit sizes wrapped or an "
+                        f"alignment was cut to 0): the kernel would copy one over the other")
+    return None
+
+
+def warn_percpu_alignment(kernel: LinkKernel, mod_name: str | None, align: int, page: int,
+                          bits: int = 64) -> None:
+    # %li of an unsigned long: from 2**(bits-1) on it prints negative
+    shown = align - (1 << bits) if align >= 1 << (bits - 1) else align
+    kernel.printk(LOGLEVEL_WARNING, f"{mod_name}: per-cpu alignment {shown} > {page}")

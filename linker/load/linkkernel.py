@@ -11,9 +11,10 @@
 The emulator's kernel (``emulator/``) builds on this one; the linker never imports it.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..loglevels import LOGLEVEL_WARNING
+from ..loglevels import LOGLEVEL_INFO, LOGLEVEL_WARNING
 
 
 # include/linux/panic.h bit numbers and print_tainted()'s letters, in its order
@@ -144,15 +145,29 @@ class ModuleArea:
     modules). Freed areas are reused at once (module frees are purged together with the
     RWX permission changes; the real kernel frees init memory from a workqueue, so a module
     loaded in the same instant may land a little higher there).
+
+    With ``vmalloc_checks`` (a Linux profile) a request is refused, before anything is
+    placed or touched, as 6.1 refuses it (tests/realkernel/bigbss, bigsec1): 0 bytes
+    (``__vmalloc_node_range``'s ``WARN_ON_ONCE(!size)``), more than ``modules_len`` (x86's
+    ``module_alloc``: ``PAGE_ALIGN(size) > MODULES_LEN``, silently; i386's MODULES_LEN is
+    negative, so it has none), more pages than the machine has (``totalram_pages``:
+    ``vmalloc error: size N, exceeds total pages``), no room left (``vm_struct allocation
+    failed``). ``warn`` receives the text of a ``warn_alloc`` report.
     """
 
     start: int
     end: int
     page_size: int = 4096
     areas: list = field(default_factory=list)
+    vmalloc_checks: bool = False
+    modules_len: int | None = None
+    totalram_pages: int | None = None
+    warn: Callable[[str], None] | None = None
 
     def alloc(self, size, label):
         page = self.page_size
+        if self.vmalloc_checks and not self.admits(size):
+            return None
         need = (size + page - 1) // page * page + page  # the area, then its guard page
         cursor = self.start
         for a in sorted(self.areas, key=lambda a: a.start):
@@ -160,13 +175,65 @@ class ModuleArea:
                 break
             cursor = max(cursor, a.start + (a.size + page - 1) // page * page + page)
         if cursor + need > self.end:
+            if self.vmalloc_checks and self.warn is not None:
+                self.warn(f"vmalloc error: size {size}, vm_struct allocation failed")
             return None
         area = Allocation(cursor, size, label)
         self.areas.append(area)
         return area
 
+    def admits(self, size):
+        """``module_alloc``'s and ``__vmalloc_node_range``'s checks before any placement."""
+        page = self.page_size
+        if size == 0:
+            return False
+        if self.modules_len is not None and (size + page - 1) // page * page > self.modules_len:
+            return False
+        if self.totalram_pages is not None and size // page > self.totalram_pages:
+            if self.warn is not None:
+                self.warn(f"vmalloc error: size {size}, exceeds total pages")
+            return False
+        return True
+
     def free(self, start):
         self.areas = [a for a in self.areas if a.start != start]
+
+
+# include/linux/percpu.h: modules' static per-CPU data comes from the reserved chunk right
+# after the kernel's own (PERCPU_MODULE_RESERVE, CONFIG_MODULES && CONFIG_SMP); no single
+# per-CPU allocation may exceed PCPU_MIN_UNIT_SIZE (PFN_ALIGN(32 << 10))
+PERCPU_MODULE_RESERVE = 8 << 10
+PCPU_MIN_UNIT_SIZE = 32 << 10
+PCPU_MIN_ALLOC_SIZE = 4
+PCPU_WARN_LIMIT = 10         # pcpu_alloc's static warn_limit: failures reported per boot
+
+
+class PercpuReserve:
+    """The reserved per-CPU chunk modules' ``.data..percpu`` comes from
+    (``__alloc_reserved_percpu``): first fit over [base, base + PERCPU_MODULE_RESERVE),
+    freed when the module goes. ``alloc`` gives an address or None; the checks and the
+    messages before it are :meth:`LinkKernel.percpu_alloc`'s."""
+
+    def __init__(self, base: int, size: int = PERCPU_MODULE_RESERVE):
+        self.base, self.size = base, size
+        self.used: list[tuple[int, int]] = []      # (start, size), sorted
+
+    def alloc(self, size: int, align: int) -> int | None:
+        cursor = self.base
+        for start, used in self.used:
+            cursor = -(-cursor // align) * align
+            if cursor + size <= start:
+                break
+            cursor = max(cursor, start + used)
+        cursor = -(-cursor // align) * align
+        if cursor + size > self.base + self.size:
+            return None
+        self.used.append((cursor, size))
+        self.used.sort()
+        return cursor
+
+    def free(self, start: int) -> None:
+        self.used = [u for u in self.used if u[0] != start]
 
 
 @dataclass(eq=False)
@@ -265,11 +332,18 @@ class LinkKernel:
         self.module_blacklist = ()
         self.sig_enforce = profile.checks.get("signature") == "enforce"
         area = profile.module_area or nominal_module_area(profile)
-        self.module_area = ModuleArea(area.start, area.end, profile.page_size) if area else None
+        linux = profile.kind == "linux"
+        self.module_area = ModuleArea(
+            area.start, area.end, profile.page_size, vmalloc_checks=linux,
+            # i386: MODULES_LEN is MODULES_VADDR - MODULES_END, negative, so never exceeded
+            modules_len=area.end - area.start if linux and profile.elf_class == 64 else None,
+            totalram_pages=profile.totalram_pages if linux else None,
+            warn=self.warn_alloc) if area else None
         for start, size, label in boot_allocations if boot_allocations is not None \
                 else default_boot_allocations(profile):
             self.module_area.areas.append(Allocation(start, size, label))
-        self._percpu_next = None
+        self.percpu = PercpuReserve(profile.percpu_module_base or 0)
+        self._percpu_warnings = PCPU_WARN_LIMIT
         self._vmlinux = {}           # find_symbol's cache of the profile's vmlinux exports
         self._placeholders = None
         if hasattr(profile.exports, "index"):
@@ -338,13 +412,56 @@ class LinkKernel:
     # -- per-CPU ----------------------------------------------------------------------
 
     def percpu_alloc(self, size, align):
-        """A module's per-CPU area, from the reserved chunk after the static per-CPU data."""
-        if self._percpu_next is None:
-            self._percpu_next = self.profile.percpu_module_base or 0
-        align = max(align, 1)
-        start = (self._percpu_next + align - 1) // align * align
-        self._percpu_next = start + size
-        return start
+        """``__alloc_reserved_percpu(size, align)`` (``pcpu_alloc``): the module's per-CPU
+        address, or None after the kernel's report (tests/realkernel/bigsec1): a size that
+        is 0 or over ``PCPU_MIN_UNIT_SIZE`` once rounded to 4 bytes, or an alignment that is
+        not a power of two, is a WARN (``illegal size (N) or align (A) for percpu
+        allocation``); a request the reserved chunk cannot hold is ``percpu: allocation
+        failed, ..., alloc from reserved chunk failed`` and a stack dump (the first 10 per
+        boot). ``align`` is at most a page here (percpu_modalloc cut it)."""
+        align = max(align, PCPU_MIN_ALLOC_SIZE)
+        size = -(-size // PCPU_MIN_ALLOC_SIZE) * PCPU_MIN_ALLOC_SIZE & 0xFFFFFFFFFFFFFFFF
+        if not size or size > PCPU_MIN_UNIT_SIZE or align > self.profile.page_size \
+                or align & (align - 1):
+            self.kernel_warning("mm/percpu.c:1758", "pcpu_alloc+0x7e0/0x830",
+                                f"illegal size ({size}) or align ({align}) for percpu allocation",
+                                ("load_module+0xf48/0x21a0",))
+            return None
+        addr = self.percpu.alloc(size, align)
+        if addr is None and self._percpu_warnings:
+            self.printk(LOGLEVEL_WARNING, f"percpu: allocation failed, size={size} align={align} "
+                                          "atomic=0, alloc from reserved chunk failed")
+            self.dump_stack(("dump_stack_lvl+0x44/0x5c", "pcpu_alloc.cold+0x20/0x3e",
+                             "load_module+0xf48/0x21a0"))
+            self._percpu_warnings -= 1
+            if not self._percpu_warnings:
+                self.printk(LOGLEVEL_INFO, "percpu: limit reached, disable warning")
+        return addr
+
+    def percpu_free(self, addr):
+        self.percpu.free(addr)
+
+    # -- the kernel's own reports, as far as the loader knows them -------------------------
+
+    def warn_alloc(self, text):
+        """mm/page_alloc.c ``warn_alloc`` from ``module_alloc``: its first line. The emulator's
+        kernel (emulator.slab.ModuleAlloc) prints the whole report: the stack dump, and
+        ``show_mem``'s Mem-Info."""
+        self.printk(LOGLEVEL_WARNING, f"insmod: {text}, {GFP_KERNEL_TEXT}")
+
+    def kernel_warning(self, where, rip, message, frames=()):
+        """A ``WARN()`` in kernel code (not the module's), at ``where`` (``file:line``) with
+        RIP ``rip`` and the call trace ``frames`` below it (as recorded): the loader prints
+        its message; the cut-here line, registers and call trace are for the emulator's
+        kernel to add."""
+        self.printk(LOGLEVEL_WARNING, message)
+
+    def dump_stack(self, frames):
+        """``dump_stack()`` from kernel code: nothing at link time; the emulator's kernel
+        prints the CPU line and the call trace ``frames``."""
+
+
+GFP_KERNEL_TEXT = "mode:0xcc0(GFP_KERNEL), nodemask=(null),cpuset=/,mems_allowed=0"
 
 
 # link-only profiles: where placeholder export addresses start (i386: the kernel's text

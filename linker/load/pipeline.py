@@ -16,7 +16,10 @@ stepper). On failure the kernel's lines are in ``kernel.log`` and a
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from ..elf.constants import EM, SHF, SHT
 from ..elf.reader import ElfFile
@@ -26,7 +29,7 @@ from ..errors import KmodError
 from ..module.ksymtab import KSYMTAB_SECTIONS, ExportedSymbol
 from ..reloc import arch_for
 from . import checks
-from ..loglevels import LOGLEVEL_ERR
+from ..loglevels import LOGLEVEL_ERR, LOGLEVEL_WARNING
 from .info import LoadInfo, descriptor_name, rewrite_section_headers, setup_load_info
 from .layout import Image, Layout, layout_sections, layout_symtab, move_module
 from .linkkernel import Module, SymbolHit
@@ -61,6 +64,7 @@ class LinkedModule:
     relocations: dict = field(default_factory=dict)
     exports: list = field(default_factory=list)
     stopped_before: str | None = None
+    percpu_live: bool = False            # percpu_addr is allocated (not yet given back)
 
     @property
     def elf(self):
@@ -135,7 +139,8 @@ def link_module(data, kernel, flags=0, stop_before=None, fast=True, register=Fal
     try:
         checks.add_unformed_module(kernel, mod)
         checks.unsigned_taint(kernel, mod, sig_ok)
-        lm.percpu_addr = _percpu_modalloc(info, kernel)
+        lm.percpu_addr = _percpu_modalloc(info, kernel, mod.name)
+        lm.percpu_live = lm.percpu_addr is not None
         checks.check_module_license_and_versions(kernel, mod, info)
         lm.symbols = simplify_symbols(info, lm.image, kernel, mod, lm.percpu_addr, LOAD_COPY_BASE)
         if stop_before == "apply_relocations":
@@ -181,20 +186,26 @@ def _mark_special_sections(info):
             info.sh_flags[idx] |= int(SHF.SHF_RO_AFTER_INIT)
 
 
-def _percpu_modalloc(info, kernel):
+def _percpu_modalloc(info, kernel, mod_name):
+    """``percpu_modalloc``: the module's per-CPU address, None without per-CPU data;
+    ENOMEM when the reserved chunk refuses it (tests/realkernel/bigsec1)."""
     pcpu = info.index.get("pcpu", 0)
     if not pcpu:
         return None
     s = info.elf.sections[pcpu]
     if not s.sh_size:
         return None
-    align = s.sh_addralign or 1
+    align = s.sh_addralign
     page = kernel.profile.page_size
     if align > page:
         from .layout import warn_percpu_alignment
-        warn_percpu_alignment(kernel, info.name, align, page)
+        warn_percpu_alignment(kernel, mod_name, align, page, kernel.profile.elf_class)
         align = page
-    return kernel.percpu_alloc(s.sh_size, align)
+    addr = kernel.percpu_alloc(s.sh_size, align)
+    if addr is None:
+        checks.fail(kernel, LOGLEVEL_WARNING,
+                    f"{mod_name}: Could not allocate {s.sh_size} bytes percpu data", errno.ENOMEM)
+    return addr
 
 
 def free_module_memory(kernel, lm):
@@ -203,11 +214,17 @@ def free_module_memory(kernel, lm):
 
 
 def _free(kernel, lm):
+    if lm.percpu_live:
+        kernel.percpu_free(lm.percpu_addr)
+        lm.percpu_live = False      # (percpu_addr stays: link shows where it was)
     if kernel.module_area is None or lm.image is None:
         return
     kernel.module_area.free(lm.image.core_addr)
     if lm.image.init_addr is not None:
         kernel.module_area.free(lm.image.init_addr)
+
+
+EXPORT_CHUNK = 1 << 16      # __ksymtab entries read per numpy sweep
 
 
 def module_exports(info, image, prel32=True):
@@ -218,18 +235,25 @@ def module_exports(info, image, prel32=True):
     otherwise three absolute pointers; CRCs come from ``__kcrctab``/``__kcrctab_gpl`` at the
     same index. Returns ``ExportedSymbol``s whose ``symbol`` is the value (an address).
     x86 uses PREL32 on both i386 and x86-64 (CONFIG_HAVE_ARCH_PREL32_RELOCATIONS).
+
+    One entry per name, the last of that name (``register_module`` keeps the last too).
+    The table is swept with numpy: a NOBITS ``__ksymtab`` of 64 MiB is 5.6 million entries
+    (the real kernel loads it, tests/realkernel/bigsec1), all of them zeros but those
+    relocations wrote, and every zero entry names the empty string; only entries whose name
+    is not empty, and the last empty-named one, are read one by one.
     """
     mask = info.elf.layout.addr_mask
-    out = []
+    out = {}
     for tab, crctab, gpl in KSYMTAB_SECTIONS:
         idx = info.find_sec(tab)
-        if not idx:
+        if not idx or idx not in image.sections:
             continue
         base = image.address_of(idx)
-        raw = image.section_bytes(idx)
+        raw = _section_view(image, idx)
         crc_idx = info.find_sec(crctab)
-        crcs = image.section_bytes(crc_idx) if crc_idx else b""
-        for n, off in enumerate(range(0, len(raw) - 11, 12)):
+        crcs = _section_view(image, crc_idx) if crc_idx and crc_idx in image.sections else b""
+        for n in _named_entries(image, raw, base, prel32, mask):
+            off = 12 * n
             if prel32:
                 f = [int.from_bytes(raw[off + 4 * k:off + 4 * k + 4], "little", signed=True)
                      for k in range(3)]
@@ -240,9 +264,60 @@ def module_exports(info, image, prel32=True):
                 value, name_addr, ns_addr = (int.from_bytes(raw[off + 4 * k:off + 4 * k + 4], "little")
                                              for k in range(3))
             crc = int.from_bytes(crcs[4 * n:4 * n + 4], "little") if 4 * n + 4 <= len(crcs) else None
-            out.append(ExportedSymbol(image.read_cstring(name_addr) or "", value, gpl,
-                                      (image.read_cstring(ns_addr) if ns_addr else "") or "", crc))
-    return out
+            name = image.read_cstring(name_addr) or ""
+            out.pop(name, None)
+            out[name] = ExportedSymbol(name, value, gpl,
+                                       (image.read_cstring(ns_addr) if ns_addr else "") or "", crc)
+    return list(out.values())
+
+
+def _section_view(image, index):
+    """The bytes of a placed section inside its allocation, without a copy (a section whose
+    placement runs past the allocation, NOBITS after a wrapped layout, is cut there)."""
+    alloc, off, _ = image.sections[index]
+    buf = image.buffer(alloc)
+    size = image.layout.placements[index].size
+    return memoryview(buf)[min(off, len(buf)):min(off + size, len(buf))]
+
+
+def _named_entries(image, raw, base, prel32, mask):
+    """Indexes of the ``struct kernel_symbol`` entries of ``raw`` whose name is not empty,
+    plus the last one whose name is (in order), found a chunk of entries at a time."""
+    count = len(raw) // 12
+    keep, last_empty = [], None
+    bufs = []
+    for alloc in ("core", "init"):
+        b = image.base(alloc)
+        buf = image.buffer(alloc)
+        if b is not None and len(buf):
+            bufs.append((b, len(buf), np.frombuffer(buf, dtype=np.uint8)))
+    for lo in range(0, count, EXPORT_CHUNK):
+        m = min(EXPORT_CHUNK, count - lo)
+        fields = np.frombuffer(raw, dtype="<i4" if prel32 else "<u4", count=3 * m,
+                               offset=12 * lo).reshape(m, 3)
+        name_field = fields[:, 1].astype(np.int64).astype(np.uint64)
+        if prel32:
+            with np.errstate(over="ignore"):
+                at = np.uint64(base) + np.arange(12 * lo + 4, 12 * (lo + m) + 4, 12, dtype=np.uint64)
+                name_addr = (at + name_field) & np.uint64(mask)
+        else:
+            name_addr = name_field & np.uint64(mask)
+        empty = np.ones(m, dtype=bool)
+        for b, size, u8 in bufs:
+            with np.errstate(over="ignore"):
+                rel = name_addr - np.uint64(b)
+            inside = rel < np.uint64(size)
+            where = np.flatnonzero(inside)
+            empty[where] = u8[rel[where].astype(np.int64)] == 0
+        named = np.flatnonzero(~empty)
+        keep.extend((named + lo).tolist())
+        blank = np.flatnonzero(empty)
+        if len(blank):
+            last_empty = lo + int(blank[-1])
+    if last_empty is not None:
+        keep.append(last_empty)
+        keep.sort()
+    return keep
 
 
 def register_module(kernel, lm, state="LIVE", free_init=True):

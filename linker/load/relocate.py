@@ -113,9 +113,15 @@ def _apply_fast(info: LoadInfo, work: list[tuple[Section, int, bool]], image: Im
             return None
         counts = [s.sh_size // dtype.itemsize for s, _ in parts]
         secs = [image.sections[t] for _, t in parts]
+        sizes = np.repeat(np.array([image.layout.placements[t].size for _, t in parts],
+                                   dtype=np.uint64), counts)
+        # a place past its section (an r_offset near 2**64 included) is the scalar path's
+        # to report; checked on the unsigned offsets, before any sum can overflow
+        if len(r_offset) and ((r_offset > sizes).any()
+                              or int(r_offset.max()) >= len(image.buffer(alloc))):
+            return None
         sec_off = np.repeat(np.array([x[1] for x in secs], dtype=np.int64), counts)
-        limits = sec_off + np.repeat(np.array([image.layout.placements[t].size for _, t in parts],
-                                              dtype=np.int64), counts)
+        limits = sec_off + sizes.astype(np.int64)
         with np.errstate(over="ignore"):
             P = np.repeat(np.array([x[2] for x in secs], dtype=np.uint64), counts) + r_offset
         buf = np.frombuffer(image.buffer(alloc), dtype=np.uint8)

@@ -645,6 +645,11 @@ class RelocationStepper:
 
 # ====================================================================== disassembly
 
+# How far before a relocated field the stepper starts decoding instructions at most (a
+# function's start is the usual place; an x86 decoder resynchronises within a few bytes)
+MAX_DECODE_BACK = 1 << 16
+
+
 class _CodeView:
     """Finds the instruction holding a field and names the addresses its operands reach."""
 
@@ -659,7 +664,9 @@ class _CodeView:
         _, sec_off, sec_addr = self.stepper.lm.image.sections[st.target]
         size = self.stepper.lm.image.layout.placements[st.target].size
         if sec.sh_flags & SHF.SHF_EXECINSTR:
-            start = self.decode_start(st.target, st.r_offset)
+            # from the function's start, but no more than MAX_DECODE_BACK before the field (a
+            # section without symbols, or a NOBITS one of 256 MiB, would be decoded whole)
+            start = max(self.decode_start(st.target, st.r_offset), st.r_offset - MAX_DECODE_BACK)
             end = min(size, st.r_offset + st.width + MAX_INSN)
         else:
             start, end = st.r_offset, st.r_offset + st.width
@@ -709,9 +716,11 @@ class _CodeView:
             return (None, None, None)
         _, sec_off, sec_addr = self.stepper.lm.image.sections[st.target]
         buf = self.stepper.lm.image.buffer(self.stepper.lm.image.sections[st.target][0])
-        # bytes before the window are the same now as then, except fields patched later
-        head = bytes(buf[sec_off:sec_off + start])
-        return (sec_addr, 0, head + raw)
+        # bytes before the window are the same now as then, except fields patched later;
+        # from the section's start, or MAX_DECODE_BACK bytes further back at most
+        lo = max(0, start - MAX_DECODE_BACK)
+        head = bytes(buf[sec_off + lo:sec_off + start])
+        return (sec_addr + lo, lo, head + raw)
 
     @property
     def cs(self):

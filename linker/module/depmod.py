@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
 from ..elf.constants import ELFMAG, EM, SHN, STB, STT_SPARC_REGISTER, ElfClass, ElfData
+from ..elf.reader import cstring_at
 from ..elf.records import BytesLike, st_bind, st_type
 from ..errors import KmodError
 from .kmod_format import kmod_modname
@@ -237,8 +238,7 @@ class KmodElf:
             info = self._section_info(idx)
             if info is None or info[2] >= len(self._names):
                 continue
-            end = self._names.find(b"\0", info[2])
-            self._by_name.setdefault(self._names[info[2]:end], idx)
+            self._by_name.setdefault(cstring_at(self._names, info[2]), idx)
 
     def _section_info(self, idx: int) -> tuple[int, int, int] | None:
         """``elf_get_section_info``: ``(offset, size, name_offset)`` or None when it lies
@@ -288,8 +288,7 @@ class KmodElf:
 
 
 def _cstring(buf: bytes, offset: int) -> bytes:
-    end = buf.find(b"\0", offset)
-    return buf[offset:end if end >= 0 else len(buf)]
+    return cstring_at(buf, offset)      # at most MAX_NAME bytes of it (linker.elf.reader)
 
 
 def split_strings(buf: BytesLike) -> list[bytes]:

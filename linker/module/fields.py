@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..elf.constants import SHN, STT
+from ..elf.reader import cstring_at
 
 if TYPE_CHECKING:
     from ..elf.reader import ElfFile, Section, Symbol
@@ -109,8 +110,7 @@ def string_at(elf: ElfFile, ref: FieldRef | None) -> str | None:
     off = ref.section_offset
     if not 0 <= off < len(data):
         return None
-    end = data.find(b"\0", off)  # type: ignore[union-attr]
-    return data[off:end if end >= 0 else len(data)].decode("latin-1")  # type: ignore[union-attr]
+    return cstring_at(data, off).decode("latin-1")  # type: ignore[arg-type]
 
 
 def symbol_at(elf: ElfFile, shndx: int, offset: int,
@@ -123,10 +123,16 @@ def symbol_at(elf: ElfFile, shndx: int, offset: int,
     def rank(sym: Symbol) -> tuple[bool, bool]:
         return (sym.type == STT.STT_FUNC, sym.name not in aliases)
 
+    # the symbols by (section, value), built once per file: a descriptor or __param with a
+    # relocation per field would otherwise cost fields x symbols
+    index: dict[tuple[int, int], list[Symbol]] | None = elf.__dict__.get("_symbols_at")
+    if index is None:
+        index = elf.__dict__["_symbols_at"] = {}
+        for sym in elf.symbols:
+            if sym.type not in (STT.STT_SECTION, STT.STT_FILE):
+                index.setdefault((sym.shndx, sym.st_value), []).append(sym)
     best = None
-    for sym in elf.symbols:
-        if sym.shndx != shndx or sym.st_value != offset or sym.type in (STT.STT_SECTION, STT.STT_FILE):
-            continue
+    for sym in index.get((shndx, offset), ()):
         if best is None or rank(sym) > rank(best):
             best = sym
     return best

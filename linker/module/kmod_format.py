@@ -168,7 +168,8 @@ def kmod_section(data: BytesLike, wanted: str) -> tuple[int, bytes | None]:
         sec = info(idx)
         if sec is None or sec[2] >= len(names):
             continue
-        end = names.find(b"\0", sec[2])
-        if names[sec[2]:end] == target:
+        # strcmp: the table ends in a NUL, so this is the name up to its NUL, compared in
+        # len(target) + 1 bytes however long the name is
+        if names.startswith(target + b"\0", sec[2]):
             return 0, bytes(data[sec[0]:sec[0] + sec[1]])
     return errno.ENOENT, None

@@ -48,7 +48,8 @@ def parse_exports(elf: ElfFile) -> list[ExportedSymbol]:
             continue
         fields = field_map(elf, tab)
         crcs = _crcs(elf, elf.section_by_name(crc_name))
-        for i, off in enumerate(range(0, tab.sh_size - size + 1, size)):
+        # the entries the file holds (a NOBITS table has none, whatever its sh_size says)
+        for i, off in enumerate(range(0, len(tab.data) - size + 1, size)):
             value, name, ns = (fields.get(off + k * field) for k in range(3))
             sym_name = value.symbol.name if value is not None else None
             out.append(ExportedSymbol(

@@ -74,7 +74,8 @@ def parse_params(elf: ElfFile) -> list[ParamInfo]:
     data = sec.data
     u16, u32 = elf.layout.u16, elf.layout.u32
     out = []
-    for off in range(0, sec.sh_size - kp["size"] + 1, kp["size"]):
+    # the entries the file holds (a NOBITS __param has none, whatever its sh_size says)
+    for off in range(0, len(data) - kp["size"] + 1, kp["size"]):
         name = string_at(elf, fields.get(off + kp["name"])) or ""
         ops_ref = fields.get(off + kp["ops"])
         ops = ops_ref.symbol.name if ops_ref is not None else ""

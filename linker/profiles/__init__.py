@@ -387,6 +387,8 @@ class Profile:
              for k, v in _dict(doc.get("kernel_symbols", {}), f"{where}: kernel_symbols").items()})
         self.percpu_module_base = _int(doc.get("percpu_module_base"), f"{where}: percpu_module_base",
                                        allow_none=True)
+        self.totalram_pages = _int(doc.get("totalram_pages"), f"{where}: totalram_pages",
+                                   allow_none=True)
         self.trusted_keys = tuple(_trusted_key(k, f"{where}: trusted_keys")
                                   for k in doc.get("trusted_keys") or ())
         self.config = types.MappingProxyType(_dict(doc.get("config", {}), f"{where}: config"))
