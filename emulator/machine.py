@@ -344,35 +344,16 @@ class Machine:
 
     def _backed_pieces(self, lo, hi):
         """The backed parts of ``[lo, hi)``, merged where they touch."""
-        out = []
-        for res in self._reserved:
-            if res.end <= lo or res.start >= hi:
-                continue
-            for i in sorted(res.backed):
-                a, b = res.block(i)
-                a, b = max(a, lo), min(b, hi)
-                if a >= b:
-                    continue
-                if out and out[-1][1] == a:
-                    out[-1] = (out[-1][0], b)
-                else:
-                    out.append((a, b))
-        return out
+        return _clip_and_merge((res.block(i) for res in self._reserved
+                                if not (res.end <= lo or res.start >= hi)
+                                for i in sorted(res.backed)), lo, hi)
 
     def _mapped(self, lo, hi):
         """The parts of ``[lo, hi)`` Unicorn maps now, merged. Unicorn is what decides: a
         map or an unmap an asynchronous exception (the budget's watchdog) cut short may have
         left it ahead of the bookkeeping."""
-        out = []
-        for begin, last, _ in sorted(self.uc.mem_regions()):
-            a, b = max(begin, lo), min(last + 1, hi)
-            if a >= b:
-                continue
-            if out and out[-1][1] == a:
-                out[-1] = (out[-1][0], b)
-            else:
-                out.append((a, b))
-        return out
+        return _clip_and_merge(((begin, last + 1) for begin, last, _ in
+                                sorted(self.uc.mem_regions())), lo, hi)
 
     def _check_limit(self, need, addr):
         if self.over_limit is not None:
@@ -648,3 +629,17 @@ class Machine:
     def maps(self):
         """The memory map as text, one region a line (for notebooks and fault reports)."""
         return "\n".join(r.describe() for r in self.regions)
+
+
+def _clip_and_merge(spans, lo, hi):
+    """Ascending ``(start, end)`` spans clipped to ``[lo, hi)``, touching ones merged."""
+    out = []
+    for a, b in spans:
+        a, b = max(a, lo), min(b, hi)
+        if a >= b:
+            continue
+        if out and out[-1][1] == a:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
