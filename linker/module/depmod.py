@@ -38,10 +38,8 @@ import fnmatch
 import lzma
 import os
 import re
-import shutil
 import stat
 import struct
-import subprocess
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
@@ -52,6 +50,7 @@ from ..elf.records import BytesLike, st_bind, st_type
 from ..errors import KmodError
 from .kmod_format import kmod_modname
 from .modinfo import parse_entry
+from .unpack import TooLarge, unpack_xz, unpack_zstd
 
 # ``log(level, text)``, ``show(text)`` and ``read(path) -> (contents, direct)`` of Depmod
 LogFn = Callable[[str, str], None]
@@ -174,26 +173,21 @@ def kmod_file_load(path: str) -> tuple[bytes, bool]:
                         exc.errno) from exc
     if len(data) < MAGIC_MAX:
         raise KmodError(os.strerror(errno.EINVAL), errno.EINVAL)
-    if data.startswith(MAGIC_XZ):
-        try:
-            return lzma.decompress(data, format=lzma.FORMAT_XZ), False
-        except lzma.LZMAError as exc:
-            raise KmodError(os.strerror(errno.EINVAL), errno.EINVAL) from exc
-    if data.startswith(MAGIC_ZSTD):
-        return _unzstd(data), False
+    try:
+        if data.startswith(MAGIC_XZ):
+            return unpack_xz(data), False
+        if data.startswith(MAGIC_ZSTD):
+            # kmod links libzstd; kmodsim runs the zstd tool on it
+            out = unpack_zstd(data)
+            if out is None:
+                raise KmodError("zstd-compressed module and no zstd tool to decompress it",
+                                errno.EOPNOTSUPP)
+            return out, False
+    except TooLarge as exc:
+        raise KmodError(os.strerror(errno.ENOMEM), errno.ENOMEM) from exc
+    except (lzma.LZMAError, EOFError, ValueError) as exc:
+        raise KmodError(os.strerror(errno.EINVAL), errno.EINVAL) from exc
     return data, True
-
-
-def _unzstd(data: bytes) -> bytes:
-    # Python 3.11 has no zstd; the zstd tool decodes the frame (kmod links libzstd)
-    tool = shutil.which("zstd")
-    if tool is None:
-        raise KmodError("zstd-compressed module and no zstd tool to decompress it",
-                        errno.EOPNOTSUPP)
-    proc = subprocess.run([tool, "-dcq"], input=data, capture_output=True, check=False)
-    if proc.returncode != 0:
-        raise KmodError(os.strerror(errno.EINVAL), errno.EINVAL)
-    return proc.stdout
 
 
 # --------------------------------------------------------------------------- libkmod's ELF view

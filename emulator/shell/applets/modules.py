@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import bz2
 import errno as E
-import gzip
 import lzma
 import posixpath
 import re
 import zlib
+
+from linker.module.unpack import TooLarge, unpack_bzip2, unpack_gzip, unpack_xz
 
 from ...vfs import is_kernel_path
 from ..control import NotSimulated
@@ -108,13 +108,16 @@ def read_module_image(app: Applet, path: str, filename: str) -> bytes | int:
 
 def decompress_module(app: Applet, data: bytes, filename: str) -> bytes | int:
     """open_zipped: gzip, bzip2 and xz are unpacked (busybox's SEAMLESS_* are on)."""
-    kinds = ((b"\x1f\x8b", gzip.decompress, "corrupted data"),
-             (b"BZ", bz2.decompress, "bunzip error -3"),
-             (b"\xfd7zXZ\x00", lzma.decompress, "corrupted data"))
+    kinds = ((b"\x1f\x8b", unpack_gzip, "corrupted data"),
+             (b"BZ", unpack_bzip2, "bunzip error -3"),
+             (b"\xfd7zXZ\x00", lambda d: unpack_xz(d, auto=True), "corrupted data"))
     for magic, unpack, complaint in kinds:
         if data.startswith(magic[:2]) and (len(magic) == 2 or data.startswith(magic)):
             try:
                 return unpack(data)
+            except TooLarge:        # what busybox's xmalloc gets for a bomb: no memory
+                app.error(f"read error from '{filename}': {strerror(E.ENOMEM)}")
+                return -E.ENOMEM
             except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error):
                 app.error(complaint)
                 app.error(f"read error from '{filename}': {strerror(E.ENOMEM)}")
