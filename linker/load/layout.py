@@ -229,7 +229,9 @@ def zeroed(size: int) -> bytearray | mmap.mmap:
     or from :data:`LAZY_BUFFER` on an anonymous mapping whose pages cost nothing until
     written (slices, slice assignment, ``len`` and the buffer protocol work on both)."""
     if size >= LAZY_BUFFER:
-        return mmap.mmap(-1, size)
+        # private: pages read before written are the shared zero page (a shared anonymous
+        # mapping, mmap's default, backs each page read)
+        return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     return bytearray(size)
 
 

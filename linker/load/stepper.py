@@ -656,6 +656,7 @@ class _CodeView:
     def __init__(self, stepper):
         self.stepper = stepper
         self._cs = None   # a capstone.Cs, made on first use
+        self._cs_lite = None
 
     # what a step keeps: a window of its section from an instruction boundary, twice
     def snapshot(self, st, buf, place, when):
@@ -733,13 +734,25 @@ class _CodeView:
             self._cs.detail = True
         return self._cs
 
+    @property
+    def cs_lite(self):
+        """A second handle without instruction details, to walk a window: capstone decodes a
+        whole buffer at once, and with details a 64 KiB window of zeros is 140 MB."""
+        if self._cs_lite is None:
+            import capstone
+            mode = capstone.CS_MODE_64 if self.stepper.bits == 64 else capstone.CS_MODE_32
+            self._cs_lite = capstone.Cs(capstone.CS_ARCH_X86, mode)
+            self._cs_lite.syntax = capstone.CS_OPT_SYNTAX_INTEL
+        return self._cs_lite
+
     def _containing(self, base, raw, P, width):
         end = P + max(width, 1)
-        for insn in self.cs.disasm(raw, base):
-            if insn.address <= P and end <= insn.address + insn.size:
+        for address, size, _, _ in self.cs_lite.disasm_lite(raw, base):
+            if address <= P and end <= address + size:
+                insn = next(self.cs.disasm(raw[address - base:address - base + size], address, 1))
                 return Instruction(insn.address, bytes(insn.bytes), insn.mnemonic, insn.op_str,
                                    self.note(insn))
-            if insn.address > P:
+            if address > P:
                 return None
         return None
 
