@@ -257,6 +257,7 @@ class FaultState:
     code_cr2: int | None = None               # CR2 after the oops code's own failed read, if any
     last_trace: list = field(default_factory=list)   # (address, reliable) of the last Call Trace
     last_fault_report: "FaultReport | None" = None
+    cr3_hooks: dict = field(default_factory=dict)   # id(module) -> Unicorn hooks on its CR3 writes
 
 
 @dataclass
@@ -1195,7 +1196,7 @@ def explain_fault(k, report=None, context=6, source_dirs=()):
     mod = k.modules.find(report.module) if report.module else None
     if mod is None or mod.linked is None or getattr(mod.linked, "info", None) is None:
         return "\n".join(out) + "\n"
-    roots = source_roots(source_dirs, getattr(mod, "file", None))
+    roots = source_roots(source_dirs, mod.file)
     place = section_offset(mod.linked, rip)
     if place is not None:
         idx, name, off = place

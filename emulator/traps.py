@@ -161,9 +161,7 @@ def hook_cr3_writes(k, mod):
 
 
 def _hooks_of(k):
-    if getattr(k, "cr3_hooks", None) is None:
-        k.cr3_hooks = {}        # id(module) -> its Unicorn hooks
-    return k.cr3_hooks
+    return k.faults.cr3_hooks
 
 
 def module_text_ranges(mod):

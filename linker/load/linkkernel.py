@@ -260,6 +260,7 @@ class Module:
     core_size: int = 0
     init_size: int = 0                            # 0 once init memory is freed
     params: list = field(default_factory=list)    # the parsed __param entries (emulator)
+    file: str | None = None                       # the file it was loaded from, if any
 
     @property
     def image(self):
