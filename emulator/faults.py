@@ -36,6 +36,7 @@ from unicorn import x86_const as X
 
 from linker.bits import MASK64
 from linker.load.linkkernel import TAINT_FLAGS
+from linker.load.pipeline import LinkedModule
 from linker.loglevels import (LOGLEVEL_ALERT, LOGLEVEL_CRIT, LOGLEVEL_EMERG, LOGLEVEL_ERR,
                               LOGLEVEL_INFO,
                               LOGLEVEL_WARNING, MESSAGE_LOGLEVEL_DEFAULT)
@@ -1194,7 +1195,7 @@ def explain_fault(k, report=None, context=6, source_dirs=()):
              if report.symbol else symbol(k, rip) or f"0x{rip:x}")
     out.append(f"  at:          {where}")
     mod = k.modules.find(report.module) if report.module else None
-    if mod is None or mod.linked is None or getattr(mod.linked, "info", None) is None:
+    if mod is None or not isinstance(mod.linked, LinkedModule):   # hobby: no DWARF kept
         return "\n".join(out) + "\n"
     roots = source_roots(source_dirs, mod.file)
     place = section_offset(mod.linked, rip)
