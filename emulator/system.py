@@ -242,8 +242,8 @@ class KernelSystem(FileSyscalls):
         node = files.get(tuple(rest))
         if node is not None:
             return node
-        from .kapi.devices import proc_entries, proc_show
-        entries = {e["name"]: e for e in proc_entries(k).values()}
+        from .kapi.devices import proc_show
+        entries = {e["name"]: e for e in k.procfs.entries.values()}
         if len(rest) == 1 and rest[0] in entries:
             entry = entries[rest[0]]
             def read():
@@ -475,19 +475,19 @@ def _char_nodes(k):
 def _sys_class(k, rest):
     """/sys/class: the guest's classes and the modules'; under a module's class (or misc)
     its devices, each with ``dev`` (major:minor) and ``uevent``."""
-    from .kapi.devices import MISC_MAJOR, device_model, guest_classes, misc_minors, mkdev, split_dev
-    model = device_model(k)
-    classes = {name: addr for addr, name in model["classes"].items()}
+    from .kapi.devices import MISC_MAJOR, guest_classes, mkdev, split_dev
+    model = k.devices
+    classes = {name: addr for addr, name in model.classes.items()}
     if not rest:
         return Node(is_dir=True, mode=0o755, entries=lambda: sorted([*guest_classes(), *classes]))
     key = classes.get(rest[0], "misc" if rest[0] == "misc" else None)
     if key is None:
         return (Node(is_dir=True, mode=0o755, entries=lambda: [])
                 if rest[0] in guest_classes() and len(rest) == 1 else None)
-    devices = {d["name"]: d for d in model["devices"].values() if d["class"] == key}
+    devices = {d["name"]: d for d in model.devices.values() if d["class"] == key}
     if key == "misc":   # the guest's own misc devices too
         devices = {name: {"devt": mkdev(MISC_MAJOR, minor), "name": name}
-                   for minor, name in misc_minors(k).items()} | devices
+                   for minor, name in k.misc.minors.items()} | devices
     if len(rest) == 1:
         return Node(is_dir=True, mode=0o755, entries=lambda: sorted(devices))
     dev = devices.get(rest[1])

@@ -9,7 +9,7 @@ import pytest
 from unicorn import UC_PROT_READ, UC_PROT_WRITE
 
 from emulator.kapi import registry
-from emulator.kapi.devices import proc_entries, split_dev
+from emulator.kapi.devices import split_dev
 from emulator.kapi.registry import (BOOL, CHAR, DEV_T, GFP, INT, LONG, PTR, SIZE_T, SSIZE_T,
                                     UINT, ULONG, UMODE_T, USHORT, kapi, resolve)
 from emulator.kernel import Kernel
@@ -233,9 +233,9 @@ def test_proc_mkdir_takes_the_parent_as_its_second_argument():
     k = Kernel()
     addr = call(k, "devices.proc_mkdir", cstring(k, "kapidir"), 0, 0xFFFF_8880_0000_1000)
     assert addr
-    assert proc_entries(k)[addr]["name"] == "kapidir"
+    assert k.procfs.entries[addr]["name"] == "kapidir"
     addr = call(k, "devices.proc_mkdir_mode", cstring(k, "kapidir2"), high(k, 0o555), 0)
-    assert proc_entries(k)[addr]["mode"] == 0o555
+    assert k.procfs.entries[addr]["mode"] == 0o555
 
 
 def test_add_taint_reads_an_unsigned_flag_and_the_lockdep_enum():

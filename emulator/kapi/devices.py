@@ -25,11 +25,6 @@ def _err(m, e):
     return (-e) & m.mask
 
 
-def _chrdevs(k):
-    """major -> [(baseminor, count, name)]: the guest's devices, then the modules'."""
-    return k.chrdev.table
-
-
 def mkdev(major, minor):
     return (major << MINORBITS) | minor
 
@@ -51,7 +46,7 @@ def _dynamic_major(table):
 
 def _register(k, major, baseminor, count, name):
     """__register_chrdev_region: 0 for a dynamic major, which it picks; the major or -errno."""
-    table = _chrdevs(k)
+    table = k.chrdev.table
     if major == 0:
         major = _dynamic_major(table)
         if major is None:
@@ -66,7 +61,7 @@ def _register(k, major, baseminor, count, name):
 
 
 def _unregister(k, major, baseminor, count):
-    table = _chrdevs(k)
+    table = k.chrdev.table
     regs = [r for r in table.get(major, ()) if (r[0], r[1]) != (baseminor, count)]
     if regs:
         table[major] = regs
@@ -77,8 +72,8 @@ def _unregister(k, major, baseminor, count):
 def proc_devices(k):
     """The ``Character devices:`` part of /proc/devices, one line per registration."""
     lines = ["Character devices:"]
-    for major in sorted(_chrdevs(k)):
-        for _, _, name in _chrdevs(k)[major]:
+    for major in sorted(k.chrdev.table):
+        for _, _, name in k.chrdev.table[major]:
             lines.append(f"{major:3d} {name}")
     return "\n".join(lines) + "\n\nBlock devices:\n259 blkext\n"
 
@@ -168,17 +163,11 @@ def _free_object(k, m, addr):
         k.slab.kfree(addr)
 
 
-def device_model(k):
-    """The driver-model objects the modules made: ``classes`` (address -> name) and
-    ``devices`` (address -> {class, devt, name}), for /sys/class and devtmpfs's /dev."""
-    return {"classes": k.devices.classes, "devices": k.devices.devices}
-
-
 def char_nodes(k):
     """name -> (major, minor) of the character nodes devtmpfs would show for the modules'
     devices (device_create with a devt, misc_register)."""
     nodes = {}
-    for dev in device_model(k)["devices"].values():
+    for dev in k.devices.devices.values():
         if dev["devt"]:
             nodes[dev["name"]] = split_dev(dev["devt"])
     return nodes
@@ -187,21 +176,21 @@ def char_nodes(k):
 @kapi("devices.__class_create", owner=PTR, name=PTR, key=PTR)
 def class_create(k, m, owner, name, key):
     name = m.read_cstring(name, 256).decode("latin-1")
-    model = device_model(k)
-    if name in guest_classes() or name in model["classes"].values():
+    model = k.devices
+    if name in guest_classes() or name in model.classes.values():
         return _err(m, errno.EEXIST)
     addr = _object(k)
-    model["classes"][addr] = name
+    model.classes[addr] = name
     return addr
 
 
 @kapi("devices.class_destroy", cls=PTR)
 def class_destroy(k, m, cls):
-    model = device_model(k)
-    if model["classes"].pop(cls, None) is not None:
-        for key, dev in list(model["devices"].items()):
+    model = k.devices
+    if model.classes.pop(cls, None) is not None:
+        for key, dev in list(model.devices.items()):
             if dev["class"] == cls:
-                del model["devices"][key]
+                del model.devices[key]
     _free_object(k, m, cls)
 
 
@@ -210,31 +199,26 @@ def device_create(k, m, class_, parent, devt, drvdata, fmt):
     """device_create(class, parent, devt, drvdata, fmt, ...): the name is formatted as
     printk formats; the device shows under its class and, with a devt, in /dev."""
     from .printk import RegArgs, kformat
-    model = device_model(k)
-    if class_ not in model["classes"]:
+    model = k.devices
+    if class_ not in model.classes:
         return _err(m, errno.ENODEV)
     text, _ = kformat(k, m, fmt, RegArgs(m, 5))
     name = text.decode("latin-1")
-    if any(d["class"] == class_ and d["name"] == name for d in model["devices"].values()):
+    if any(d["class"] == class_ and d["name"] == name for d in model.devices.values()):
         return _err(m, errno.EEXIST)
     addr = _object(k, 1024)
-    model["devices"][addr] = {"class": class_, "devt": devt, "name": name}
+    model.devices[addr] = {"class": class_, "devt": devt, "name": name}
     return addr
 
 
 @kapi("devices.device_destroy", class_=PTR, devt=DEV_T)
 def device_destroy(k, m, class_, devt):
-    model = device_model(k)
-    for addr, dev in list(model["devices"].items()):
+    model = k.devices
+    for addr, dev in list(model.devices.items()):
         if dev["class"] == class_ and dev["devt"] == devt:
-            del model["devices"][addr]
+            del model.devices[addr]
             k.slab.kfree(addr)
             break
-
-
-def misc_minors(k):
-    """minor -> name of the misc devices: the guest's (recorded), then the modules'."""
-    return k.misc.minors
 
 
 @kapi("devices.misc_register", misc=PTR)
@@ -245,7 +229,7 @@ def misc_register(k, m, misc):
     device shows as /sys/class/misc/<name> and /dev/<name> (major 10)."""
     minor = m.read_int(misc, 4)
     name = m.read_cstring(m.read_int(misc + m.bits // 8, m.bits // 8), 256).decode("latin-1")
-    table = misc_minors(k)
+    table = k.misc.minors
     if minor == MISC_DYNAMIC_MINOR:
         minor = next((i for i in range(DYNAMIC_MINORS - 1, -1, -1) if i not in table), None)
         if minor is None:
@@ -254,25 +238,20 @@ def misc_register(k, m, misc):
     elif minor in table:
         return _err(m, errno.EBUSY)
     table[minor] = name
-    device_model(k)["devices"][("misc", misc)] = {
+    k.devices.devices[("misc", misc)] = {
         "class": "misc", "devt": mkdev(MISC_MAJOR, minor), "name": name}
     return 0
 
 
 @kapi("devices.misc_deregister", misc=PTR)
 def misc_deregister(k, m, misc):
-    misc_minors(k).pop(m.read_int(misc, 4), None)
-    device_model(k)["devices"].pop(("misc", misc), None)
-
-
-def proc_entries(k):
-    """The modules' top-level /proc entries: address -> {name, mode, show, data}."""
-    return k.procfs.entries
+    k.misc.minors.pop(m.read_int(misc, 4), None)
+    k.devices.devices.pop(("misc", misc), None)
 
 
 def _proc_entry(k, m, name, mode, parent, size, show=None, data=0):
     name = m.read_cstring(name, 256).decode("latin-1")
-    entries = proc_entries(k)
+    entries = k.procfs.entries
     if not parent and any(e["name"] == name for e in entries.values()):
         # proc_register returns NULL (after a WARN kmodsim does not print)
         return 0
@@ -406,7 +385,7 @@ def seq_write(k, m, seq, data, len_):
 
 @kapi("devices.proc_remove", de=PTR)
 def proc_remove(k, m, de):
-    if proc_entries(k).pop(de, None) is not None:
+    if k.procfs.entries.pop(de, None) is not None:
         k.slab.kfree(de)
 
 
@@ -417,7 +396,7 @@ def remove_proc_entry(k, m, name, parent):
     name = m.read_cstring(name, 256).decode("latin-1")
     if parent:
         return None
-    entries = proc_entries(k)
+    entries = k.procfs.entries
     for addr, entry in list(entries.items()):
         if entry["name"] == name:
             del entries[addr]
