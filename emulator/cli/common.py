@@ -8,6 +8,7 @@ import errno
 import os
 import sys
 
+from linker.errors import KmodError
 from linker.loglevels import LOGLEVEL_NAMES
 from linker.profiles import DEFAULT_PROFILE, load_profile
 
@@ -85,3 +86,11 @@ def kmod_log(prog, level, text):
 def profile_of(args):
     """The kernel profile ``--profile`` names, or the default one."""
     return load_profile(args.profile or DEFAULT_PROFILE)
+
+
+def module_or_last_with(args):
+    """``CMD --with A B C``: without a module of its own, the last ``--with`` name is it."""
+    if args.module is None:
+        if not args.with_:
+            raise KmodError("no module given", errno.EINVAL)
+        args.module = args.with_.pop()

@@ -21,7 +21,7 @@ from linker.load.hobby import KMALLOC_SLACK, InPlaceModule, hobby_report, link_h
 from linker.load.pipeline import dump_sections
 
 from . import COMMANDS
-from .common import print_log, print_refusal, profile_of, read_module
+from .common import module_or_last_with, print_log, print_refusal, profile_of, read_module
 
 
 def add_parser(sub):
@@ -46,11 +46,7 @@ def add_parser(sub):
 
 
 def run(args):
-    if args.module is None:
-        if not args.with_:
-            raise KmodError("no module given", errno.EINVAL)
-        # `link --with A B C` : the last name is the module itself
-        args.module = args.with_.pop()
+    module_or_last_with(args)
     profile = profile_of(args)
     if profile.kind == "hobby":
         return run_hobby(args, profile)

@@ -18,7 +18,7 @@ from linker.load import LinkKernel
 from linker.load.stepper import stepper_for
 
 from . import COMMANDS
-from .common import print_refusal, profile_of, read_module
+from .common import module_or_last_with, print_refusal, profile_of, read_module
 
 
 def add_parser(sub):
@@ -42,10 +42,7 @@ def add_parser(sub):
 
 
 def run(args):
-    if args.module is None:
-        if not args.with_:
-            raise KmodError("no module given", errno.EINVAL)
-        args.module = args.with_.pop()   # `relocs --with A B`: the last name is the module
+    module_or_last_with(args)
     if args.limit is not None and args.limit < 0:
         raise KmodError(f"--limit {args.limit}: must be 0 or more", errno.EINVAL)
     profile = profile_of(args)
