@@ -55,7 +55,7 @@ import struct
 import sys
 import time
 import traceback
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -403,7 +403,6 @@ class Mutator:
         i = self.rng.randrange(n)
         base = rs.sh_offset + i * ent
         word = 8 if b64 else 4
-        target = self.seed.sections[rs.index].sh_offset if False else None
         what = self.rng.choice(("r_offset", "r_offset", "sym", "type", "addend", "many"))
         tgt_size = 0
         info_link = self.get(rs.hdr_off + (44 if b64 else 28), 4)

@@ -279,7 +279,6 @@ class KernelSystem(FileSyscalls):
         return self._module_node(mod, rest[2:])
 
     def _module_node(self, mod, rest):
-        lm = mod.linked
         attrs = {
             "coresize": lambda: f"{mod.core_size}\n".encode(),
             "initsize": lambda: f"{mod.init_size}\n".encode(),

@@ -30,7 +30,6 @@ from linker.elf.reader import ElfFile
 from linker.errors import KmodError
 from linker.load import LinkKernel, link_module
 from linker.load.hobby import hobby_report, link_hobby, link_inplace
-from linker.loglevels import LOGLEVEL_WARNING
 from linker.module.metadata import ModuleInfo
 from linker.profiles import load_profile
 

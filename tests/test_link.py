@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import GOLDEN, SAMPLES
 
-from linker.load import LinkKernel, link_module, register_module
+from linker.load import LinkKernel, link_module
 from linker.profiles import load_profile
 
 REAL = Path(__file__).parent / "realkernel" / "layout.real.txt"

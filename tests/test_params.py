@@ -34,8 +34,10 @@ from pathlib import Path
 
 import pytest
 
+from linker.loglevels import LOGLEVEL_ERR, LOGLEVEL_INFO, LOGLEVEL_NOTICE, LOGLEVEL_WARNING
+
 from emulator.kapi.kernel_params import (
-    I386, X86_64, LOGLEVEL_ERR, LOGLEVEL_INFO, LOGLEVEL_NOTICE, LOGLEVEL_WARNING, Param, ParamHeap,
+    I386, X86_64, Param, ParamHeap,
     ParamOpsError, c_buffer, cstr, kernel_parse_args, kstrtobool, kstrtoll, kstrtoull, kstrtox,
     next_arg, param_free, param_get, param_set, param_store, parse_args, parse_module_args,
     read_params, split_args, sysfs_params)

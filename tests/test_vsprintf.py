@@ -12,7 +12,9 @@ import struct
 
 import pytest
 
-from emulator.kapi.printk_format import (KERN_CONT, KERN_DEBUG, KERN_ERR, KERN_INFO, LOG_CONT,
+from linker.loglevels import KERN_CONT, KERN_DEBUG, KERN_ERR, KERN_INFO
+
+from emulator.kapi.printk_format import (LOG_CONT,
                                          LOG_NEWLINE, PrintkCall, PrintkLog, busybox_dmesg,
                                          console_lines, format_syslog, record_print_text,
                                          split_level, store_calls, syslog_read_all, vprintk)

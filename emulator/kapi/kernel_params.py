@@ -38,8 +38,7 @@ from typing import Callable, Protocol
 from linker.errors import KmodError
 from linker.module.params import KERNEL_PARAM, KPARAM_ARRAY, KPARAM_STRING
 
-from linker.loglevels import (LOGLEVEL_DEBUG, LOGLEVEL_ERR, LOGLEVEL_INFO, LOGLEVEL_NOTICE,
-                              LOGLEVEL_WARNING)
+from linker.loglevels import LOGLEVEL_ERR, LOGLEVEL_NOTICE, LOGLEVEL_WARNING
 
 KERNEL_PARAM_OPS_FL_NOARG = 1 << 0          # include/linux/moduleparam.h
 KERNEL_PARAM_FL_UNSAFE = 1 << 0

@@ -23,12 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from linker.loglevels import (CONSOLE_LOGLEVEL_DEFAULT, KERN_ALERT, KERN_CONT, KERN_CRIT,  # noqa: F401
-                              KERN_DEBUG, KERN_DEFAULT, KERN_EMERG, KERN_ERR, KERN_INFO,
-                              KERN_NOTICE, KERN_SOH, KERN_WARNING, LOGLEVEL_ALERT,
-                              LOGLEVEL_CRIT, LOGLEVEL_DEBUG, LOGLEVEL_DEFAULT, LOGLEVEL_EMERG,
-                              LOGLEVEL_ERR, LOGLEVEL_INFO, LOGLEVEL_NOTICE, LOGLEVEL_SCHED,
-                              LOGLEVEL_WARNING, MESSAGE_LOGLEVEL_DEFAULT)
+from linker.loglevels import (CONSOLE_LOGLEVEL_DEFAULT, LOGLEVEL_DEFAULT, LOGLEVEL_SCHED,
+                              MESSAGE_LOGLEVEL_DEFAULT)
 
 # enum printk_info_flags (kernel/printk/internal.h)
 LOG_NEWLINE = 2

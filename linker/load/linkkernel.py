@@ -252,7 +252,7 @@ class Module:
     holders: list = field(default_factory=list)   # modules that use this one
     uses: list = field(default_factory=list)      # modules this one uses
     state: str = "LIVE"                           # UNFORMED, COMING, LIVE, GOING
-    linked: "LinkedModule | HobbyModule | None" = None   # linker.load.pipeline / .hobby
+    linked: object = None     # a pipeline.LinkedModule or a hobby.HobbyModule (they import this)
     refcnt: int = 1
     args: str = ""
     init_addr: int = 0                            # mod->init, mod->exit
