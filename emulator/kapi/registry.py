@@ -26,6 +26,7 @@ arguments and read the rest themselves.
 import importlib
 
 REGISTRY = {}
+BY_EXPORT = {}      # export name -> implementation (the part of "group.name" after the dot)
 HANDLED = object()
 
 # which file implements each group; a group's file is imported on first use
@@ -33,6 +34,11 @@ GROUP_MODULES = {"printk": "emulator.kapi.printk", "vsprintf": "emulator.kapi.pr
                  "panic": "emulator.kapi.printk", "params": "emulator.kapi.kernel_params",
                  "devices": "emulator.kapi.devices"}
 DEFAULT_MODULE = "emulator.kapi.core"
+# every file that registers implementations: a Linux export the profile does not bind
+# explicitly is bound to the implementation registered under its own name, in any group
+# (``@kapi("sched.msleep")`` implements ``msleep``), once all of these are imported
+KAPI_MODULES = ("emulator.kapi.core", "emulator.kapi.printk", "emulator.kapi.kernel_params",
+                "emulator.kapi.devices")
 # kernel functions a Linux module reaches without naming them in its source (the compiler's
 # CONFIG_FORTIFY_SOURCE checks call fortify_panic): bound for every Linux profile that does
 # not bind them itself
@@ -91,6 +97,7 @@ def kapi(*names, **params):
         impl.params = dict(params)
         for name in names:
             REGISTRY[name] = impl
+            BY_EXPORT.setdefault(name.split(".", 1)[-1], impl)
         return impl
     return register
 
@@ -119,6 +126,18 @@ def resolve(binding):
         return None
 
 
+def by_export(name):
+    """The implementation registered under export ``name`` in any group, or None."""
+    if not _all_imported:
+        for module in KAPI_MODULES:
+            importlib.import_module(module)
+        _all_imported.append(True)
+    return BY_EXPORT.get(name)
+
+
+_all_imported = []
+
+
 class KapiTable:
     """``k.kapi``: the Python that runs for each kernel function a module calls.
 
@@ -142,6 +161,8 @@ class KapiTable:
             if binding is None and name and self.profile.kind == "linux":
                 binding = LINUX_DEFAULT_BINDINGS.get(name)
             handler = resolve(binding)
+            if handler is None and binding is None and name and self.profile.kind == "linux":
+                handler = by_export(name)
             if handler is None:
                 handler = self._stub(name or f"{addr:#x}")
             self.handlers[addr] = handler
