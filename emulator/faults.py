@@ -42,6 +42,7 @@ from linker.loglevels import (LOGLEVEL_ALERT, LOGLEVEL_CRIT, LOGLEVEL_EMERG, LOG
                               LOGLEVEL_WARNING, MESSAGE_LOGLEVEL_DEFAULT)
 
 from .budget import WARN_COST, BudgetExhausted
+from .bugtable import BUGFLAG_DONE, BUGFLAG_NO_CUT_HERE, BUGFLAG_ONCE, BUGFLAG_WARNING, find_bug
 from .errors import KernelPanic
 from .kallsyms import module_symbol
 from .memmap import STACK_TOP, THREAD_SIZE
@@ -78,8 +79,6 @@ PANIC_TIMEOUT = -1          # realkernel boots with panic=-1: reboot at once, no
 # __die_header's flags on the reference kernel (PREEMPT_DYNAMIC, SMP, PTI off: not vulnerable)
 DIE_FLAGS = " PREEMPT SMP NOPTI"
 # bug_entry (include/asm-generic/bug.h with GENERIC_BUG_RELATIVE_POINTERS, DEBUG_BUGVERBOSE)
-BUG_ENTRY_SIZE = 12
-BUGFLAG_WARNING, BUGFLAG_ONCE, BUGFLAG_DONE, BUGFLAG_NO_CUT_HERE = 1, 2, 4, 8
 INSN_UD2 = b"\x0f\x0b"
 CUT_HERE = "------------[ cut here ]------------"
 # X86_PF_* error code bits (arch/x86/include/asm/trap_pf.h)
@@ -1072,70 +1071,6 @@ def backtrace_symbol(k, addr):
 
 # --------------------------------------------------------------------------- bug table
 
-@dataclass
-class BugEntry:
-    """One ``struct bug_entry``, decoded at its address in module memory."""
-
-    entry_addr: int
-    bug_addr: int
-    file: str | None
-    line: int
-    flags: int
-
-    def set_flags(self, machine, flags):
-        machine.write_int(self.entry_addr + 10, 2, flags)
-        self.flags = flags
-
-
-def decode_bug_entry(raw, entry_addr):
-    """(bug_addr, file_addr, line, flags) of 12 bytes at ``entry_addr``: both pointers are
-    relative to their own field (``bug_addr``: ``&bug_addr_disp + bug_addr_disp``)."""
-    bug_disp = int.from_bytes(raw[0:4], "little", signed=True)
-    file_disp = int.from_bytes(raw[4:8], "little", signed=True)
-    line = int.from_bytes(raw[8:10], "little")
-    flags = int.from_bytes(raw[10:12], "little")
-    return ((entry_addr + bug_disp) & MASK64, (entry_addr + 4 + file_disp) & MASK64, line, flags)
-
-
-def bug_table(k, mod):
-    """The module's ``__bug_table`` as BugEntry records, read from its memory (a hobby
-    module has none)."""
-    lm = mod.linked
-    if lm is None or not hasattr(lm, "info"):
-        return []
-    idx = lm.info.find_sec("__bug_table")
-    if not idx or idx not in lm.image.sections:
-        return []
-    base = lm.image.address_of(idx)
-    size = lm.layout.placements[idx].size
-    m = k.machine
-    try:
-        raw = m.read(base, size)
-    except Exception:
-        return []
-    out = []
-    for off in range(0, size - BUG_ENTRY_SIZE + 1, BUG_ENTRY_SIZE):
-        bug_addr, file_addr, line, flags = decode_bug_entry(raw[off:off + BUG_ENTRY_SIZE],
-                                                            base + off)
-        try:
-            file = m.read_cstring(file_addr).decode("latin-1")
-        except Exception:
-            file = None
-        out.append(BugEntry(base + off, bug_addr, file, line, flags))
-    return out
-
-
-def find_bug(k, bugaddr):
-    """``find_bug``: the entry for the ``ud2`` at ``bugaddr`` in any module's table."""
-    for mod in k.modules:
-        if mod.state == "UNFORMED":
-            continue
-        for entry in bug_table(k, mod):
-            if entry.bug_addr == bugaddr:
-                return entry
-    return None
-
-
 # --------------------------------------------------------------------------- module text
 
 RET_INT3 = b"\xc3\xcc\xcc\xcc\xcc"     # ret; int3 x4: a return thunk patched out
@@ -1468,8 +1403,8 @@ def _uname_suffix(profile):
     return f"{words[0]}  Debian {deb[0]}" if deb else words[0]
 
 
-__all__ = ["Outcome", "Context", "FaultReport", "BugEntry", "run_guarded", "handle_trap",
+__all__ = ["Outcome", "Context", "FaultReport", "run_guarded", "handle_trap",
            "page_fault_oops", "general_protection", "report_bug", "warn", "die", "panic",
            "soft_lockup", "dump_stack", "show_trace", "code_line", "module_of",
-           "decode_bug_entry", "bug_table", "find_bug", "is_canonical", "explain_fault",
+           "is_canonical", "explain_fault",
            "source_line", "find_source", "SourceLine", "apply_returns", "LOGLEVEL_WARNING"]

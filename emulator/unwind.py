@@ -126,6 +126,12 @@ def module_orc_table(machine, lm):
     ip_addr, orc_addr = img.address_of(ip_idx), img.address_of(orc_idx)
     ip_size = lm.layout.placements[ip_idx].size
     orc_size = lm.layout.placements[orc_idx].size
+    # unwind_module_init WARNs when the two tables disagree; and a table larger than the
+    # module's whole memory (a NOBITS section whose size wrapped the 32-bit layout) is not
+    # one the kernel could have sorted: no ORC data for this module then
+    if (ip_size % 4 or orc_size % ORC_ENTRY_SIZE or ip_size // 4 != orc_size // ORC_ENTRY_SIZE
+            or ip_size + orc_size > lm.layout.core_size + lm.layout.init_size):
+        return None
     try:
         return OrcTable.from_sections(machine.read(ip_addr, ip_size), ip_addr,
                                       machine.read(orc_addr, orc_size))

@@ -15,8 +15,9 @@ from conftest import SAMPLES
 from test_scenarios import fidelity, normalize, run
 
 from emulator import faults
-from emulator.faults import (BUGFLAG_DONE, BUGFLAG_ONCE, BUGFLAG_WARNING, bug_table, code_line,
-                             decode_bug_entry, explain_fault, is_canonical)
+from emulator.bugtable import (BUGFLAG_DONE, BUGFLAG_ONCE, BUGFLAG_WARNING, bug_table,
+                               decode_bug_entry)
+from emulator.faults import code_line, explain_fault, is_canonical
 from emulator.kernel import Kernel
 from emulator.unwind import (ORC_FP_ENTRY, ORC_REG_BP, ORC_REG_PREV_SP, ORC_REG_SP,
                              ORC_REG_UNDEFINED, UNWIND_HINT_TYPE_CALL, UNWIND_HINT_TYPE_REGS,

@@ -40,6 +40,8 @@ from linker.module.params import KERNEL_PARAM, KPARAM_ARRAY, KPARAM_STRING
 
 from linker.loglevels import LOGLEVEL_ERR, LOGLEVEL_NOTICE, LOGLEVEL_WARNING
 
+from ..machine import MemoryFault
+
 KERNEL_PARAM_OPS_FL_NOARG = 1 << 0          # include/linux/moduleparam.h
 KERNEL_PARAM_FL_UNSAFE = 1 << 0
 KERNEL_PARAM_FL_HWPARAM = 1 << 1
@@ -844,26 +846,48 @@ def read_params(mem, addr, size, ops_name, abi=X86_64, *, bits=None):
         abi = {64: X86_64, 32: I386}[bits]
     lay = abi.kernel_param
     out = []
-    for base in range(addr, addr + size // lay["size"] * lay["size"], lay["size"]):
-        def u(off, n, signed=False):
-            return int.from_bytes(mem.read(base + off, n), "little", signed=signed)
-
-        name_addr = abi.read_ptr(mem, base + lay["name"])
-        ops_addr = abi.read_ptr(mem, base + lay["ops"])
-        kp = Param(name=text(mem.read_cstring(name_addr)), ops=ops_name(ops_addr),
-                   perm=u(lay["perm"], 2), level=u(lay["level"], 1, True),
-                   flags=u(lay["flags"], 1), arg=abi.read_ptr(mem, base + lay["arg"]),
-                   ops_addr=ops_addr, kp_addr=base, abi=abi)
-        if kp.ops == "param_array_ops":
-            arr = abi.kparam_array
-            kp.max = int.from_bytes(mem.read(kp.arg + arr["max"], 4), "little")
-            kp.elemsize = int.from_bytes(mem.read(kp.arg + arr["elemsize"], 4), "little")
-            kp.num = abi.read_ptr(mem, kp.arg + arr["num"])
-            kp.elem_ops = ops_name(abi.read_ptr(mem, kp.arg + arr["ops"]))
-            kp.elem = abi.read_ptr(mem, kp.arg + arr["elem"])
-        elif kp.ops == "param_ops_string":
-            st = abi.kparam_string
-            kp.maxlen = int.from_bytes(mem.read(kp.arg + st["maxlen"], 4), "little")
-            kp.string = abi.read_ptr(mem, kp.arg + st["string"])
-        out.append(kp)
+    rec = lay["size"]
+    chunk = (64 << 10) // rec * rec
+    end = addr + size // rec * rec
+    for at in range(addr, end, chunk):
+        n = min(chunk, end - at)
+        try:
+            if mem.read(at, n) == bytes(n):
+                continue    # all-zero records (a NOBITS section): no name, nothing to read
+        except MemoryFault:
+            pass
+        for base in range(at, at + n, rec):
+            try:
+                out.append(_read_param(mem, base, lay, ops_name, abi))
+            except MemoryFault:
+                # a record whose name (or array/string descriptor) points at no memory:
+                # only a corrupt module has one (a section renamed __param); the real
+                # kernel would fault on it in parse_args or the sysfs setup. kmodsim
+                # leaves it out.
+                continue
     return out
+
+
+def _read_param(mem, base, lay, ops_name, abi):
+    """One ``struct kernel_param`` at ``base`` (MemoryFault: it points at no memory)."""
+    def u(off, n, signed=False):
+        return int.from_bytes(mem.read(base + off, n), "little", signed=signed)
+
+    name_addr = abi.read_ptr(mem, base + lay["name"])
+    ops_addr = abi.read_ptr(mem, base + lay["ops"])
+    kp = Param(name=text(mem.read_cstring(name_addr)), ops=ops_name(ops_addr),
+               perm=u(lay["perm"], 2), level=u(lay["level"], 1, True),
+               flags=u(lay["flags"], 1), arg=abi.read_ptr(mem, base + lay["arg"]),
+               ops_addr=ops_addr, kp_addr=base, abi=abi)
+    if kp.ops == "param_array_ops":
+        arr = abi.kparam_array
+        kp.max = int.from_bytes(mem.read(kp.arg + arr["max"], 4), "little")
+        kp.elemsize = int.from_bytes(mem.read(kp.arg + arr["elemsize"], 4), "little")
+        kp.num = abi.read_ptr(mem, kp.arg + arr["num"])
+        kp.elem_ops = ops_name(abi.read_ptr(mem, kp.arg + arr["ops"]))
+        kp.elem = abi.read_ptr(mem, kp.arg + arr["elem"])
+    elif kp.ops == "param_ops_string":
+        st = abi.kparam_string
+        kp.maxlen = int.from_bytes(mem.read(kp.arg + st["maxlen"], 4), "little")
+        kp.string = abi.read_ptr(mem, kp.arg + st["string"])
+    return kp
