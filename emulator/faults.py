@@ -44,6 +44,7 @@ from linker.loglevels import (LOGLEVEL_ALERT, LOGLEVEL_CRIT, LOGLEVEL_EMERG, LOG
 from .budget import WARN_COST, BudgetExhausted
 from .bugtable import BUGFLAG_DONE, BUGFLAG_NO_CUT_HERE, BUGFLAG_ONCE, BUGFLAG_WARNING, find_bug
 from .errors import KernelPanic
+from .kapi.guestmem import nonzero_words
 from .kallsyms import module_symbol
 from .memmap import STACK_TOP, THREAD_SIZE
 from .sources import SourceLine, find_source, printable, source_line, source_roots
@@ -1088,10 +1089,9 @@ def apply_returns(k, mod):
     if not idx or idx not in lm.image.sections or thunk is None:
         return 0
     base = lm.image.address_of(idx)
-    raw = lm.image.section_bytes(idx)
     patched = 0
-    for off in range(0, len(raw) - 3, 4):
-        site = (base + off + int.from_bytes(raw[off:off + 4], "little", signed=True)) & MASK64
+    for entry, disp in nonzero_words(m, base, lm.layout.placements[idx].size):
+        site = (entry + disp) & MASK64
         try:
             insn = m.read(site, 5)
         except Exception:

@@ -21,6 +21,7 @@ from linker.load.pipeline import LinkedModule, free_module_memory, link_module, 
 
 from . import faults, traps
 from .kapi import kernel_params
+from .kapi.guestmem import nonzero_words
 from .machine import PROT_EXEC, PROT_READ, PROT_WRITE, MemoryFault
 
 O_NONBLOCK, O_TRUNC = 0o4000, 0o1000
@@ -30,11 +31,14 @@ NOP5 = bytes.fromhex("0f1f440000")  # x86's ideal 5-byte NOP, what ftrace writes
 
 @dataclass
 class Result:
-    """What a syscall did: ``rc`` (0 or -errno), and the signal that killed the caller, if any."""
+    """What a syscall did: ``rc`` (0 or -errno), and the signal that killed the caller, if any;
+    ``not_simulated``: the call to a kernel function kmodsim cannot run that killed it
+    (``("rb_insert_color", "hl_init+0x52 [hl]")``, a kapi.registry.NotSimulatedCall)."""
 
     rc: int
     signal: int | None = None
     message: str | None = None
+    not_simulated: tuple | None = None
 
     @property
     def ok(self):
@@ -130,7 +134,7 @@ class ModuleLoader:
         if mod.init_addr:
             outcome = faults.run_guarded(self.k, mod, mod.init_addr, "init")
             if outcome.signal is not None:
-                return Result(0, signal=outcome.signal)
+                return Result(0, signal=outcome.signal, not_simulated=self.k.kapi.take_stop())
         mod.state = "LIVE"
         return Result(0)
 
@@ -199,11 +203,10 @@ class ModuleLoader:
         """ftrace_module_init: every ``call __fentry__`` listed in __mcount_loc becomes a NOP."""
         lm, m = mod.linked, self.k.machine
         idx = lm.info.find_sec("__mcount_loc")
-        if not idx:
+        if not idx or idx not in lm.image.sections:
             return
-        raw = lm.image.section_bytes(idx)
-        for off in range(0, len(raw) - 7, 8):
-            site = int.from_bytes(raw[off:off + 8], "little")
+        size = lm.layout.placements[idx].size
+        for _, site in nonzero_words(m, lm.image.address_of(idx), size, 8, signed=False):
             try:
                 if m.read(site, 1) == b"\xe8":
                     m.write(site, NOP5)
@@ -218,7 +221,7 @@ class ModuleLoader:
         if mod.init_addr:
             outcome = faults.run_guarded(self.k, mod, mod.init_addr, "init")
             if outcome.signal is not None:
-                return Result(0, signal=outcome.signal)
+                return Result(0, signal=outcome.signal, not_simulated=self.k.kapi.take_stop())
             ret = sign_extend(outcome.value, 32)
             traps.check_initcall_irqs(self.k, mod)     # do_one_initcall's irqs_disabled()
         if ret < 0:
@@ -288,7 +291,7 @@ class ModuleLoader:
         if mod.exit_addr:
             outcome = faults.run_guarded(self.k, mod, mod.exit_addr, "exit")
             if outcome.signal is not None:
-                return Result(0, signal=outcome.signal)
+                return Result(0, signal=outcome.signal, not_simulated=self.k.kapi.take_stop())
         if self.k.profile.kind == "hobby":
             self.k.modules.remove(mod)
             self.k.machine.unmap(mod.linked.image.core_addr, mod.core_size)

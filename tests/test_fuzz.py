@@ -11,6 +11,8 @@ tests/test_hostile_link.py (the linker's) or the emulator's hostile suite.
 import sys
 from pathlib import Path
 
+import pytest
+
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 sys.path.insert(0, str(BENCH))
@@ -90,11 +92,20 @@ def _patched(path, *steps):
     return data
 
 
-def _insmod(data, name):
+def _insmod(data, name, traced=False):
+    """A new kernel's init_module of ``data``: (kernel, result), and with ``traced`` the
+    peak of host memory Python allocated during the call."""
+    import tracemalloc
     from emulator.kernel import Kernel
     k = Kernel(timeout_s=5)
-    result = k.init_module(data, "")
-    return k, result
+    if not traced:
+        return k, k.init_module(data, "")
+    tracemalloc.start()
+    try:
+        result = k.init_module(data, "")
+        return k, result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 def test_a_huge_nobits_orc_table_is_not_read(tmp_path):
@@ -105,13 +116,7 @@ def test_a_huge_nobits_orc_table_is_not_read(tmp_path):
     data = _patched(SAMPLES / "linux/faults/recurse.ko",
                     ("set_section_type", ".orc_unwind_ip", 8),
                     ("set_section_field", ".orc_unwind_ip", "sh_size", 0x100001028))
-    import tracemalloc
-    tracemalloc.start()
-    try:
-        k, result = _insmod(data, "recurse")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    k, result, peak = _insmod(data, "recurse", traced=True)
     assert result.signal is not None                # the stack guard page oops, as before
     assert "BUG: TASK stack guard page was hit" in k.dmesg()
     assert module_orc_table(k.machine, k.modules.find("recurse").linked) is None
@@ -144,3 +149,18 @@ def test_a_section_renamed_param_does_not_follow_its_junk_pointers():
     assert result.rc == 0 and result.signal is None
     assert k.modules.find("hello_debug").params == []
     assert k.delete_module("hello_debug").rc == 0
+
+
+@pytest.mark.parametrize("section", ["__mcount_loc", ".return_sites"])
+def test_the_loaders_table_walks_hold_no_copy_of_a_huge_nobits_table(section):
+    """ftrace's NOPs and apply_returns walk __mcount_loc and .return_sites: as 384 MiB
+    NOBITS sections (the largest the module area takes) they used to be copied into host
+    memory whole (390 MiB) and walked entry by entry past the time limit. Now the walk
+    reads the module's memory a chunk at a time and skips zeros: the module loads."""
+    from conftest import SAMPLES
+    data = _patched(SAMPLES / "linux/hello_debug/hello_debug.ko",
+                    ("set_section_type", section, 8),
+                    ("set_section_field", section, "sh_size", 0x18000000))
+    k, result, peak = _insmod(data, "hello_debug", traced=True)
+    assert result.rc == 0 and result.signal is None, k.dmesg()
+    assert peak < 64 << 20, f"{peak >> 20} MiB of host memory"

@@ -220,3 +220,22 @@ def find_byte(k, m, s, byte, last=False):
     if byte == 0:
         return pos
     return found
+
+
+def nonzero_words(m, addr, size, width=4, signed=True):
+    """``(address, value)`` of each non-zero little-endian word of ``[addr, addr + size)``,
+    read a CHUNK at a time (an unreadable chunk is skipped): the loader's walks over a
+    module's tables (``__mcount_loc``, ``.return_sites``), which a NOBITS section can make
+    as large as the module area, without holding the table in host memory."""
+    import numpy as np
+    dtype = np.dtype(("<i" if signed else "<u") + str(width))
+    step = CHUNK // width * width
+    end = addr + size // width * width
+    for at in range(addr, end, step):
+        n = min(step, end - at)
+        try:
+            words = np.frombuffer(m.read(at, n), dtype=dtype)
+        except MemoryFault:
+            continue
+        for i in np.flatnonzero(words):
+            yield at + int(i) * width, int(words[i])
