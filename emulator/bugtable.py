@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from linker.bits import MASK64
+from linker.load.pipeline import LinkedModule
 
 BUG_ENTRY_SIZE = 12
 BUGFLAG_WARNING, BUGFLAG_ONCE, BUGFLAG_DONE, BUGFLAG_NO_CUT_HERE = 1, 2, 4, 8
@@ -49,7 +50,7 @@ def decode_bug_entry(raw, entry_addr):
 def _table(mod):
     """(address, size) of a module's __bug_table, or None (a hobby module has none)."""
     lm = mod.linked
-    if lm is None or not hasattr(lm, "info"):
+    if not isinstance(lm, LinkedModule):
         return None
     idx = lm.info.find_sec("__bug_table")
     if not idx or idx not in lm.image.sections:

@@ -995,7 +995,7 @@ def module_unwinder(k):
 
     def find_orc(ip):
         mod = module_of(k, ip, whole=True)
-        if mod is not None and not hasattr(mod.linked, "info"):
+        if mod is not None and not isinstance(mod.linked, LinkedModule):
             return None         # a hobby module: no ORC tables (nor any unwinder there)
         if mod is not None:
             if mod.name not in tables:
