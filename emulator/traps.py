@@ -143,21 +143,32 @@ def hook_cr3_writes(k, mod):
     m = k.machine
     if m.bits != 64 or k.profile.kind != "linux":
         return
-    hooks = []
-    for start, size in module_text_ranges(mod):
-        try:
-            code = m.read(start, size)
-        except Exception:
-            continue
-        at = code.find(b"\x0f\x22")
-        while at >= 0:
-            if at + 2 < len(code) and (code[at + 2] & 0xF8) == 0xD8:
-                rex = at and 0x40 <= code[at - 1] <= 0x4F
-                addr = start + at - (1 if rex else 0)
-                hooks.append(m.uc.hook_add(UC_HOOK_CODE, _on_cr3_write, k, begin=addr, end=addr))
-            at = code.find(b"\x0f\x22", at + 1)
+    hooks = [m.uc.hook_add(UC_HOOK_CODE, _on_cr3_write, k, begin=addr, end=addr)
+             for start, size in module_text_ranges(mod) for addr in _cr3_writes(m, start, size)]
     if hooks:
         _hooks_of(k)[id(mod)] = hooks
+
+
+def _cr3_writes(m, start, size, chunk=1 << 20):
+    """Addresses of the ``[REX] 0f 22 /r`` (mov to %cr3: modrm 0xd8-0xdf) in ``[start,
+    start + size)``, read a chunk at a time with the byte before and the two after it (a
+    NOBITS text as large as the module area is neither copied whole nor scanned where it
+    is all zeros)."""
+    for lo in range(start, start + size, chunk):
+        hi = min(lo + chunk, start + size)
+        first = max(lo - 1, start)
+        try:
+            code = m.read(first, min(hi + 2, start + size) - first)
+        except Exception:
+            continue
+        if code.count(0) == len(code):
+            continue
+        at = code.find(b"\x0f\x22", lo - first)
+        while 0 <= at < hi - first:
+            if at + 2 < len(code) and (code[at + 2] & 0xF8) == 0xD8:
+                rex = at and 0x40 <= code[at - 1] <= 0x4F
+                yield first + at - (1 if rex else 0)
+            at = code.find(b"\x0f\x22", at + 1)
 
 
 def _hooks_of(k):
@@ -288,14 +299,25 @@ def check_initcall_irqs(k, mod):
     """``do_one_initcall``: an init that returned with interrupts disabled gets them back
     (``local_irq_enable``) and a WARN naming it."""
     m = k.machine
-    if m.bits != 64 or m.reg(X.UC_X86_REG_EFLAGS) & X86_EFLAGS_IF:
+    if m.bits != 64:
         return
-    m.set_reg(X.UC_X86_REG_EFLAGS, m.reg(X.UC_X86_REG_EFLAGS) | X86_EFLAGS_IF)
+    # and one that left the preempt count changed (a spinlock held, or released after
+    # "scheduling while atomic" reset it: emulator.sched) gets it set back
+    imbalance = k.sched.preempt_count() != 0
+    irqs_off = not m.reg(X.UC_X86_REG_EFLAGS) & X86_EFLAGS_IF
+    if not imbalance and not irqs_off:
+        return
+    if imbalance:
+        k.sched.preempt_set(0)
+    if irqs_off:
+        m.set_reg(X.UC_X86_REG_EFLAGS, m.reg(X.UC_X86_REG_EFLAGS) | X86_EFLAGS_IF)
+    what = ("preemption imbalance " if imbalance else "") + \
+        ("disabled interrupts " if irqs_off else "")
     file, line, site, _ = WARN_SITES["initcall"]
     p = k.printk
     p(MESSAGE_LOGLEVEL_DEFAULT, CUT_HERE)
     p(LOGLEVEL_WARNING, f"initcall {symbol(k, mod.init_addr) or hex(mod.init_addr)} "
-                        f"returned with disabled interrupts ")
+                        f"returned with {what}")
     p(LOGLEVEL_WARNING, f"WARNING: CPU: 0 PID: {k.tasks.current.pid} at {file}:{line} "
                         f"{symbol(k, site) or 'do_one_initcall'}")
     print_modules(k)
