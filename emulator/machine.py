@@ -323,6 +323,18 @@ class Machine:
         mapped at all)."""
         return sum(hi - lo for lo, hi in self._backed_pieces(start, end))
 
+    def data_spans(self, start, end):
+        """The parts of ``[start, end)`` a walk over guest memory must read, merged: what
+        Unicorn maps, up to the first address that is neither mapped nor reserved. Reserved
+        blocks never backed read as zeros and are left out."""
+        out, pos = [], start
+        for lo, hi in self._mapped(start, end):
+            if lo > pos and not self._is_reserved(pos, lo):
+                break
+            out.append((lo, hi))
+            pos = hi
+        return out
+
     # -- backing reserved memory ----------------------------------------------------------
 
     def _reservation_of(self, addr):

@@ -222,20 +222,23 @@ def find_byte(k, m, s, byte, last=False):
     return found
 
 
-def nonzero_words(m, addr, size, width=4, signed=True):
-    """``(address, value)`` of each non-zero little-endian word of ``[addr, addr + size)``,
-    read a CHUNK at a time (an unreadable chunk is skipped): the loader's walks over a
-    module's tables (``__mcount_loc``, ``.return_sites``), which a NOBITS section can make
-    as large as the module area, without holding the table in host memory."""
+def nonzero_words(m, addr, size, width=4, signed=True, chunk=1 << 20):
+    """``(address, value)`` of each non-zero little-endian word of ``[addr, addr + size)``:
+    the loader's walks over a module's tables (``__mcount_loc``, ``.return_sites``), which
+    a NOBITS section can make as large as the module area (or, its size wrapping the 32-bit
+    layout, larger than the module). Only the memory the host backs is read
+    (:meth:`~emulator.machine.Machine.data_spans`: up to the first unmapped address), a
+    ``chunk`` at a time, so the table is never held whole nor walked where it is zeros."""
     import numpy as np
     dtype = np.dtype(("<i" if signed else "<u") + str(width))
-    step = CHUNK // width * width
     end = addr + size // width * width
-    for at in range(addr, end, step):
-        n = min(step, end - at)
-        try:
-            words = np.frombuffer(m.read(at, n), dtype=dtype)
-        except MemoryFault:
-            continue
-        for i in np.flatnonzero(words):
-            yield at + int(i) * width, int(words[i])
+    for lo, hi in m.data_spans(addr, end):
+        lo = addr + -(-(lo - addr) // width) * width       # whole words only
+        for at in range(lo, hi - width + 1, chunk // width * width):
+            n = (min(at + chunk, hi) - at) // width * width
+            raw = m.read(at, n)
+            if raw.count(0) == n:
+                continue
+            words = np.frombuffer(raw, dtype=dtype)
+            for i in np.flatnonzero(words):
+                yield at + int(i) * width, int(words[i])
