@@ -31,14 +31,11 @@ NOP5 = bytes.fromhex("0f1f440000")  # x86's ideal 5-byte NOP, what ftrace writes
 
 @dataclass
 class Result:
-    """What a syscall did: ``rc`` (0 or -errno), and the signal that killed the caller, if any;
-    ``not_simulated``: the call to a kernel function kmodsim cannot run that killed it
-    (``("rb_insert_color", "hl_init+0x52 [hl]")``, a kapi.registry.NotSimulatedCall)."""
+    """What a syscall did: ``rc`` (0 or -errno), and the signal that killed the caller, if any."""
 
     rc: int
     signal: int | None = None
     message: str | None = None
-    not_simulated: tuple | None = None
 
     @property
     def ok(self):
@@ -134,7 +131,7 @@ class ModuleLoader:
         if mod.init_addr:
             outcome = faults.run_guarded(self.k, mod, mod.init_addr, "init")
             if outcome.signal is not None:
-                return Result(0, signal=outcome.signal, not_simulated=self.k.kapi.take_stop())
+                return Result(0, signal=outcome.signal)
         mod.state = "LIVE"
         return Result(0)
 
@@ -221,7 +218,7 @@ class ModuleLoader:
         if mod.init_addr:
             outcome = faults.run_guarded(self.k, mod, mod.init_addr, "init")
             if outcome.signal is not None:
-                return Result(0, signal=outcome.signal, not_simulated=self.k.kapi.take_stop())
+                return Result(0, signal=outcome.signal)
             ret = sign_extend(outcome.value, 32)
             traps.check_initcall_irqs(self.k, mod)     # do_one_initcall's irqs_disabled()
         if ret < 0:
@@ -291,7 +288,7 @@ class ModuleLoader:
         if mod.exit_addr:
             outcome = faults.run_guarded(self.k, mod, mod.exit_addr, "exit")
             if outcome.signal is not None:
-                return Result(0, signal=outcome.signal, not_simulated=self.k.kapi.take_stop())
+                return Result(0, signal=outcome.signal)
         if self.k.profile.kind == "hobby":
             self.k.modules.remove(mod)
             self.k.machine.unmap(mod.linked.image.core_addr, mod.core_size)
