@@ -560,3 +560,46 @@ def test_inplace_matches_ld(sample, hobby, kernel, tmp_path, need_tool):
     need_tool("ld")
     data = hobby(sample)
     check_against_ld(tmp_path, link_inplace(data, kernel, sample[:-2]), data, nobits=False)
+
+
+@pytest.mark.parametrize("command", ["link", "relocs"])
+def test_every_command_takes_an_elf32_object_for_the_hobby_kernel(command):
+    """Without --profile, an ELF32 i386 object with no module descriptor is the hobby
+    kernel's in every command, as in run (it used to be "Invalid architecture in ELF
+    header: 3" everywhere but run)."""
+    from conftest import SAMPLES, run_cli
+    r = run_cli(command, str(SAMPLES / "hobby/hello.o"))
+    out, err = r.stdout.decode(), r.stderr.decode()
+    assert "Invalid architecture" not in err
+    assert "profile hobby-i386" in out, out + err
+
+
+def test_an_elf32_linux_module_gets_the_686_profile(tmp_path):
+    """An ELF32 i386 object with .gnu.linkonce.this_module is a Linux 686 module: link
+    takes linux-6.1.0-50-686 for it by itself (run used to hand it to the hobby kernel)."""
+    from conftest import run_cli
+    from emulator.cli.common import default_profile_name
+    data = build_rel([Sec(".text", 1, b"\xc3", flags=6),
+                      Sec(".gnu.linkonce.this_module", 1, bytes(64), flags=3)], bits=32)
+    path = tmp_path / "m.ko"
+    path.write_bytes(data)
+    assert default_profile_name(str(path)) == "linux-6.1.0-50-686"
+    plain = tmp_path / "plain.o"
+    plain.write_bytes(build_rel([Sec(".text", 1, b"\xc3", flags=6)], bits=32))
+    assert default_profile_name(str(plain)) == "hobby-i386"
+    assert default_profile_name(str(tmp_path / "missing.ko")) == "linux-6.1.0-56-amd64"
+
+
+@pytest.mark.parametrize("command", ["link", "relocs"])
+def test_a_pic_object_is_refused_with_the_hint_to_build_it_without_pic(command):
+    """hello.c built with -fpie needs _GLOBAL_OFFSET_TABLE_ and GOT relocations: the hobby
+    loader refuses it with its own message, and kmodsim says what to change."""
+    from conftest import SAMPLES, run_cli
+    r = run_cli(command, str(SAMPLES / "hobby/hello_pie.o"))
+    err = r.stderr.decode()
+    assert r.returncode == 1
+    assert "refers to unknown symbol _GLOBAL_OFFSET_TABLE_" in err
+    assert ("hello_pie.o: it was compiled as position-independent code (it needs "
+            "_GLOBAL_OFFSET_TABLE_, R_386_GOTOFF, R_386_GOTPC)") in err
+    assert "-fno-pie -fno-pic" in err
+    assert "position-independent" not in run_cli(command, str(SAMPLES / "hobby/hello.o")).stderr.decode()

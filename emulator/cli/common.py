@@ -8,14 +8,19 @@ import errno
 import os
 import sys
 
+from linker.elf.reader import ElfFile
 from linker.errors import KmodError
+from linker.load.hobby import pic_hint
 from linker.loglevels import LOGLEVEL_NAMES
 from linker.profiles import DEFAULT_PROFILE, load_profile
 
-from .files import cant_open, read_input
+from .files import cant_open, check_module_file, read_input
 
 # the exit status of a run that went over its memory limit (--max-memory); README "Exit statuses"
 EXIT_MEMORY = 3
+# the exit status of a run stopped by a call to a kernel function kmodsim cannot run
+# (emulator.kapi.registry.NotSimulatedCall); README "Exit statuses"
+EXIT_NOT_SIMULATED = 4
 DEFAULT_MAX_MEMORY = 512 << 20       # emulator.kernel.DEFAULT_MAX_MEMORY, without the import
 SIZE_SUFFIXES = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}
 
@@ -64,7 +69,19 @@ def print_refusal(prog, module, log, err, message=None):
     name = errno.errorcode.get(err, str(err))
     print(f"kmodsim {prog}: {module}: load refused: {'' if said else message + ': '}"
           f"{name} ({os.strerror(err)})", file=sys.stderr)
+    print_build_hint(module)
     return 1
+
+
+def print_build_hint(module):
+    """After a refused load: what in the way the object was built explains it, if anything
+    (position-independent code for the hobby kernel: :func:`linker.load.hobby.pic_hint`)."""
+    try:
+        hint = pic_hint(read_input(module))
+    except OSError:
+        return
+    if hint:
+        print(f"kmodsim: {module}: {hint}", file=sys.stderr)
 
 
 def read_module(path):
@@ -83,9 +100,36 @@ def kmod_log(prog, level, text):
     sys.stderr.flush()
 
 
+HOBBY_DEFAULT = "hobby-i386"
+LINUX_I386 = "linux-6.1.0-50-686"
+
+
+def default_profile_name(path):
+    """The profile a module file is for when ``--profile`` names none: an ELF32 i386 object
+    with a module descriptor (``.gnu.linkonce.this_module``) is Linux 6.1's 686 kernel's,
+    one without is seed 004's hobby kernel's; everything else the default Linux profile's
+    (which then says what it refuses)."""
+    if path is None:
+        return DEFAULT_PROFILE
+    try:
+        check_module_file(path)             # (a FIFO would block the open)
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except (OSError, KmodError):
+        return DEFAULT_PROFILE
+    if data[:4] != b"\x7fELF" or data[4:5] != b"\x01" or data[18:20] != b"\x03\x00":
+        return DEFAULT_PROFILE
+    try:
+        names = {s.name for s in ElfFile(data).sections}
+    except Exception:       # not readable as ELF: the loader will say why
+        return HOBBY_DEFAULT
+    return LINUX_I386 if ".gnu.linkonce.this_module" in names else HOBBY_DEFAULT
+
+
 def profile_of(args):
-    """The kernel profile ``--profile`` names, or the default one."""
-    return load_profile(args.profile or DEFAULT_PROFILE)
+    """The kernel profile ``--profile`` names, or the one the module file is for
+    (:func:`default_profile_name`)."""
+    return load_profile(args.profile or default_profile_name(getattr(args, "module", None)))
 
 
 def module_or_last_with(args):

@@ -190,6 +190,33 @@ class HobbyModule(_LoadedSections):
         return self.layout.core_size
 
 
+# relocations only position-independent code has: they need a GOT, which a module loader
+# that places code at absolute addresses never builds
+_PIC_TYPES = {R_386.R_386_GOT32, R_386.R_386_GOTOFF, R_386.R_386_GOTPC, R_386.R_386_GOT32X}
+
+
+def pic_hint(data):
+    """For a hobby object the loader refused: a hint when it was built as position-
+    independent code (gcc's default on most distributions), or None. Such an object
+    refers to ``_GLOBAL_OFFSET_TABLE_`` and has GOT relocations, which the hobby kernel's
+    loader (seed 004) cannot resolve."""
+    try:
+        elf = ElfFile(data)
+        if elf.e_machine != EM.EM_386:
+            return None
+        got = any(sym.name == "_GLOBAL_OFFSET_TABLE_" for sym in elf.symbols)
+        kinds = sorted({type_name(r.type) for rs in elf.relocation_sections
+                        for r in rs.entries if r.type in _PIC_TYPES})
+    except Exception:        # unreadable: the loader's own message says why
+        return None
+    if not got and not kinds:
+        return None
+    needs = ", ".join((["_GLOBAL_OFFSET_TABLE_"] if got else []) + kinds)
+    return (f"it was compiled as position-independent code (it needs {needs}); the hobby "
+            f"kernel places a module at an absolute address and builds no GOT: compile it "
+            f"with -fno-pie -fno-pic (and link nothing with -pie)")
+
+
 def link_hobby(data, kernel, name="module", keep=False):
     """Load ``data`` as a correct hobby loader would, up to the call of ``init``.
 
