@@ -32,6 +32,8 @@ COMMANDS = {
     "rmmod": "unload modules from a fresh simulated kernel, as kmod's rmmod",
     "lsmod": "list the modules of a fresh simulated kernel, as kmod's lsmod",
     "relocs": "list or step through a module's relocations",
+    "check": "list the kernel functions a module calls that kmodsim cannot run",
+    "grade": "run pytest grading tests against module submissions, write graders' results",
 }
 
 

@@ -12,7 +12,8 @@ What each tool prints is kmod 30's: messages on stderr as ``TOOL: LEVEL: text`` 
 ``insmod PATH OPTIONS`` lines. The kernel's log is kmodsim's addition: ``modprobe`` prints it
 (as ``kmodsim run`` does), ``insmod`` and ``rmmod`` with ``--dmesg`` or after an oops (which
 the console would have shown). A process killed by an oops gets the shell's report
-(``Killed``) and status 128 + signal, as in ``kmodsim run``.
+(``Killed``) and status 128 + signal, as in ``kmodsim run``; one stopped by a call to a kernel
+function kmodsim cannot run gets kmodsim's note and status 4.
 
 Differences from kmod, by necessity or choice: ``insmod -f``/``modprobe -f`` pass the
 ``MODULE_INIT_IGNORE_*`` flags to the kernel even for a compressed module (kmod strips
@@ -31,7 +32,7 @@ from linker.profiles import DEFAULT_PROFILE
 
 from ..kernel import Kernel
 from ..system import KernelSystem
-from .common import kmod_log, mod_strerror
+from .common import EXIT_NOT_SIMULATED, kmod_log, mod_strerror
 from .files import check_module_file
 
 MODULE_INIT_IGNORE_MODVERSIONS, MODULE_INIT_IGNORE_VERMAGIC = 1, 2
@@ -71,9 +72,14 @@ def process(k, comm):
 
 
 def killed_status(result):
-    """``None`` when the calling process survived, else its exit status (128 + signal)."""
+    """``None`` when the calling process survived, else its exit status (128 + signal); a
+    call to a kernel function kmodsim cannot run is said on stderr, status 4."""
     if result.signal is None:
         return None
+    if getattr(result, "not_simulated", None) is not None:
+        sys.stdout.flush()
+        print(f"kmodsim: {result.not_simulated.message}", file=sys.stderr)
+        return EXIT_NOT_SIMULATED
     return 128 + result.signal if isinstance(result.signal, int) else 137
 
 

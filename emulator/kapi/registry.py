@@ -4,6 +4,15 @@ A profile binds an export to an implementation by name: ``builtin:<group>.<name>
 ones shipped here (``@kapi("slab.kfree")``), or ``package.module:function`` for a user's own,
 so a hobby-kernel developer can describe their kernel without editing kmodsim.
 
+A kernel function with no implementation is never faked. Calling one stops the task that
+called it (:class:`KapiTable`): the CPU stops on the function's entry with the stop reason
+:data:`NOT_SIMULATED`, the run ends as a killed task would (the caller gets SIGKILL, a
+module whose init it was stays ``Loading``, as after an oops), and the call is reported as
+``kmodsim: rb_insert_color is not simulated (called from hl_init+0x52 [hl]); the run stopped
+here`` (:class:`NotSimulatedCall`). The only exception is the profile's own list of harmless
+no-ops, bound to ``builtin:noop.<name>`` (``linker/profiles/generate.py``, ``NOOP_EXPORTS``:
+each with the reason the real function does nothing observable here).
+
 An implementation is ``impl(k, m)``: ``k`` the :class:`~emulator.kernel.Kernel`, ``m`` its
 :class:`~emulator.machine.Machine`. It returns the value for rax/eax (a negative errno may be
 returned as is: the register keeps its low bits), or ``None`` for a ``void`` function. One
@@ -24,6 +33,7 @@ arguments and read the rest themselves.
 """
 
 import importlib
+from typing import NamedTuple
 
 REGISTRY = {}
 BY_EXPORT = {}      # export name -> implementation (the part of "group.name" after the dot)
@@ -32,17 +42,30 @@ HANDLED = object()
 # which file implements each group; a group's file is imported on first use
 GROUP_MODULES = {"printk": "emulator.kapi.printk", "vsprintf": "emulator.kapi.printk",
                  "panic": "emulator.kapi.printk", "params": "emulator.kapi.kernel_params",
-                 "devices": "emulator.kapi.devices"}
+                 "devices": "emulator.kapi.devices", "uaccess": "emulator.kapi.uaccess",
+                 "sched": "emulator.kapi.sched", "time": "emulator.kapi.sched",
+                 "timers": "emulator.kapi.timers", "workqueue": "emulator.kapi.timers",
+                 "tasklet": "emulator.kapi.timers", "rcu": "emulator.kapi.timers",
+                 "mutex": "emulator.kapi.locks", "spinlock": "emulator.kapi.locks",
+                 "semaphore": "emulator.kapi.locks", "rwsem": "emulator.kapi.locks",
+                 "paravirt": "emulator.kapi.locks", "irq": "emulator.kapi.irq"}
 DEFAULT_MODULE = "emulator.kapi.core"
 # every file that registers implementations: a Linux export the profile does not bind
 # explicitly is bound to the implementation registered under its own name, in any group
 # (``@kapi("sched.msleep")`` implements ``msleep``), once all of these are imported
 KAPI_MODULES = ("emulator.kapi.core", "emulator.kapi.printk", "emulator.kapi.kernel_params",
-                "emulator.kapi.devices")
+                "emulator.kapi.devices",
+                "emulator.kapi.uaccess", "emulator.kapi.seqfile", "emulator.kapi.sysfs",
+                "emulator.kapi.debugfs",
+                "emulator.kapi.sched", "emulator.kapi.timers", "emulator.kapi.locks",
+                "emulator.kapi.irq")
 # kernel functions a Linux module reaches without naming them in its source (the compiler's
 # CONFIG_FORTIFY_SOURCE checks call fortify_panic): bound for every Linux profile that does
 # not bind them itself
 LINUX_DEFAULT_BINDINGS = {"fortify_panic": "builtin:string.fortify_panic"}
+# the stop reason (Machine.stop_reason) of a call to a kernel function kmodsim cannot run
+NOT_SIMULATED = "not simulated"
+SIGKILL = 9
 
 
 # argument types: how a C argument is read from its register or stack slot
@@ -110,14 +133,18 @@ def _with_args(fn, types):
 
 
 def resolve(binding):
-    """The implementation a binding names, or None (then the export gets a recording stub)."""
+    """The implementation a binding names, or None (then the export is not simulated)."""
     if binding is None:
         return None
     if binding.startswith("builtin:"):
         name = binding[len("builtin:"):]
+        if name.startswith("noop."):        # the profile says: does nothing observable
+            return noop
         if name not in REGISTRY:
             group = name.split(".", 1)[0]
             importlib.import_module(GROUP_MODULES.get(group, DEFAULT_MODULE))
+        if name not in REGISTRY:        # a group whose file GROUP_MODULES does not name
+            _import_all()
         return REGISTRY.get(name)
     module, _, func = binding.partition(":")
     try:
@@ -128,30 +155,117 @@ def resolve(binding):
 
 def by_export(name):
     """The implementation registered under export ``name`` in any group, or None."""
+    _import_all()
+    return BY_EXPORT.get(name)
+
+
+def _import_all():
     if not _all_imported:
         for module in KAPI_MODULES:
             importlib.import_module(module)
         _all_imported.append(True)
-    return BY_EXPORT.get(name)
 
 
 _all_imported = []
+
+
+def noop(k, m):
+    """``builtin:noop.<name>``: a kernel function whose real work has no effect a module or a
+    scenario can observe in the simulated kernel (the profile lists each and why,
+    ``linker/profiles/generate.py`` ``NOOP_EXPORTS``). Returns 0: for the few that return
+    something that is the kernel's own answer here (no trace buffer entry, not filtered)."""
+    return 0
+
+
+noop.params = {}
+
+
+class NotSimulatedCall(NamedTuple):
+    """A call to a kernel function kmodsim cannot run, which stopped the calling task:
+    ``function`` (the export's name, or its address) and ``caller`` (the return address as
+    ``%pS`` without the size: ``hl_init+0x52 [hl]``)."""
+
+    function: str
+    caller: str
+
+    @property
+    def message(self):
+        return (f"{self.function} is not simulated (called from {self.caller}); "
+                f"the run stopped here")
+
+    def __str__(self):
+        return self.message
+
+
+def can_run(profile, name):
+    """How the emulator runs export ``name`` of ``profile``: ``"implemented"``, ``"noop"``,
+    or ``None`` (not simulated: a call stops the task). What ``kmodsim check`` asks."""
+    binding = profile.binding(name)
+    if binding is None and profile.kind == "linux":
+        binding = LINUX_DEFAULT_BINDINGS.get(name)
+    if binding is not None and binding.startswith("builtin:noop."):
+        return "noop"
+    handler = resolve(binding)
+    if handler is None and binding is None and profile.kind == "linux":
+        handler = by_export(name)
+    return "implemented" if handler is not None else None
+
+
+def caller_of(k, m):
+    """Where the function just entered was called from: its return address (at [sp]) as
+    ``name+0x52 [module]`` (``%pS`` without the size), or the address in hex."""
+    try:
+        ret = m.read_ptr(m.sp)
+    except Exception:
+        return "an unknown caller"
+    try:
+        text = k.symbolize(ret)
+    except Exception:
+        text = None
+    if not text:
+        text = f"{ret:#x}"
+    else:
+        name, _, rest = text.partition("/")
+        text = name + ("" if not rest or " " not in rest else " " + rest.split(" ", 1)[1])
+    running = getattr(getattr(k, "faults", None), "running", None)
+    mod = getattr(running, "mod", None)
+    if ret == getattr(k, "sentinel", None) and mod is not None:
+        # the module jumped to it (a tail call): the return address is the kernel's own
+        return f"{mod.name}'s {running.what} (a tail call)"
+    return text
+
+
+def on_not_simulated(k, ctx, trap, regs):
+    """``emulator.faults``' handler for the stop: no kernel report (the real kernel would
+    have run the function); the task is killed as after an oops, so a module whose init it
+    was stays ``Loading`` and an exit leaves it ``Unloading`` (faults._run). What stopped
+    it is ``k.kapi.stop`` (``Result.not_simulated``)."""
+    from ..faults import Outcome
+    return Outcome(0, SIGKILL)
 
 
 class KapiTable:
     """``k.kapi``: the Python that runs for each kernel function a module calls.
 
     ``names`` maps a kernel address to the export a module resolved there (filled as modules
-    link); ``handlers`` caches the implementation found for each address; ``stub_calls``
-    lists the calls to exports kmodsim has no implementation for, in order.
+    link); ``handlers`` caches the implementation found for each address. A call to an export
+    with no implementation (not bound, not a no-op) stops the CPU (``NOT_SIMULATED``) and is
+    recorded: ``stops`` lists every :class:`NotSimulatedCall` in order, ``stop`` is the one
+    not yet taken by the syscall it ended (:meth:`take_stop`).
     """
 
-    def __init__(self, profile, stub_policy="record"):
+    def __init__(self, profile, stub_policy="stop"):
+        if stub_policy != "stop":
+            raise ValueError(f"stub_policy {stub_policy!r}: kmodsim never fakes a kernel "
+                             f"function (the only policy is 'stop')")
         self.profile = profile
         self.stub_policy = stub_policy
         self.names: dict[int, str] = {}
         self.handlers: dict[int, object] = {}
-        self.stub_calls: list[tuple[str, tuple]] = []
+        self.stops: list[NotSimulatedCall] = []
+        self.stop: NotSimulatedCall | None = None
+        from .. import faults       # (here: registry is imported without the emulator too)
+        faults.EXTRA_TRAPS.setdefault(NOT_SIMULATED, on_not_simulated)
 
     def handler_at(self, addr):
         handler = self.handlers.get(addr)
@@ -164,12 +278,22 @@ class KapiTable:
             if handler is None and binding is None and name and self.profile.kind == "linux":
                 handler = by_export(name)
             if handler is None:
-                handler = self._stub(name or f"{addr:#x}")
+                handler = self._not_simulated(name or f"{addr:#x}")
             self.handlers[addr] = handler
         return handler
 
-    def _stub(self, name):
-        def stub(k, m):
-            self.stub_calls.append((name, tuple(m.arg(i) for i in range(3))))
-            return 0
-        return stub
+    def take_stop(self):
+        """The call that stopped the current syscall's task, or None; forgets it."""
+        stop, self.stop = self.stop, None
+        return stop
+
+    def _not_simulated(self, name):
+        def not_simulated(k, m):
+            stop = NotSimulatedCall(name, caller_of(k, m))
+            self.stops.append(stop)
+            self.stop = stop
+            m.stop(NOT_SIMULATED)       # the PC stays on the function's entry
+            return HANDLED
+        not_simulated.params = {}
+        not_simulated.not_simulated = name
+        return not_simulated

@@ -92,8 +92,9 @@ HOBBY_MODULE_AREA = (0x00400000, 0x00800000)  # chosen: the heap that kmalloc()s
 # -- the kernel API kmodsim implements itself ------------------------------------------------
 #
 # export name -> "builtin:<group>.<name>"; groups follow the kernel source tree
-# (kernel/printk, mm/slab, lib/string.c, ...).  Everything not listed is unbound: the
-# emulator gives it a stub that says so.
+# (kernel/printk, mm/slab, lib/string.c, ...).  An export not listed binds to the
+# implementation registered under its own name, if any (emulator.kapi.registry); one with
+# none is not simulated: a call to it stops the run.
 BUILTIN_GROUPS = {
     "printk": ["_printk", "vprintk", "__printk_ratelimit", "__dynamic_pr_debug", "_dev_printk",
                "_dev_info", "_dev_err", "_dev_warn", "_dev_notice", "dump_stack"],
@@ -139,6 +140,58 @@ BUILTIN_GROUPS = {
 BUILTIN_PATTERNS = {
     "params": re.compile(r"param_(ops|get|set|free)_\w+|param_array_ops"),
     "x86": re.compile(r"__x86_indirect_thunk_\w+"),
+}
+
+# Static calls whose trampoline, on the reference kernel, jumps to a function kmodsim
+# implements: export -> "<group>.<name>" of that function. Debian builds PREEMPT_DYNAMIC with
+# CONFIG_PREEMPT_VOLUNTARY, so the boot-time mode is "voluntary" (sched_dynamic_update):
+# cond_resched and might_resched are __cond_resched.
+STATIC_CALL_BINDINGS = {
+    "__SCT__cond_resched": "sched.__cond_resched",
+    "__SCT__might_resched": "sched.__cond_resched",
+}
+
+# The harmless no-ops: vmlinux functions whose real work has no effect a module or a
+# scenario can observe in the simulated kernel, bound to "builtin:noop.<name>" (the call
+# returns 0 in rax: "no trace entry", "not filtered"). Nothing else is skipped: an export
+# with no implementation stops the run. Each entry says why it does nothing here.
+NOOP_EXPORTS = {
+    # preempt=voluntary (see STATIC_CALL_BINDINGS): sched_dynamic_update sets these static
+    # calls to NULL, so on the reference kernel the trampoline is a bare `ret`
+    "__SCT__preempt_schedule": "preempt=voluntary: a NULL static call, its trampoline a ret",
+    "__SCT__preempt_schedule_notrace": "preempt=voluntary: a NULL static call, a ret",
+    # event tracing (TRACE_EVENT in a module): the module's code reaches these only while
+    # one of its events is enabled, which takes tracefs, perf or BPF; kmodsim has none of
+    # them, so no event is ever on. Reached anyway, they answer as a kernel with the event
+    # off: no trigger, pid not filtered, no buffer entry (NULL), so the event code returns
+    "__trace_trigger_soft_disabled": "event tracing: no trigger is set (0)",
+    "trace_event_ignore_this_pid": "event tracing: no pid filter (0)",
+    "trace_event_buffer_reserve": "event tracing: no ring buffer entry (NULL): the event returns",
+    "trace_event_buffer_commit": "event tracing: reached only with an entry, never given",
+    "perf_trace_buf_alloc": "perf tracing: no perf buffer (NULL): the event returns",
+    "perf_trace_run_bpf_submit": "perf tracing: reached only with a buffer, never given",
+    # ...and the event class callbacks, which only the tracing core calls (registering the
+    # events with tracefs, formatting /sys/kernel/tracing/trace): a module only stores
+    # their addresses in its trace_event_class
+    "trace_event_raw_init": "event class callback: only tracefs registration calls it",
+    "trace_event_reg": "event class callback: only enabling an event calls it",
+    "trace_raw_output_prep": "event output: only reading the trace file calls it",
+    "trace_event_printf": "event output: only reading the trace file calls it",
+    "trace_handle_return": "event output: only reading the trace file calls it",
+    "trace_print_symbols_seq": "event output: only reading the trace file calls it",
+    "trace_print_flags_seq": "event output: only reading the trace file calls it",
+    # wrappers that only fire a tracepoint of the kernel's (no probe: nothing happens)
+    "do_trace_netlink_extack": "fires the netlink_extack tracepoint, which has no probe",
+    # mixes bytes into the entropy pool: get_random_* is unpredictable either way
+    "add_device_randomness": "only stirs the entropy pool, which nothing can observe",
+}
+NOOP_PATTERNS = {
+    # a tracepoint's iterator and static call run its probes; kmodsim registers none
+    # (tracepoint_probe_register is not simulated), so they do nothing
+    re.compile(r"__traceiter_\w+"): "runs the tracepoint's probes: there are none",
+    re.compile(r"__SCT__tp_func_\w+"): "the tracepoint's static call: no probe, nothing runs",
+    # what a BPF program attached to a raw tracepoint runs: none can be attached
+    re.compile(r"bpf_trace_run\d+"): "runs an attached BPF program: none can be attached",
 }
 
 # -- struct facts ----------------------------------------------------------------------------
@@ -460,9 +513,13 @@ def render_exports(rows: Iterable[ExportRow], addr_width: int) -> str:
     return "".join(out)
 
 
-def bindings_for(export_names: Collection[str], strict: bool) -> dict[str, str]:
+def bindings_for(export_names: Collection[str], strict: bool,
+                 vmlinux: Collection[str] | None = None) -> dict[str, str]:
     """The builtin bindings for the exports a profile has.  ``strict``: every listed name
-    must be exported (true for the reference kernel, so the table cannot rot)."""
+    must be exported (true for the reference kernel, so the table cannot rot).  The static
+    calls and no-ops bind only what ``vmlinux`` exports (default: every export), never a
+    module's export."""
+    vmlinux = export_names if vmlinux is None else vmlinux
     bindings = {}
     for group, names in BUILTIN_GROUPS.items():
         for name in names:
@@ -474,6 +531,20 @@ def bindings_for(export_names: Collection[str], strict: bool) -> dict[str, str]:
         for name in export_names:
             if pattern.fullmatch(name):
                 bindings[name] = f"builtin:{group}.{name}"
+    for name, target in STATIC_CALL_BINDINGS.items():
+        if name in vmlinux:
+            bindings[name] = f"builtin:{target}"
+        elif strict:
+            raise ProfileError(f"static call table names {name}, which vmlinux does not export")
+    for name in NOOP_EXPORTS:
+        if name in vmlinux:
+            bindings[name] = f"builtin:noop.{name}"
+        elif strict:
+            raise ProfileError(f"no-op table names {name}, which vmlinux does not export")
+    for pattern in NOOP_PATTERNS:
+        for name in vmlinux:
+            if pattern.fullmatch(name):
+                bindings[name] = f"builtin:noop.{name}"
     return dict(sorted(bindings.items()))
 
 
@@ -551,7 +622,8 @@ def linux_amd64_profile(shared: Path) -> ProfileFiles:
                                       DESCRIPTOR_FIELDS),
         "exports_file": f"{name}.exports.tsv",
         "kallsyms_file": f"{name}.kallsyms.gz",
-        "bindings": bindings_for({r.name for r in exports}, strict=True),
+        "bindings": bindings_for({r.name for r in exports}, strict=True,
+                                 vmlinux={r.name for r in exports if r.exporter == "vmlinux"}),
         "config": config_facts(config),
         "structs": structs,
         "source": _provenance(shared, inputs),
@@ -607,7 +679,8 @@ def linux_686_profile(shared: Path) -> ProfileFiles:
                                       DESCRIPTOR_FIELDS),
         "exports_file": f"{name}.exports.tsv",
         "kallsyms_file": None,
-        "bindings": bindings_for({r.name for r in exports}, strict=False),
+        "bindings": bindings_for({r.name for r in exports}, strict=False,
+                                 vmlinux={r.name for r in exports if r.exporter == "vmlinux"}),
         "config": config_facts(config),
         "structs": structs,
         "source": _provenance(shared, inputs),
