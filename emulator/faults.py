@@ -46,7 +46,7 @@ from .bugtable import BUGFLAG_DONE, BUGFLAG_NO_CUT_HERE, BUGFLAG_ONCE, BUGFLAG_W
 from .errors import KernelPanic
 from .kapi.guestmem import nonzero_words
 from .kallsyms import module_symbol
-from .memmap import STACK_TOP, THREAD_SIZE
+from .memmap import THREAD_SIZE
 from .sources import SourceLine, find_source, printable, source_line, source_roots
 from .unwind import FUNCTION_ENTRY, Unwinder, module_orc_table
 
@@ -67,6 +67,20 @@ KERNEL_FRAMES = {  # the load and unload paths as the reference kernel's call tr
              "__x64_sys_sendfile64+0xaa/0xc0", "do_syscall_64+0x5d/0xb0",
              "entry_SYSCALL_64_after_hwframe+0x6e/0xd8"),
 }
+# a kthread's function, a work item in a kworker, a timer callback (emulator.sched): no
+# syscall under them
+KERNEL_FRAMES.update({
+    "kthread": ("kthread+0xd7/0x100", "? kthread_complete_and_exit+0x20/0x20",
+                "ret_from_fork+0x1f/0x30"),
+    "worker": ("process_one_work+0x1c7/0x380", "worker_thread+0x4d/0x380",
+               "? rescuer_thread+0x3a0/0x3a0", "kthread+0xd7/0x100",
+               "? kthread_complete_and_exit+0x20/0x20", "ret_from_fork+0x1f/0x30"),
+    "timer": ("call_timer_fn+0x27/0x130", "__run_timers+0x21c/0x2b0",
+              "run_timer_softirq+0x19/0x30", "__do_softirq+0xc5/0x275"),
+    "irq": ("__handle_irq_event_percpu+0x46/0x190", "handle_irq_event+0x34/0x70",
+            "handle_edge_irq+0x9f/0x240", "__common_interrupt+0x3f/0xa0",
+            "common_interrupt+0x7e/0xa0"),
+})
 SYSCALL_NR = {"init": 0x139, "exit": 0xB0, "read": 0x28}  # finit_module, delete_module, sendfile
 # do_init_module's own dump_stack() (its warning sits in a .cold part)
 DUMP_STACK_FRAMES = ("dump_stack_lvl+0x44/0x5c", "do_init_module.cold+0x21/0x26") + \
@@ -110,6 +124,10 @@ KERNEL_BUG_SITES = {
     ("lib/string_helpers.c", 1027): (0xffffffff81a1e1db,
         "f0ab3a824889d6e8809cfeff498d7c24e0e8f9ec88ffe9a0d3b1ff4889fe48c7"
         "c7e8ad3a82e8629cfeff0f0b488b542410488b7424084c89e948c7c726ae3a82"),
+    # SLUB's set_freepointer BUG_ON(object == fp): a double free (tests/realkernel/heapbugs)
+    ("mm/slub.c", 419): (0xffffffff8132e504,
+        "5ee9c0e9ffff498b46083e488328010f85b2feffff498b46084c89f7488b4008"
+        "e88130ad00e99dfeffff0f0b488b1503bb6e01e9a0fdffff66662e0f1f840000"),
     ("lib/list_debug.c", 23): (0xffffffff81a1e32d,
         "4889da48c7c698b23a824889ef49c7c4f0ffffffe8bf910100e98c70b2ff48c7"
         "c738b33a82e8109bfeff0f0b4889f24889c14889fe48c7c738b43a82e8f99afe"),
@@ -258,6 +276,7 @@ class FaultState:
     code_cr2: int | None = None               # CR2 after the oops code's own failed read, if any
     last_trace: list = field(default_factory=list)   # (address, reliable) of the last Call Trace
     last_fault_report: "FaultReport | None" = None
+    reports: list = field(default_factory=list)   # every FaultReport, in order (emulator.report)
     cr3_hooks: dict = field(default_factory=dict)   # id(module) -> Unicorn hooks on its CR3 writes
 
 
@@ -541,6 +560,7 @@ def kernel_bug(k, ctx, bug):
     module code that called it (the CPU is at the function's entry, the return address on
     top of the stack)."""
     site = KERNEL_BUG_SITES.get((bug.file, bug.line), (k.machine.pc, ""))[0]
+    ctx.trace_prefix = getattr(bug, "frames", ())   # the kernel frames above the module's
     k.printk(MESSAGE_LOGLEVEL_DEFAULT, CUT_HERE)
     k.printk(LOGLEVEL_CRIT, f"kernel BUG at {bug.file}:{bug.line}!")
     return die(k, ctx, "invalid opcode", _regs(k.machine, site), 0,
@@ -775,6 +795,7 @@ def oops_end(k, ctx, regs, signal, irqs_off=False, in_interrupt=False, title="Oo
              addr=None, access=None):
     """``oops_end``: taint D, the end marker, the executive summary (the first oops's
     registers), then the task dies (``make_task_dead``) or, in interrupt, the kernel panics."""
+    in_interrupt = in_interrupt or k.sched.atomic > 0     # a timer callback (emulator.sched)
     k.add_taint("D", True)
     k.printk(LOGLEVEL_WARNING, "---[ end trace 0000000000000000 ]---")
     summary = k.faults.exec_summary_regs or regs
@@ -861,7 +882,8 @@ def show_regs(k, ctx, regs):
     regs_block(k, regs)
     unwinder = module_unwinder(k)
     state = unwinder.start(regs)
-    frames = show_trace(k, ctx, unwinder, state, regs["RSP"])
+    frames = show_trace(k, ctx, unwinder, state, regs["RSP"],
+                        prefix=getattr(ctx, "trace_prefix", ()))
     k.faults.last_trace = frames
 
 
@@ -981,8 +1003,8 @@ def _kernel_tail(k, ctx, reliable):
     the entry frame's user registers (``show_regs_if_on_stack``)."""
     mark = "" if reliable else "? "
     for frame in KERNEL_FRAMES[ctx.what]:
-        k.printk(MESSAGE_LOGLEVEL_DEFAULT, f" {mark}{frame}")
-    if reliable:
+        k.printk(MESSAGE_LOGLEVEL_DEFAULT, f" {'' if frame.startswith('? ') else mark}{frame}")
+    if reliable and ctx.what in SYSCALL_NR:
         for line in _user_regs(k, ctx.what):
             k.printk(MESSAGE_LOGLEVEL_DEFAULT, line)
 
@@ -1002,6 +1024,8 @@ def module_unwinder(k):
                 tables[mod.name] = module_orc_table(m, mod.linked)
             table = tables[mod.name]
             return table.find(ip) if table is not None else None
+        if k.kernel_code is not None and k.kernel_code.runs(ip):
+            return k.kernel_code.orc(ip)    # the kernel's own code: its ORC (emulator/kernelcode.py)
         if ip in k.kapi.names or ip in k.kapi.handlers or ip in KERNEL_CODE:
             return FUNCTION_ENTRY   # a kernel function kmodsim runs: always at its entry
         return None
@@ -1018,10 +1042,11 @@ def module_unwinder(k):
 
 
 def stack_bounds(k):
-    """The current task's stack: [bottom, top)."""
+    """The stack the running code is on: [bottom, top) (a kthread's own, the IRQ stack in
+    a timer callback: emulator.sched)."""
     if k.profile.kind != "linux":
         return None, None
-    return STACK_TOP - THREAD_SIZE, STACK_TOP
+    return k.sched.stack_top - THREAD_SIZE, k.sched.stack_top
 
 
 def module_of(k, addr, whole=False):
@@ -1388,11 +1413,12 @@ def _taint_letter(bit):
 def _record(k, ctx, kind, title, regs, signal=None, addr=None, access=None, frames=None):
     """``Kernel.last_fault_report``: what explain_fault and notebooks look at."""
     mod = module_of(k, regs["RIP"], whole=True)
-    k.faults.last_fault_report = FaultReport(
+    k.faults.last_fault_report = report = FaultReport(
         kind=kind, title=title, module=ctx.mod.name if ctx.mod is not None else None, what=ctx.what,
         rip=regs["RIP"], regs=dict(regs), addr=addr, access=access,
         frames=list(k.faults.last_trace if frames is None else frames), signal=signal,
         symbol=module_symbol(mod, regs["RIP"]) if mod is not None else None)
+    k.faults.reports.append(report)
 
 
 def _uname_suffix(profile):

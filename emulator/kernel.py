@@ -30,6 +30,8 @@ here in dependency order (the way ``start_kernel`` brings them up):
 ``machine``        :class:`~emulator.machine.Machine`: the CPU and its memory regions
 ``kapi``           :class:`~emulator.kapi.registry.KapiTable`: which Python runs for which
                    kernel function, and the calls kmodsim could not run
+``kernel_code``    :class:`~emulator.kernelcode.Installed`: the kernel's own code for its
+                   pure library functions (``sort``, ``rb_insert_color``...), or None
 ``slab``           :class:`~emulator.slab.Slab`: kmalloc, vmalloc, kmem caches
 ``tasks``          :class:`~emulator.tasks.Tasks`: task_structs, ``current``
 ``params``         :class:`~emulator.kapi.kernel_params.ParamHeap`: strings module parameters own
@@ -38,6 +40,7 @@ here in dependency order (the way ``start_kernel`` brings them up):
 ``devices``,
 ``procfs``
 ``faults``         :class:`~emulator.faults.FaultState`: oopses, panics, lockups
+``checks``         :class:`~emulator.checks.Checks`: kmemleak and KASAN, when asked for
 ``budget``         :class:`~emulator.budget.Budget`: what the current syscall may still
                    spend (instructions, wall clock), :meth:`Kernel.budgeted`
 ``vfs``            :class:`~emulator.vfs.Vfs`: the guest's files (initramfs, tmpfs)
@@ -58,15 +61,18 @@ from linker.load.linkkernel import LinkKernel
 from linker.loglevels import LOGLEVEL_ERR
 from linker.profiles import DEFAULT_PROFILE, load_profile
 
-from . import faults, kallsyms
+from . import faults, kallsyms, kernelcode, report
 from .budget import CALL_COST, Budget, BudgetExhausted, wall_clock_limit
+from .checks import Checks
 from .clock import Clock
-from .drivers import CharDevices, DeviceModel, MiscDevices, ProcEntries
+from .drivers import CharDevices, DeviceModel, MiscDevices, ProcEntries, Sysfs
 from .errors import KernelClosed, KernelPanic, MemoryLimitExceeded
 from .faults import FaultState
 from .heap import Heap, VmallocArea
+from .irq import Irqs
+from .kapi import irq as _irq, locks as _locks, timers as _timers   # the scheduler's API
 from .kapi.kernel_params import ParamHeap
-from .kapi.registry import HANDLED, KapiTable
+from .kapi.registry import HANDLED, NOT_SIMULATED, KapiTable
 from .logbuf import LogBuffer
 from .machine import PROT_EXEC, PROT_READ, PROT_WRITE, Machine, page_align
 from .memmap import (GS_BASE, HEAP_BASE, HEAP_SIZE, HOBBY_HEAP_BASE, HOBBY_HEAP_SIZE,
@@ -74,8 +80,10 @@ from .memmap import (GS_BASE, HEAP_BASE, HEAP_SIZE, HOBBY_HEAP_BASE, HOBBY_HEAP_
                      RETURN_TRAMPOLINE, STACK_CANARY, STACK_CANARY_OFFSET, STACK_TOP,
                      THREAD_SIZE, VMALLOC_BASE, VMALLOC_SIZE)
 from .modules import O_NONBLOCK, ModuleLoader, Result
+from .sched import Sched
 from .slab import ModuleAlloc, Slab
 from .tasks import Tasks
+from .files import O_RDWR, FileLayer, kernel_open
 from .vfs import Vfs
 
 __all__ = ["Kernel", "KernelPanic", "KernelClosed", "MemoryLimitExceeded", "Result"]
@@ -87,8 +95,8 @@ class Kernel(LinkKernel):
     """A booted simulated kernel."""
 
     def __init__(self, profile=DEFAULT_PROFILE, *, console_loglevel=3, timeout_s=None,
-                 max_insns=0, boot_ns=1_800_000_000, stub_policy="record",
-                 max_memory=DEFAULT_MAX_MEMORY):
+                 max_insns=0, boot_ns=1_800_000_000, stub_policy="stop",
+                 max_memory=DEFAULT_MAX_MEMORY, checks=()):
         profile = load_profile(profile) if isinstance(profile, str) else profile
         if not profile.runnable:
             raise KmodError(f"profile {profile.name} cannot run modules: "
@@ -117,13 +125,24 @@ class Kernel(LinkKernel):
         self.misc = MiscDevices()
         self.devices = DeviceModel()
         self.procfs = ProcEntries()
+        self.sysfs = Sysfs()
         self.faults = FaultState()
         self.vfs = Vfs()
+        self.fs = FileLayer(self)      # the file layer over vfs, /proc, /sys, /dev (emulator.files)
         self.loader = ModuleLoader(self)
+        self.checks = Checks(self, checks)     # kmemleak, KASAN: off unless asked (emulator.checks)
+        self.calls = []                # (syscall, module, Result) of each one made (report())
         faults.hook_warnings(self)     # a WARN is reported and resumed inside the run
         self.tasks.on_list_bug = lambda task, problem, path: faults.release_task_bug(
             self, task, problem, path)
         self.tasks.boot(self.export_addr("init_task"))
+        self.sched = Sched(self)
+        self.irqs = Irqs()
+        if profile.kind == "linux":
+            self.sched.boot()
+            _timers.boot_workqueues(self)
+            _locks.boot_paravirt(self)
+            _irq.hook_ports(self)
         self.time.tick()
 
     # ------------------------------------------------------------------------ boot
@@ -135,6 +154,7 @@ class Kernel(LinkKernel):
             text = p.kernel_text
             m.map(text.start, text.end - text.start, PROT_READ | PROT_EXEC, "kernel text")
             m.hook_kernel_text(text.start, text.end, self.on_kernel_code)
+            self.kernel_code = None
             heap = Heap(m, HOBBY_HEAP_BASE, HOBBY_HEAP_SIZE, "kernel heap")
             m.map(HOBBY_STACK_BASE, HOBBY_STACK_SIZE, PROT_READ | PROT_WRITE, "kernel stack")
             return heap, heap
@@ -142,7 +162,12 @@ class Kernel(LinkKernel):
         text_end = page_align(text.end)
         m.map(img.start, text_end - img.start, PROT_READ | PROT_EXEC, "kernel text")
         m.map(text_end, page_align(img.end) - text_end, PROT_READ | PROT_WRITE, "kernel data")
-        m.hook_kernel_text(img.start, text_end, self.on_kernel_code)
+        # the kernel's own code for its pure library functions runs unhooked: install hooks
+        # the text itself, minus that code once called (emulator/kernelcode.py)
+        self.kernel_code = kernelcode.install(m, p, self.kapi, self.on_kernel_code,
+                                              img.start, text_end)
+        if self.kernel_code is None:
+            m.hook_kernel_text(img.start, text_end, self.on_kernel_code)
         m.map_return_trampoline(RETURN_TRAMPOLINE)
         m.map(GS_BASE, PERCPU_SIZE, PROT_READ | PROT_WRITE, "per-CPU area (CPU 0)")
         m.set_gs_base(GS_BASE)
@@ -175,25 +200,47 @@ class Kernel(LinkKernel):
     def init_module(self, image, args="", flags=0, name=None, syscall="finit_module"):
         """The ``finit_module``/``init_module`` syscall: 0 or ``-errno`` (as ``Result``)."""
         with self._syscall() as dead:
-            return dead or self.budgeted(self.loader.init_module, image, args, flags, name,
-                                         syscall)
+            known = {mod.name for mod in self.modules}
+            result = dead or self.budgeted(self.loader.init_module, image, args, flags, name,
+                                           syscall)
+            loaded = [mod.name for mod in self.modules if mod.name not in known]
+            return self._note("init_module", name or (loaded[0] if loaded else None), dead,
+                              result)
 
     finit_module = init_module
 
     def delete_module(self, name, flags=O_NONBLOCK):
         """The ``delete_module`` syscall."""
         with self._syscall() as dead:
-            return dead or self.budgeted(self.loader.delete_module, name, flags)
+            return self._note("delete_module", name, dead, dead or self.budgeted(
+                self.loader.delete_module, name, flags))
 
     def insmod(self, path, args=""):
         """Load a module file as ``insmod`` would: a process named insmod makes the call."""
         with self._syscall() as dead:
-            return dead or self.budgeted(self.loader.insmod, path, args)
+            return self._note("insmod", path, dead,
+                              dead or self.budgeted(self.loader.insmod, path, args))
 
     def rmmod(self, name, flags=O_NONBLOCK):
         """Unload as ``rmmod`` would: a process named rmmod makes the call."""
         with self._syscall() as dead:
-            return dead or self.budgeted(self.loader.rmmod, name, flags)
+            return self._note("rmmod", name, dead,
+                              dead or self.budgeted(self.loader.rmmod, name, flags))
+
+    def _note(self, syscall, module, dead, result):
+        """Keep what the syscall did for :meth:`report`; a module unloaded is kmemleak's cue.
+        ``dead``: the kernel had panicked before, nothing ran."""
+        budget = None if dead else self.budget
+        self.calls.append(report.Syscall(syscall, module, result, len(self.faults.lockups),
+                                         budget.charged if budget else 0,
+                                         budget.exhausted if budget else None))
+        if syscall in ("delete_module", "rmmod") and result.ok and self.faults.panicked is None:
+            self.checks.module_unloaded()
+        return result
+
+    def report(self):
+        """The run record (``kmodsim.run/1``, emulator.report) of everything run so far."""
+        return report.build(self)
 
     @contextmanager
     def _syscall(self):
@@ -224,7 +271,10 @@ class Kernel(LinkKernel):
         try:
             try:
                 budget.arm()
-                return fn(*args)
+                result = fn(*args)
+                # exit_to_user_mode: the tasks the syscall woke run before it returns
+                self.sched.run_pending()
+                return result
             finally:
                 budget.disarm()
         except BudgetExhausted as exc:
@@ -288,6 +338,27 @@ class Kernel(LinkKernel):
         """Everything the console showed."""
         return self.log.console_text()
 
+    def vmlinux_symbol(self, name):
+        """LinkKernel's, and the file layer sets up the kernel objects a module links
+        against (kernel_kobj & co., emulator.files) the first time one is looked up."""
+        hit = super().vmlinux_symbol(name)
+        if hit is not None and self.profile.kind == "linux" and hasattr(self, "fs"):
+            self.fs.symbol_resolved(name)
+        return hit
+
+    def open(self, path, flags=O_RDWR):
+        """Open ``path`` as a process would (emulator.files.PyFile: read/write/ioctl/lseek/
+        close, bytes in and out; errors raise OSError, a module's oops TaskKilled)."""
+        return kernel_open(self, path, flags)
+
+    def run_program(self, path, argv=None, env=None):
+        """Run the static x86-64 program in host file ``path`` as the scenario shell runs
+        ``./NAME`` from /mods (emulator.user): ``ProgramResult(status, output, signal)``,
+        which also unpacks as ``status, output``."""
+        from .system import KernelSystem   # the shell's view of this kernel, and the
+        from .user import run_program      # user-space package: loaded when first used
+        return run_program(self, KernelSystem(self), path, argv, env)
+
     def proc_modules(self):
         """``/proc/modules``, as 6.1's ``m_show`` prints it."""
         return self.loader.proc_modules()
@@ -313,6 +384,7 @@ class Kernel(LinkKernel):
             m.stop("returned")
             return
         handler = self.kapi.handler_at(addr)
+        pending = self.kapi.stop
         try:
             self.budget.charge(CALL_COST)
             result = handler(self, m)
@@ -329,17 +401,26 @@ class Kernel(LinkKernel):
             return
         if result is HANDLED:
             return
+        if self.kapi.stop is not pending and self.kapi.stop is not None:
+            # module code this function ran (a callback, another task) was stopped by a
+            # call kmodsim cannot run, and nobody took it: the caller stops there too
+            m.stop(NOT_SIMULATED)
+            return
         m.return_from_call(result)
 
     def call(self, func, args=(), sentinel=None):
         """Run the module function at ``func`` with ``args``; its return value (an int).
-        The CPU state is the kernel's on every entry (Machine.reset_entry_state)."""
+        The CPU state is the kernel's on every entry (Machine.reset_entry_state).
+
+        It runs as the current task, on that task's kernel stack. When it sleeps in a kernel
+        function (emulator.sched), the other tasks and the timers that fall due run until it
+        is woken, and it goes on from there: the call returns once the function has."""
         self._check_open()
         if self.faults.panicked is not None:
             raise KernelPanic(self.faults.panicked)
         m = self.machine
         self.sentinel = sentinel if sentinel is not None else self._default_sentinel()
-        sp = STACK_TOP - 0x100 if self.profile.kind == "linux" else HOBBY_STACK_TOP - 0x40
+        sp = self.sched.stack_top - 0x100 if self.profile.kind == "linux" else HOBBY_STACK_TOP - 0x40
         m.reset_entry_state()
         m.set_reg(m.SP, sp)
         if m.bits == 64:
@@ -354,6 +435,7 @@ class Kernel(LinkKernel):
             # at breakpoints and single-step, and returns once the function has returned
             # or the CPU stopped for good (fault, timeout), leaving m.stop_reason set
             self.debugger.run_call(self, func, self.sentinel)
+            self._switches()
         else:
             if not self._in_syscall:    # called on its own (a notebook): a budget of its own
                 self.budget = Budget(self.max_insns, self.timeout_s)
@@ -365,7 +447,41 @@ class Kernel(LinkKernel):
     def run_budgeted(self, pc):
         """Run module code from ``pc`` until it returns to the sentinel, on what is left of
         the syscall's budget: Unicorn's count and a timer; a run that uses its whole count
-        spends the budget (``m.stop_reason`` "budget")."""
+        spends the budget (``m.stop_reason`` "budget"). Where the task sleeps, the others
+        run until it is woken (``_switches``); inside another task's turn
+        (emulator.sched) the run ends there instead, with ``m.stop_reason`` "switch"."""
+        self._run_once(pc)
+        self._switches()
+
+    def _switches(self):
+        """The current task went to sleep in a kernel function (``m.stop_reason``
+        "switch"): the scheduler runs the others until it is woken, then its CPU state
+        comes back and it goes on, as often as it sleeps. When nothing will wake it, or
+        the budget ran out meanwhile, the run ends (stop reason "hung", or the limit)."""
+        m, sched = self.machine, self.sched
+        while m.stop_reason == "switch" and not sched.in_slice:
+            task = self.tasks.current
+            sentinel, running, top = self.sentinel, self.faults.running, sched.stack_top
+            sched.save(task)
+            woken = sched.wait_for(task)
+            self.sentinel, self.faults.running, sched.stack_top = sentinel, running, top
+            self.tasks.set_current(task)
+            if not woken:
+                m.uc.context_restore(task.ctx)
+                task.ctx = task.resume = None
+                self.faults.watchdog_touched = True      # it slept: no soft lockup
+                reason = sched.gave_up
+                m.stop_reason = reason if reason in ("budget", "timeout") else "hung"
+                if reason in ("budget", "timeout"):
+                    self.budget.exhausted = self.budget.exhausted or reason
+                return
+            sched.restore(task)
+            if self.debugger is not None:
+                self.debugger.run_call(self, m.pc, self.sentinel)
+            else:
+                self._run_once(m.pc)
+
+    def _run_once(self, pc):
         m, budget = self.machine, self.budget
         over = budget.over()
         if over is not None:            # nothing left: the CPU does not start

@@ -20,13 +20,43 @@ from .guestdata import guest_tasks
 from .machine import MemoryFault
 
 SHELL_PID = 83
+# the guest's boot-time tasks that are kernel threads (all but init and the shell), by name
+KTHREAD_COMMS = ("kthreadd", "rcu_", "slub_", "netns", "kworker/", "mm_percpu", "ksoftirqd",
+                 "migration/", "cpuhp/", "kdevtmpfs", "inet_frag", "kauditd", "khungtaskd",
+                 "oom_reaper", "writeback", "kcompactd", "ksmd", "kintegrityd", "kblockd",
+                 "blkcg_", "tpm_dev", "edac-", "devfreq", "quota_", "kswapd", "kthrotld",
+                 "acpi_", "mld", "ipv6_", "kstrp", "zswap", "swapper/")
 
 
-@dataclass
+@dataclass(eq=False)
 class Task:
+    """One task. The scheduling fields belong to emulator.sched: a kthread's ``struct
+    kthread`` (``kthread``), a kworker's pool (``worker``), its own kernel stack
+    (``stack_top``, 0: the syscall stack), its CPU state while switched out (``ctx``)."""
+
     pid: int
     comm: str
     addr: int = 0          # the task_struct in emulated memory (0 on the hobby kernel)
+    kthread: object = None          # emulator.sched.KThread
+    worker: object = None           # the worker pool it serves (a kworker)
+    body: object = None             # what the scheduler runs for it (kthread, worker)
+    stack_top: int = 0
+    ctx: object = None
+    resume: object = None           # () -> the sleeping kernel function's return value
+    until_timeout: bool = False     # only its timeout wakes it (msleep)
+    wake_event: object = None       # the timeout that wakes it
+    blocked: tuple | None = None    # (when, its stack pointer, the kernel function) it slept in
+    hung_reported: int | None = None    # the sleep khungtaskd reported already
+    frame: tuple | None = None      # (faults.Context, sentinel) of the module code it runs
+    on_rq: bool = False             # runnable, waiting for the CPU
+    dead: bool = False
+    exit_code: int = 0
+
+    @property
+    def is_kthread(self):
+        """A kernel thread (PF_KTHREAD): ps shows it in brackets, it has no memory map."""
+        return self.kthread is not None or self.worker is not None or \
+            self.comm.startswith(KTHREAD_COMMS) or self.pid == 2
 
 
 class Tasks:
@@ -65,6 +95,7 @@ class Tasks:
         task = Task(pid, comm, addr)
         m.write_int(addr + p.offsetof("task_struct", "pid"), 4, pid)
         m.write_int(addr + p.offsetof("task_struct", "tgid"), 4, pid)
+        m.write_int(addr + p.offsetof("task_struct", "usage"), 4, 1)     # refcount_t usage
         m.write(addr + p.offsetof("task_struct", "comm"), comm.encode()[:15].ljust(16, b"\0"))
         tasks = addr + p.offsetof("task_struct", "tasks")
         m.write_ptr(tasks, tasks)
@@ -74,6 +105,36 @@ class Tasks:
     def new_pid(self):
         self.next_pid += 1
         return self.next_pid
+
+    def add(self, task):
+        """Put ``task`` on the task list (as fork does) without making it ``current``."""
+        problem = self._list_add_tail(task)
+        if problem is not None:
+            if self.on_list_bug is not None:
+                self.on_list_bug(self.current, problem, "clone")
+            raise KernelPanic(f"the task list is corrupt: fork of {task.comm} failed")
+        self.all.append(task)
+
+    def live(self):
+        """The tasks on the task list, in its order: ``pid``, ``comm``, ``is_kthread``, and
+        their state letter from :meth:`state` (what ps and /proc/<pid> show)."""
+        return list(self.all)
+
+    def state(self, task):
+        """The state letter ps and /proc/<pid>/stat show: R running or runnable, S asleep,
+        D asleep uninterruptibly, I an idle kernel thread, Z a zombie."""
+        if task is self.current or task.on_rq or not self.linux or not task.addr:
+            return "R"
+        if task.dead:
+            return "Z"
+        raw = self.machine.read_int(task.addr + self.profile.offsetof("task_struct", "__state"), 4)
+        if raw == 0:
+            return "S"
+        if raw & 0x400 and raw & 0x2:       # TASK_IDLE
+            return "I"
+        if raw & 0x2:
+            return "D"
+        return "S"
 
     def spawn(self, comm):
         """A new process (as the shell forks insmod/rmmod); it becomes ``current``. A task
@@ -89,10 +150,11 @@ class Tasks:
         self.set_current(task)
         return task
 
-    def reap(self, task):
+    def reap(self, task, free=True):
         """release_task: the task leaves the list (``list_del_rcu``, checked) and its
-        task_struct is freed. A corrupt node is the kernel's BUG in the reaper (current),
-        and the task_struct stays where it is."""
+        task_struct is freed (not with ``free=False``: a kthread's stays for kthread_stop).
+        A corrupt node is the kernel's BUG in the reaper (current), and the task_struct
+        stays where it is."""
         if task not in self.all or task is self.init_task:
             return
         self.all.remove(task)
@@ -113,7 +175,8 @@ class Tasks:
             if self.on_list_bug is not None:
                 self.on_list_bug(self.current, problem, "wait4")
             return
-        self.slab.heap.free(task.addr)
+        if free:
+            self.slab.heap.free(task.addr)
 
     def _list_add_tail(self, task):
         """list_add_tail_rcu(&p->tasks, &init_task.tasks), checked as __list_add_valid

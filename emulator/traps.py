@@ -299,14 +299,25 @@ def check_initcall_irqs(k, mod):
     """``do_one_initcall``: an init that returned with interrupts disabled gets them back
     (``local_irq_enable``) and a WARN naming it."""
     m = k.machine
-    if m.bits != 64 or m.reg(X.UC_X86_REG_EFLAGS) & X86_EFLAGS_IF:
+    if m.bits != 64:
         return
-    m.set_reg(X.UC_X86_REG_EFLAGS, m.reg(X.UC_X86_REG_EFLAGS) | X86_EFLAGS_IF)
+    # and one that left the preempt count changed (a spinlock held, or released after
+    # "scheduling while atomic" reset it: emulator.sched) gets it set back
+    imbalance = k.sched.preempt_count() != 0
+    irqs_off = not m.reg(X.UC_X86_REG_EFLAGS) & X86_EFLAGS_IF
+    if not imbalance and not irqs_off:
+        return
+    if imbalance:
+        k.sched.preempt_set(0)
+    if irqs_off:
+        m.set_reg(X.UC_X86_REG_EFLAGS, m.reg(X.UC_X86_REG_EFLAGS) | X86_EFLAGS_IF)
+    what = ("preemption imbalance " if imbalance else "") + \
+        ("disabled interrupts " if irqs_off else "")
     file, line, site, _ = WARN_SITES["initcall"]
     p = k.printk
     p(MESSAGE_LOGLEVEL_DEFAULT, CUT_HERE)
     p(LOGLEVEL_WARNING, f"initcall {symbol(k, mod.init_addr) or hex(mod.init_addr)} "
-                        f"returned with disabled interrupts ")
+                        f"returned with {what}")
     p(LOGLEVEL_WARNING, f"WARNING: CPU: 0 PID: {k.tasks.current.pid} at {file}:{line} "
                         f"{symbol(k, site) or 'do_one_initcall'}")
     print_modules(k)

@@ -1,9 +1,9 @@
-"""The common kernel API: thunks, strings, slab, scheduling, time, locks, lists, modules.
+"""The common kernel API: thunks, strings, slab, lists, modules.
 
 Each function is the kernel export of the same name as the kernel behaves for a module that
-calls it in init or exit on one CPU with nothing else running: locks are taken and released
-at once, RCU read sections nest trivially, sleeping advances the simulated clock.
-Argument order and return values follow the 6.1 prototypes (noted where they are unusual).
+calls it. Scheduling, time, deferred work and locks are emulator.kapi.sched, timers and
+locks. Argument order and return values follow the 6.1 prototypes (noted where they are
+unusual).
 """
 
 import errno
@@ -11,9 +11,8 @@ import errno
 from linker.loglevels import LOGLEVEL_EMERG, LOGLEVEL_ERR
 
 from .. import traps
-from ..clock import NS_PER_JIFFY
 from . import guestmem as gm
-from .registry import BOOL, GFP, HANDLED, INT, LONG, PTR, SIZE_T, UINT, ULONG, kapi
+from .registry import GFP, HANDLED, INT, PTR, SIZE_T, UINT, ULONG, kapi
 
 GFP_ZERO = 0x100
 
@@ -314,110 +313,8 @@ def vfree(k, m, addr):
 
 
 # --------------------------------------------------------------------------- scheduling, time
-
-def _scheduled(k):
-    """The task gave the CPU up (or could have): the watchdog's stopper runs."""
-    from ..faults import touch_watchdog
-    touch_watchdog(k)
-
-
-@kapi("sched.__cond_resched", "sched.schedule")
-def cond_resched(k, m):
-    _scheduled(k)
-    return 0
-
-
-@kapi("sched.wake_up_process", p=PTR)
-def wake_up_process(k, m, p):
-    return 1
-
-
-@kapi("time.msleep", msecs=UINT)
-def msleep(k, m, msecs):
-    _scheduled(k)
-    k.time.advance(msecs * 1_000_000)
-
-
-@kapi("time.msleep_interruptible", msecs=UINT)
-def msleep_interruptible(k, m, msecs):
-    _scheduled(k)
-    k.time.advance(msecs * 1_000_000)
-    return 0
-
-
-@kapi("time.usleep_range_state", min_=ULONG, max_=ULONG, state=UINT)
-def usleep_range_state(k, m, min_, max_, state):
-    _scheduled(k)
-    k.time.advance(min_ * 1000)
-
-
-@kapi("time.__udelay", usecs=ULONG)
-def udelay(k, m, usecs):
-    k.time.advance(usecs * 1000)
-
-
-@kapi("time.__ndelay", nsecs=ULONG)
-def ndelay(k, m, nsecs):
-    k.time.advance(nsecs)
-
-
-@kapi("time.__const_udelay", xloops=ULONG)
-def const_udelay(k, m, xloops):
-    # the argument is usecs * 0x10c7 (2**32 / 10**6, rounded up)
-    k.time.advance((xloops * 1000) >> 32 or 1)
-
-
-@kapi("time.schedule_timeout", timeout=LONG)
-def schedule_timeout(k, m, timeout):
-    _scheduled(k)
-    # signed long schedule_timeout(signed long timeout). The low 32 bits are what kmodsim
-    # has always slept (a negative timeout or MAX_SCHEDULE_TIMEOUT sleeps 2**32-1 jiffies,
-    # where the kernel returns at once or sleeps until woken): kept as it was.
-    k.time.advance((timeout & 0xFFFFFFFF) * NS_PER_JIFFY)
-    return 0
-
-
-@kapi("time.ktime_get")
-def ktime_get(k, m):
-    return k.time.monotonic_ns()
-
-
-@kapi("time.ktime_get_real_seconds")
-def ktime_get_real_seconds(k, m):
-    return k.time.realtime_ns() // 1_000_000_000
-
-
-@kapi("time.ktime_get_real_ts64", ts=PTR)
-def ktime_get_real_ts64(k, m, ts):
-    ns = k.time.realtime_ns()
-    m.write_int(ts, 8, ns // 1_000_000_000)
-    m.write_int(ts + 8, 8, ns % 1_000_000_000)
-
-
-# --------------------------------------------------------------------------- locks, RCU
-
-@kapi("mutex.__mutex_init", "mutex.mutex_lock", "mutex.mutex_unlock",
-      "spinlock._raw_spin_lock", "spinlock._raw_spin_lock_bh", "spinlock._raw_spin_lock_irq",
-      "spinlock._raw_spin_unlock", "spinlock._raw_spin_unlock_bh", "spinlock._raw_spin_unlock_irq",
-      "spinlock._raw_spin_unlock_irqrestore", "rcu.__rcu_read_lock", "rcu.__rcu_read_unlock")
-def no_contention(k, m):
-    """One CPU and no other task: every lock is free, taking it changes nothing we model."""
-    return None
-
-
-@kapi("mutex.mutex_lock_interruptible", lock=PTR)
-def mutex_lock_interruptible(k, m, lock):
-    return 0
-
-
-@kapi("mutex.mutex_trylock", lock=PTR)
-def mutex_trylock(k, m, lock):
-    return 1
-
-
-@kapi("spinlock._raw_spin_lock_irqsave", lock=PTR)
-def spin_lock_irqsave(k, m, lock):
-    return 0x246  # the flags word: IF set, as when called with interrupts on
+# sleeping, waking, kthreads, wait queues, completions and time: emulator.kapi.sched; timers,
+# workqueues, tasklets, RCU: emulator.kapi.timers; locks: emulator.kapi.locks
 
 
 # --------------------------------------------------------------------------- modules
@@ -520,16 +417,7 @@ def fortify_panic(k, m, name):
 
 
 # --------------------------------------------------------------------------- user copies
-
-@kapi("uaccess._copy_from_user", "uaccess._copy_to_user", to=PTR, from_=PTR, n=ULONG)
-def copy_user(k, m, to, from_, n):
-    """No user memory is mapped while init/exit run: nothing is copied (returns n left)."""
-    return n
-
-
-@kapi("uaccess.__check_object_size", ptr=PTR, n=ULONG, to_user=BOOL)
-def check_object_size(k, m, ptr, n, to_user):
-    return None
+# copy_to_user and friends, hardened usercopy: emulator.kapi.uaccess
 
 
 # --------------------------------------------------------------------------- hobby console
