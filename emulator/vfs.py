@@ -81,10 +81,13 @@ BOGO_DIRENT_SIZE = 20
 
 @dataclass(eq=False)
 class Inode:
-    """A directory (``data`` None) or a regular file, with its permission bits."""
+    """A directory (``data`` None), a regular file, or a node (``kind`` "c", "b", "p"
+    or "s", ``rdev`` its (major, minor)), with its permission bits."""
 
     mode: int
     data: bytearray | None = field(default=None, repr=False)
+    kind: str = ""
+    rdev: tuple = (0, 0)
 
     @property
     def is_dir(self) -> bool:
@@ -120,6 +123,8 @@ class Vfs:
         if inode.is_dir:
             return Stat(is_dir=True, mode=inode.mode,
                         size=BOGO_DIRENT_SIZE * (len(self._children(path)) + 2))
+        if inode.kind:
+            return Stat(is_dir=False, mode=inode.mode, kind=inode.kind, rdev=inode.rdev)
         return Stat(is_dir=False, mode=inode.mode, size=len(inode.data))
 
     def list(self, path: str) -> list[str] | int:
@@ -149,6 +154,17 @@ class Vfs:
         if err:
             return err
         self._inodes[path] = Inode(mode)
+        return 0
+
+    def mknod(self, path: str, mode: int, kind: str, rdev: tuple = (0, 0)) -> int:
+        """mknod(2): a node (``kind`` "c", "b", "p", "s"; "" a regular file): 0, or
+        -EEXIST, -ENOENT, -ENOTDIR."""
+        if path in self._inodes:
+            return -errno.EEXIST
+        err = self._parent_error(path)
+        if err:
+            return err
+        self._inodes[path] = Inode(mode, bytearray(), kind, tuple(rdev))
         return 0
 
     def create(self, path: str, mode: int = 0o644) -> Inode | int:

@@ -56,3 +56,29 @@ def test_unpack_makes_parents_and_replaces_files():
     assert vfs.stat("/mods").is_dir and vfs.stat("/mods").mode == 0o755
     assert vfs.read(vfs.lookup("/mods/x.ko")) == b"two"
     assert vfs.stat("/mods/x.ko").mode == 0o600
+
+
+def test_mknod_makes_a_node_stat_shows():
+    vfs = Vfs()
+    assert vfs.mknod("/tmp/dev", 0o644, "c", (42, 7)) == 0
+    st = vfs.stat("/tmp/dev")
+    assert (st.type, st.rdev, st.mode, st.size) == ("c", (42, 7), 0o644, 0)
+    assert vfs.mknod("/tmp/dev", 0o644, "c", (1, 3)) == -errno.EEXIST
+    assert vfs.mknod("/nowhere/dev", 0o644, "b", (1, 3)) == -errno.ENOENT
+    assert "dev" in vfs.list("/tmp")
+    assert vfs.unlink("/tmp/dev") == 0
+
+
+def test_the_kernel_file_layer_writes_at_f_pos_and_appends_with_o_append():
+    from emulator.files import O_APPEND, O_CREAT, O_RDONLY, O_RDWR, O_WRONLY, SEEK_SET
+    with Kernel() as k:
+        f = k.fs.open("/tmp/f", O_RDWR | O_CREAT)
+        assert f.write_bytes(b"hello world") == 11
+        assert f.llseek(6, SEEK_SET) == 6 and f.write_bytes(b"WORLD") == 5
+        f.release()
+        g = k.fs.open("/tmp/f", O_WRONLY | O_APPEND)
+        assert g.write_bytes(b"!") == 1
+        assert k.fs.open("/tmp/f", O_RDONLY).read_bytes(100) == b"hello WORLD!"
+        assert k.fs.open("/tmp/f", O_RDONLY).write_bytes(b"x") == -errno.EBADF
+        assert k.fs.open("/tmp/none", O_RDONLY) == -errno.ENOENT
+        assert k.fs.open("/tmp/f", O_RDWR | O_CREAT | 0o200) == -errno.EEXIST

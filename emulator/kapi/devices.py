@@ -10,7 +10,7 @@ test with IS_ERR/NULL and free, list heads are initialised.
 import errno
 from ..drivers import MINORBITS
 from ..guestdata import guest_classes
-from .registry import CHAR, DEV_T, INT, PTR, SIZE_T, UINT, ULONG, UMODE_T, kapi
+from .registry import CHAR, DEV_T, PTR, SIZE_T, UINT, UMODE_T, kapi
 
 CHRDEV_MAJOR_MAX = 512
 CHRDEV_MAJOR_DYN_END = 234          # dynamic majors: 254 down to 234,
@@ -106,20 +106,34 @@ def unregister_chrdev_region(k, m, from_, count):
 
 @kapi("devices.__register_chrdev", major=UINT, baseminor=UINT, count=UINT, name=PTR, fops=PTR)
 def register_chrdev(k, m, major, baseminor, count, name, fops):
-    # int __register_chrdev(major, baseminor, count, name, fops): the major, or 0
+    """__register_chrdev(major, baseminor, count, name, fops): the region, and a cdev of
+    its own whose owner is fops->owner. The major (a dynamic one), or 0."""
     got = _register(k, major, baseminor, count, m.read_cstring(name).decode("latin-1"))
     if got < 0:
         return _err(m, -got)
+    cdev = k.slab.kmalloc(CDEV_SIZE, 0x100)
+    if not cdev:
+        _unregister(k, got, baseminor, count)
+        return _err(m, errno.ENOMEM)
+    _cdev_setup(m, cdev, fops)
+    m.write_ptr(cdev + CDEV_OWNER, m.read_ptr(fops) if fops else 0)
+    _cdev_map(k, m, cdev, mkdev(got, baseminor), count, own=True)
     return got if major == 0 else 0
 
 
 @kapi("devices.__unregister_chrdev", major=UINT, baseminor=UINT, count=UINT, name=PTR)
 def unregister_chrdev(k, m, major, baseminor, count, name):
     _unregister(k, major, baseminor, count)
+    dev = mkdev(major, baseminor)
+    for entry in list(k.chrdev.cdevs):
+        if entry["dev"] == dev and entry["count"] == count and entry.get("own"):
+            k.chrdev.cdevs.remove(entry)
+            if entry["cdev"] in k.slab.heap.live:
+                k.slab.kfree(entry["cdev"])
 
 
 # struct cdev: kobject (64) owner (8) ops (8) list (16) dev (4) count (4) = 104
-CDEV_OPS, CDEV_LIST, CDEV_DEV, CDEV_COUNT, CDEV_SIZE = 72, 80, 96, 100, 104
+CDEV_OWNER, CDEV_OPS, CDEV_LIST, CDEV_DEV, CDEV_COUNT, CDEV_SIZE = 64, 72, 80, 96, 100, 104
 
 
 def _cdev_setup(m, cdev, fops):
@@ -127,6 +141,13 @@ def _cdev_setup(m, cdev, fops):
     m.write_ptr(cdev + CDEV_LIST, cdev + CDEV_LIST)
     m.write_ptr(cdev + CDEV_LIST + 8, cdev + CDEV_LIST)
     m.write_ptr(cdev + CDEV_OPS, fops)
+
+
+def _cdev_map(k, m, cdev, dev, count, own=False):
+    """kobj_map: (major, minor) in [dev, dev + count) opens through this cdev."""
+    m.write_int(cdev + CDEV_DEV, 4, dev)
+    m.write_int(cdev + CDEV_COUNT, 4, count)
+    k.chrdev.cdevs.append({"dev": dev, "count": count, "cdev": cdev, "own": own})
 
 
 @kapi("devices.cdev_init", cdev=PTR, fops=PTR)
@@ -144,14 +165,35 @@ def cdev_alloc(k, m):
 
 @kapi("devices.cdev_add", p=PTR, dev=DEV_T, count=UINT)
 def cdev_add(k, m, p, dev, count):
-    m.write_int(p + CDEV_DEV, 4, dev)
-    m.write_int(p + CDEV_COUNT, 4, count)
+    _cdev_map(k, m, p, dev, count)
     return 0
 
 
 @kapi("devices.cdev_del", p=PTR)
 def cdev_del(k, m, p):
+    """kobj_unmap: no new opens; files open on it keep it."""
+    k.chrdev.cdevs[:] = [e for e in k.chrdev.cdevs if e["cdev"] != p]
+
+
+@kapi("fs.cdev_set_parent", p=PTR, kobj=PTR)
+def cdev_set_parent(k, m, p, kobj):
     return None
+
+
+@kapi("fs.cdev_device_add", cdev=PTR, dev=PTR)
+def cdev_device_add(k, m, cdev, dev):
+    devt = m.read_int(dev + DEVICE_DEVT, 4)
+    if devt:
+        _cdev_map(k, m, cdev, devt, 1)
+    return 0
+
+
+@kapi("fs.cdev_device_del", cdev=PTR, dev=PTR)
+def cdev_device_del(k, m, cdev, dev):
+    cdev_del.__wrapped__(k, m, cdev)
+
+
+DEVICE_DEVT = 660       # struct device's devt (6.1, x86-64)
 
 
 def _object(k, size=256):
@@ -163,14 +205,6 @@ def _free_object(k, m, addr):
         k.slab.kfree(addr)
 
 
-def char_nodes(k):
-    """name -> (major, minor) of the character nodes devtmpfs would show for the modules'
-    devices (device_create with a devt, misc_register)."""
-    nodes = {}
-    for dev in k.devices.devices.values():
-        if dev["devt"]:
-            nodes[dev["name"]] = split_dev(dev["devt"])
-    return nodes
 
 
 @kapi("devices.__class_create", owner=PTR, name=PTR, key=PTR)
@@ -207,7 +241,14 @@ def device_create(k, m, class_, parent, devt, drvdata, fmt):
     if any(d["class"] == class_ and d["name"] == name for d in model.devices.values()):
         return _err(m, errno.EEXIST)
     addr = _object(k, 1024)
-    model.devices[addr] = {"class": class_, "devt": devt, "name": name}
+    m.write(addr, bytes(1024))
+    kname = k.slab.kmalloc(len(text) + 1)         # kobject.name (dev_name)
+    m.write(kname, text + b"\0")
+    m.write_ptr(addr, kname)
+    m.write_int(addr + DEVICE_DEVT, 4, devt)
+    m.write_ptr(addr + 120, drvdata)            # driver_data (dev_get_drvdata)
+    model.devices[addr] = {"class": class_, "devt": devt, "name": name, "kobj": addr,
+                           "attrs": {}, "name_copy": kname}
     return addr
 
 
@@ -217,6 +258,8 @@ def device_destroy(k, m, class_, devt):
     for addr, dev in list(model.devices.items()):
         if dev["class"] == class_ and dev["devt"] == devt:
             del model.devices[addr]
+            if dev.get("name_copy") in k.slab.heap.live:
+                k.slab.kfree(dev["name_copy"])
             k.slab.kfree(addr)
             break
 
@@ -249,38 +292,51 @@ def misc_deregister(k, m, misc):
     k.devices.devices.pop(("misc", misc), None)
 
 
-def _proc_entry(k, m, name, mode, parent, size, show=None, data=0):
+def _proc_entry(k, m, name, mode, parent, size, show=None, data=0, proc_ops=0,
+                is_dir=False):
+    """proc_create and friends: a proc_dir_entry under ``parent`` (0: /proc); NULL when
+    the name is taken there (proc_register's WARN is not printed by kmodsim)."""
     name = m.read_cstring(name, 256).decode("latin-1")
     entries = k.procfs.entries
-    if not parent and any(e["name"] == name for e in entries.values()):
-        # proc_register returns NULL (after a WARN kmodsim does not print)
+    if parent and parent not in entries:
+        parent = 0 if not parent else parent    # a parent kmodsim does not know: /proc
+    if any(e.get("parent", 0) == parent and e["name"] == name for e in entries.values()):
         return 0
     addr = _object(k, size)
-    if not parent:   # entries under a module's own directory are not shown
-        entries[addr] = {"name": name, "mode": mode & 0o777 or 0o444, "show": show, "data": data}
+    if is_dir:
+        mode = (mode & 0o777) or 0o555
+    else:
+        mode = (mode & 0o777) or 0o444
+    entries[addr] = {"addr": addr, "name": name, "mode": mode, "show": show, "data": data,
+                     "parent": parent, "proc_ops": proc_ops, "is_dir": is_dir}
     return addr
 
 
 @kapi("devices.proc_create", name=PTR, mode=UMODE_T, parent=PTR, proc_ops=PTR)
 def proc_create(k, m, name, mode, parent, proc_ops):
-    return _proc_entry(k, m, name, mode, parent, 192)
+    return _proc_entry(k, m, name, mode, parent, 192, proc_ops=proc_ops)
 
 
 @kapi("devices.proc_create_data", name=PTR, mode=UMODE_T, parent=PTR, proc_ops=PTR, data=PTR)
 def proc_create_data(k, m, name, mode, parent, proc_ops, data):
-    return _proc_entry(k, m, name, mode, parent, 192)
+    return _proc_entry(k, m, name, mode, parent, 192, proc_ops=proc_ops, data=data)
 
 
 @kapi("devices.proc_mkdir_mode", name=PTR, mode=UMODE_T, parent=PTR)
 def proc_mkdir_mode(k, m, name, mode, parent):
-    return _proc_entry(k, m, name, mode, parent, 192)
+    return _proc_entry(k, m, name, mode, parent, 192, is_dir=True)
 
 
 @kapi("devices.proc_mkdir", name=PTR, parent=PTR)
 def proc_mkdir(k, m, name, parent):
     # struct proc_dir_entry *proc_mkdir(const char *name, struct proc_dir_entry *parent):
     # no mode argument (the parent is the second one)
-    return _proc_entry(k, m, name, 0, parent, 192)
+    return _proc_entry(k, m, name, 0, parent, 192, is_dir=True)
+
+
+@kapi("fs.proc_mkdir_data", name=PTR, mode=UMODE_T, parent=PTR, data=PTR)
+def proc_mkdir_data(k, m, name, mode, parent, data):
+    return _proc_entry(k, m, name, mode, parent, 192, data=data, is_dir=True)
 
 
 @kapi("devices.proc_create_single_data", name=PTR, mode=UMODE_T, parent=PTR, show=PTR,
@@ -289,6 +345,22 @@ def proc_create_single_data(k, m, name, mode, parent, show, data):
     """proc_create_single_data(name, mode, parent, show, data): reading the file runs
     ``show(seq_file, data)`` in the CPU (single_open), see :func:`proc_show`."""
     return _proc_entry(k, m, name, mode, parent, 192, show=show, data=data)
+
+
+@kapi("fs.proc_create_seq_private", name=PTR, mode=UMODE_T, parent=PTR, ops=PTR,
+      state_size=UINT, data=PTR)
+def proc_create_seq_private(k, m, name, mode, parent, ops, state_size, data):
+    """proc_create_seq(_private): a file read through seq_operations ``ops``
+    (seq_open_private with ``state_size`` bytes of private state), emulator.fops."""
+    addr = _proc_entry(k, m, name, mode, parent, 192, data=data)
+    if addr:
+        k.procfs.entries[addr]["seq_ops"] = (ops, state_size)
+    return addr
+
+
+@kapi("fs.pde_data", inode=PTR)
+def pde_data(k, m, inode):
+    return m.read_ptr(inode + 624)      # inode->i_private, proc_get_inode's de->data
 
 
 # struct seq_file in 6.1 starts {char *buf; size_t size, from, count; ...}: word-sized
@@ -383,74 +455,35 @@ def seq_write(k, m, seq, data, len_):
     return 0 if _seq_append(m, seq, m.read(data, len_)) else -1
 
 
+def _remove_subtree(k, addr):
+    entries = k.procfs.entries
+    for child in [a for a, e in entries.items() if e.get("parent", 0) == addr]:
+        _remove_subtree(k, child)
+    if entries.pop(addr, None) is not None and addr in k.slab.heap.live:
+        k.slab.kfree(addr)
+
+
 @kapi("devices.proc_remove", de=PTR)
 def proc_remove(k, m, de):
-    if k.procfs.entries.pop(de, None) is not None:
-        k.slab.kfree(de)
+    """proc_remove: the entry and everything under it."""
+    if de in k.procfs.entries:
+        _remove_subtree(k, de)
 
 
 @kapi("devices.remove_proc_entry", name=PTR, parent=PTR)
 def remove_proc_entry(k, m, name, parent):
     """remove_proc_entry(name, parent); a missing name is a WARN in the kernel, not
-    printed by kmodsim."""
+    printed by kmodsim; a directory's entries go with it."""
     name = m.read_cstring(name, 256).decode("latin-1")
-    if parent:
-        return None
-    entries = k.procfs.entries
-    for addr, entry in list(entries.items()):
-        if entry["name"] == name:
-            del entries[addr]
-            k.slab.kfree(addr)
+    for addr, entry in list(k.procfs.entries.items()):
+        if entry.get("parent", 0) == (parent if parent in k.procfs.entries else 0) \
+                and entry["name"] == name:
+            _remove_subtree(k, addr)
             return None
     return None
 
 
-@kapi("devices.__init_waitqueue_head", wq_head=PTR, name=PTR, key=PTR)
-def init_waitqueue_head(k, m, wq_head, name, key):
-    # struct wait_queue_head { spinlock_t lock; struct list_head head; }: an empty list
-    m.write_int(wq_head, 4, 0)
-    m.write_ptr(wq_head + 8, wq_head + 8)
-    m.write_ptr(wq_head + 16, wq_head + 8)
-
-
-@kapi("devices.__wake_up", wq_head=PTR, mode=UINT, nr_exclusive=INT, key=PTR)
-def wake_up(k, m, wq_head, mode, nr_exclusive, key):
-    return None
-
-
-@kapi("devices.init_timer_key", timer=PTR, func=PTR, flags=UINT, name=PTR, key=PTR)
-def init_timer_key(k, m, timer, func, flags, name, key):
-    # struct timer_list { hlist_node entry; unsigned long expires; fn; u32 flags; ... }
-    m.write(timer, bytes(16))
-    m.write_ptr(timer + 24, func)
-    m.write_int(timer + 32, 4, flags)
-
-
-@kapi("devices.add_timer", timer=PTR)
-def add_timer(k, m, timer):
-    return None   # the timer is pending; simulated time never reaches it during init/exit
-
-
-@kapi("devices.mod_timer", timer=PTR, expires=ULONG)
-def mod_timer(k, m, timer, expires):
-    return 0      # it was not pending
-
-
-@kapi("devices.kthread_create_on_node", threadfn=PTR, data=PTR, node=INT, namefmt=PTR)
-def kthread_create_on_node(k, m, threadfn, data, node, namefmt):
-    """A task the module can wake and stop; it never runs (nothing is scheduled here)."""
-    from .printk import RegArgs, kformat
-    name, _ = kformat(k, m, namefmt, RegArgs(m, 4))
-    task = k.tasks.make(k.tasks.new_pid(), name.decode("latin-1")[:15])
-    return task.addr
-
-
-@kapi("devices.kthread_stop", tsk=PTR)
-def kthread_stop(k, m, tsk):
-    # int kthread_stop(struct task_struct *k): ``tsk``, ``k`` being the Kernel
-    return _err(m, errno.EINTR)   # stopped before it ever ran: kthread_stop says -EINTR
-
-
-@kapi("devices.kthread_should_stop")
-def kthread_should_stop(k, m):
+@kapi("fs.remove_proc_subtree", name=PTR, parent=PTR)
+def remove_proc_subtree(k, m, name, parent):
+    remove_proc_entry.__wrapped__(k, m, name, parent)
     return 0

@@ -155,8 +155,12 @@ def dynamic_pr_debug(k, m, descriptor, fmt):
 
 def _dev_printk_common(k, m, level, dev, text):
     # without a driver model, every device is as dev_printk prints a NULL one
+    entry = k.devices.devices.get(dev) if dev and hasattr(k, "devices") else None
     if dev == 0:
         head = b"(NULL device *): "
+    elif entry is not None:     # a class device (device_create): "%s %s: " of its class, name
+        cls = k.devices.classes.get(entry["class"], "")
+        head = f"{cls} {entry['name']}: ".encode("latin-1")
     else:
         head = b"kmodsim-device: "
     return k.log.printk_bytes(KERN_SOH + level + head + text)

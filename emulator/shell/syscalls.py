@@ -73,6 +73,10 @@ class System(Protocol):
       lseek         lseek(2): the new offset, or -errno (ESPIPE: no size to seek to; tail
                     asks (0, SEEK_END) of a standard input that may be a file)
       close         close(2)
+      mknod         mknod(2): ``mode`` with its file type (S_IFCHR, S_IFBLK...), ``rdev`` a
+                    dev_t (major << 20 | minor); 0 or -errno (EEXIST...)
+      unlink        unlink(2)
+      mount         mount(2) of ``fstype`` (debugfs) on ``target``: 0 or -errno
     The guest's initramfs (not a syscall: what realkernel packs before the guest boots):
       unpack_initramfs  ``files`` (absolute path -> bytes) put into the rootfs, parent
                     directories made: the modules in /mods when the shell starts, the
@@ -91,6 +95,11 @@ class System(Protocol):
                     /proc/self/exe: dmesg, depmod, sleep) becomes ``current`` for the
                     calls that follow; returns its pid. Builtins run in the shell's task
       reap          that task has exited and the shell has waited for it
+      execve        (a System over a kernel that runs programs) the spawned task execs
+                    the program ``filename`` (as typed, or $PATH's) with ``argv``, ``envp`` (["NAME=value"...]), the
+                    working directory and the shell's open files (fd -> Handle) and runs it:
+                    its exit status, or -errno when the exec fails (the shell prints ash's
+                    message); TaskKilled when a signal kills it
     Any method may raise TaskKilled when the calling task dies.
     """
 
@@ -104,6 +113,9 @@ class System(Protocol):
     def write(self, fd: int, data: bytes) -> int: ...
     def lseek(self, fd: int, offset: int, whence: int) -> int: ...
     def close(self, fd: int) -> None: ...
+    def mknod(self, path: str, mode: int, rdev: int) -> int: ...
+    def unlink(self, path: str) -> int: ...
+    def mount(self, source: str, target: str, fstype: str, flags: int = 0) -> int: ...
     def unpack_initramfs(self, files: dict[str, bytes]) -> None: ...
     def syslog(self, action: int, length: int = 0) -> bytes | int: ...
     def console_drain(self) -> bytes: ...

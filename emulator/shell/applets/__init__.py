@@ -3,6 +3,8 @@ registry ``APPLETS`` (name -> function) built here from them.
 
   modules   insmod rmmod lsmod modprobe modinfo depmod dmesg sleep
   files     cat head ls stat tail tee
+  devices   mknod dd mount (-t debugfs)
+  dump      od hexdump
   text      wc sort uniq cut tr seq basename dirname
   grep      grep egrep fgrep (over regex: glibc's POSIX regular expressions)
 
@@ -11,6 +13,8 @@ argv, and returns the exit status. ``usage`` has busybox's ``--help`` texts and 
 """
 
 from .applet import Applet
+from .devices import applet_dd, applet_mknod, applet_mount
+from .dump import applet_hexdump, applet_od
 from .files import applet_cat, applet_head, applet_ls, applet_stat, applet_tail, applet_tee
 from .grep import applet_grep
 from .modules import (applet_depmod, applet_dmesg, applet_insmod, applet_lsmod, applet_modinfo,
@@ -29,4 +33,6 @@ APPLETS = {
     "fgrep": applet_grep, "wc": applet_wc, "tail": applet_tail, "sort": applet_sort,
     "uniq": applet_uniq, "cut": applet_cut, "tr": applet_tr, "seq": applet_seq,
     "basename": applet_basename, "dirname": applet_dirname, "tee": applet_tee,
+    "mknod": applet_mknod, "dd": applet_dd, "od": applet_od, "hexdump": applet_hexdump,
+    "mount": applet_mount,
 }

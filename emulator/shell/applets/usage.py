@@ -10,6 +10,25 @@ USAGE = {
              "\t-w\tWait until the module is no longer used\n\t-f\tForce unload\n"
              "\t-a\tRemove all unused modules (recursively)\n",
     "lsmod": "Usage: lsmod\n\nList loaded kernel modules\n",
+    "od": "Usage: od [-abcdfhilovxs] [-t TYPE] [-A RADIX] [-N SIZE] [-j SKIP] [-S MINSTR] "
+          "[-w WIDTH] [FILE]...\n\nPrint FILEs (or stdin) unambiguously, as octal bytes by "
+          "default\n",
+    "hexdump": "Usage: hexdump [-bcdoxCv] [-e FMT] [-f FMT_FILE] [-n LEN] [-s OFS] [FILE]...\n\n"
+               "Display FILEs (or stdin) in a user specified format\n\n"
+               "\t-b\t\t1-byte octal display\n\t-c\t\t1-byte character display\n"
+               "\t-d\t\t2-byte decimal display\n\t-o\t\t2-byte octal display\n"
+               "\t-x\t\t2-byte hex display\n\t-C\t\thex+ASCII 16 bytes per line\n"
+               "\t-v\t\tShow all (no dup folding)\n"
+               "\t-e FORMAT_STR\tExample: '16/1 \"%02x|\"\"\\n\"'\n\t-f FORMAT_FILE\n"
+               "\t-n LENGTH\tShow only first LENGTH bytes\n\t-s OFFSET\tSkip OFFSET bytes\n",
+    "mknod": "Usage: mknod [-m MODE] NAME TYPE [MAJOR MINOR]\n\n"
+             "Create a special file (block, character, or pipe)\n\n"
+             "\t-m MODE\tCreation mode (default a=rw)\nTYPE:\n\tb\tBlock device\n"
+             "\tc or u\tCharacter device\n\tp\tNamed pipe (MAJOR MINOR must be omitted)\n",
+    "dd": "Usage: dd [if=FILE] [of=FILE] [ibs=N obs=N/bs=N] [count=N] [skip=N] [seek=N]\n"
+          "\t[conv=notrunc|noerror|sync|fsync]\n\t[iflag=skip_bytes|count_bytes|fullblock|"
+          "direct] [oflag=seek_bytes|append|direct]\n\n"
+          "Copy a file with converting and formatting\n",
     "modprobe": "Usage: modprobe [-alrqvsDb] MODULE [SYMBOL=VALUE]...\n\n"
                 "\t-a\tLoad multiple MODULEs\n\t-l\tList (MODULE is a pattern)\n"
                 "\t-r\tRemove MODULE (stacks) or do autoclean\n\t-q\tQuiet\n\t-v\tVerbose\n"
@@ -150,7 +169,8 @@ USAGE = {
 # APPLET_NOEXEC (and APPLET_NOFORK, which are NOEXEC too) in busybox 1.35: ash (without
 # FEATURE_SH_NOFORK) forks and runs them without exec (set_task_comm)
 NOEXEC_APPLETS = frozenset(("insmod", "rmmod", "lsmod", "modprobe", "modinfo", "ls", "head", "cat",
-                            "stat", "sort", "cut", "seq", "basename", "dirname"))
+                            "stat", "sort", "cut", "seq", "basename", "dirname", "dd",
+                            "mknod", "grep", "egrep", "fgrep"))
 
 # `busybox --list` of Debian's busybox-static 1.35 (the guest's /bin), for honest messages
 BUSYBOX_APPLETS = frozenset("""
