@@ -33,11 +33,13 @@ What it runs
     /sys /tmp``, ``/init``, ``/scenario.sh``; the modules in ``/mods``), a tmpfs as the
     guest's rootfs is (directory sizes, /root 0700, /init 0755). The shell hands the
     modules and the scenario to ``System.unpack_initramfs``, as realkernel packs them.
-  * not simulated, and said so on stderr (``kmodsim: ...``), never faked: running programs
-    (an ELF executable such as ./finit), ``set`` options, ``ls -l``, ``cat -n``, modprobe/
-    modinfo/depmod with a /lib/modules tree (the guest has none), ``stat`` without -c or
-    with inodes, device numbers or times, ``stat -f``, ``tail -f``, ``grep -o -v``, sed,
-    awk and the other applets.
+  * programs: ``./test``, ``/mods/test``, a name found in $PATH: a static x86-64 executable
+    runs as a process of the simulated kernel (``System.execve``, :mod:`emulator.user`)
+    with the shell's argv, exported environment, working directory and open files.
+  * not simulated, and said so on stderr (``kmodsim: ...``), never faked: ``set`` options,
+    ``ls -l``, ``cat -n``, modprobe/modinfo/depmod with a /lib/modules tree (the guest has
+    none), ``stat`` without -c or with inodes, device numbers or times, ``stat -f``,
+    ``tail -f``, ``grep -o -v``, sed, awk and the other applets.
 
 The console
   The kernel's console and the scenario's output are the same serial line, and a kernel

@@ -46,6 +46,7 @@ class Shell(ShellProcess):
                  cwd: str = "/mods"):
         super().__init__(system, write=write, script_name=script_name, cwd=cwd)
         self._cmdsub_status: int | None = None
+        self._command_assigns: list[str] = []   # the running command's NAME=value prefixes
         if modules:  # realkernel copies them into its cpio's /mods (not a syscall: no flush)
             system.unpack_initramfs({posixpath.join("/mods", name): data
                                      for name, data in modules.items()})
@@ -248,9 +249,11 @@ class Shell(ShellProcess):
         saved = {name: self.vars.get(name) for name, _ in values}
         for name, value in values:
             self.vars[name] = value
+        self._command_assigns = [name for name, _ in values]   # exported to a program
         try:
             return self._with_redirects(node.redirects, lambda: self._execute(argv))
         finally:
+            self._command_assigns = []
             for name, value in saved.items():
                 if value is None:
                     self.vars.pop(name, None)
@@ -258,12 +261,22 @@ class Shell(ShellProcess):
                     self.vars[name] = value
 
     def _exec_redirects(self, redirects: list) -> int:
-        """``exec`` with redirections only: they stay for the rest of the shell."""
-        opened = []
-        for redirect in redirects:
-            if not self._redirect(redirect, opened):
-                return 1
-        return 0
+        """``exec`` with redirections only: they stay for the rest of the shell; a file no
+        descriptor refers to any more is closed (``exec 3<&-``: close(2), the driver's
+        release runs)."""
+        opened, before = [], list(self.fds.values())
+        try:
+            for redirect in redirects:
+                if not self._redirect(redirect, opened):
+                    return 1
+            return 0
+        finally:
+            closed = []
+            for handle in before:
+                if not any(h is handle for h in self.fds.values()) and \
+                        not any(h is handle for h in closed):
+                    closed.append(handle)
+                    handle.close()
 
     def _execute(self, argv: list[str]) -> int:
         name = argv[0]
@@ -280,26 +293,86 @@ class Shell(ShellProcess):
         applet = name[len("/bin/"):] if name.startswith("/bin/") else name
         if applet in APPLETS:
             return self._run_applet(applet, argv)
-        return self._not_runnable(name)
+        return self._run_external(name, argv)
 
-    def _not_runnable(self, name: str) -> int:
-        if "/" in name:
-            path = self._abspath(name)
-            stat = self._stat(path)
-            if not isinstance(stat, int):
-                # only the rootfs holds programs: reading a kernel file to look could run
-                # a module's show function (and /dev/zero never ends)
-                if not is_kernel_path(path) and is_program(self.read_file(path)):
-                    self._puts(2, f"kmodsim: {name}: running programs is not simulated\n")
-                    return 127
-                # a .ko or a directory: execve fails with EACCES
-                self._error(f"{name}: Permission denied")
-                return 126
-        elif name in BUSYBOX_APPLETS:
-            self._puts(2, f"kmodsim: {name}: busybox applet not simulated\n")
-            return 127
+    def _run_external(self, name: str, argv: list[str]) -> int:
+        """A program: ``./test`` or ``/mods/test`` by its path, another name looked up in
+        $PATH (after the applets, as busybox's standalone shell does)."""
+        if "/" in name:         # ash forks without looking: the child's execve fails
+            return self._run_program(name, argv)
+        else:
+            path = self._find_in_path(name)
+            if path is not None:
+                return self._run_program(path, argv)
+            if name in BUSYBOX_APPLETS:
+                self._puts(2, f"kmodsim: {name}: busybox applet not simulated\n")
+                return 127
         self._error(f"{name}: not found")
         return 127
+
+    def _is_program(self, path: str) -> bool:
+        # only the rootfs holds programs: reading a kernel file to look could run a
+        # module's show function (and /dev/zero never ends)
+        return not is_kernel_path(path) and is_program(self.read_file(path))
+
+    def _find_in_path(self, name: str) -> str | None:
+        """ash's path search: ``dir/name`` for the first directory of $PATH holding a
+        program ``name`` (as execve gets it: relative when the directory is)."""
+        for directory in (self.vars.get("PATH") or "").split(":"):
+            path = posixpath.join(directory or ".", name)
+            stat = self._stat(self._abspath(path))
+            if not isinstance(stat, int) and not stat.is_dir and \
+                    self._is_program(self._abspath(path)):
+                return path
+        return None
+
+    def environment(self) -> list[str]:
+        """The environment a program gets: the exported variables and the command's
+        assignments, in ash's order (``listvars`` walks its 39 hash buckets: a name's
+        first letter times 16 plus its letters' sum, modulo 39; in a bucket, oldest first)."""
+        names = [n for n in self.vars if n in self.exported or n in self._command_assigns]
+        order = sorted(range(len(names)), key=lambda i: (ash_hashvar(names[i]), i))
+        return [f"{names[i]}={self.vars[names[i]]}" for i in order]
+
+    def _run_program(self, filename: str, argv: list[str]) -> int:
+        """fork, execve(filename) in the child (System.execve), wait: its status; a program
+        killed by a signal gets ash's message, as an applet does."""
+        path = self._abspath(filename)
+        stat = self._stat(path)
+        if isinstance(stat, int) or not self._is_program(path):
+            # nothing there, or a .ko or a directory: execve fails (ENOENT, EACCES)
+            return self._exec_failed(argv[0], E.EACCES if not isinstance(stat, int)
+                                     else -stat)
+        if not hasattr(self.system, "execve"):     # a System that runs no programs
+            self._puts(2, f"kmodsim: {argv[0]}: running programs is not simulated\n")
+            return 127
+        pid = self._sys("spawn", posixpath.basename(path)[:15])
+        killed = None
+        try:
+            status = self._sys("execve", filename, argv, self.environment(), self.cwd,
+                               dict(self.fds))
+            if status < 0:          # the child's exec failed: it says so and exits
+                self._error(f"{argv[0]}: {errmsg(-status, 'not found')}")
+                status = 127 if -status in (E.ENOENT, E.ENOTDIR) else 126
+        except TaskKilled as exc:
+            killed, status = exc, 128 + exc.signo
+        finally:
+            self._sys("reap", pid)
+        if killed:
+            if getattr(killed, "note", None):   # a kernel function kmodsim cannot run
+                self._puts(2, f"kmodsim: {killed.note}\n")
+            self._signal_message(killed, self.fds[2])
+        return status & 0xFF
+
+    def _exec_failed(self, name: str, err: int) -> int:
+        """The forked child's execve failed before anything ran: ash's message in the
+        child, its exit status (127 for ENOENT/ENOTDIR, else 126)."""
+        pid = self._sys("spawn", "sh")
+        try:
+            self._error(f"{name}: {errmsg(err, 'not found')}")
+        finally:
+            self._sys("reap", pid)
+        return 127 if err in (E.ENOENT, E.ENOTDIR) else 126
 
     def _call_function(self, name: str, argv: list[str]) -> int:
         saved = self.positional
@@ -343,6 +416,8 @@ class Shell(ShellProcess):
         finally:
             self._sys("reap", pid)
         if killed:
+            if getattr(killed, "note", None):   # a kernel function kmodsim cannot run
+                self._puts(2, f"kmodsim: {killed.note}\n")
             self._signal_message(killed, self.fds[2])
         return status & 0xFF
 
@@ -641,6 +716,12 @@ def is_program(data: bytes | int) -> bool:
     a module (ET_REL) is not executable there."""
     return isinstance(data, bytes) and data[:4] == b"\x7fELF" and len(data) > 17 \
         and data[16] in (2, 3)
+
+
+def ash_hashvar(name: str) -> int:
+    """ash's hashvar(): which of the 39 buckets of its variable table holds ``name``."""
+    raw = name.encode("utf-8", "surrogateescape")
+    return ((raw[0] << 4) + sum(raw)) % 39 if raw else 0
 
 
 def errmsg(err: int, absent: str) -> str:

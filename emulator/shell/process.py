@@ -36,8 +36,10 @@ class ShellProcess:
         self.cwd = cwd
         self.vars = {"HOME": "/", "TERM": "linux", "PATH": "/sbin:/usr/sbin:/bin:/usr/bin",
                      "IFS": IFS_WHITESPACE, "PS1": "# ", "PS2": "> ", "PS4": "+ ",
-                     "OPTIND": "1", "PWD": cwd}
-        self.exported = {"HOME", "TERM", "PWD"}
+                     "OPTIND": "1", "PWD": cwd, "SHLVL": "2", "OLDPWD": "/"}
+        # what the guest's `sh /scenario.sh` exports (tests/realkernel/user1: a program's
+        # environment): HOME and TERM from the kernel, PATH, SHLVL, and /init's cd
+        self.exported = {"HOME", "TERM", "PWD", "PATH", "SHLVL", "OLDPWD"}
         self.positional: list[str] = []
         self.functions: dict[str, object] = {}
         self.status = 0
