@@ -31,11 +31,15 @@ NOP5 = bytes.fromhex("0f1f440000")  # x86's ideal 5-byte NOP, what ftrace writes
 
 @dataclass
 class Result:
-    """What a syscall did: ``rc`` (0 or -errno), and the signal that killed the caller, if any."""
+    """What a syscall did: ``rc`` (0 or -errno), and the signal that killed the caller, if any;
+    ``not_simulated``: the call to a kernel function kmodsim cannot run that killed it
+    (``("rb_insert_color", "hl_init+0x52 [hl]")``, a kapi.registry.NotSimulatedCall)."""
 
     rc: int
     signal: int | None = None
     message: str | None = None
+    not_simulated: tuple | None = None
+    init_failed: bool = False       # rc is what the module's init returned (emulator.report)
 
     @property
     def ok(self):
@@ -131,7 +135,7 @@ class ModuleLoader:
         if mod.init_addr:
             outcome = faults.run_guarded(self.k, mod, mod.init_addr, "init")
             if outcome.signal is not None:
-                return Result(0, signal=outcome.signal)
+                return Result(0, signal=outcome.signal, not_simulated=self.k.kapi.take_stop())
         mod.state = "LIVE"
         return Result(0)
 
@@ -218,14 +222,14 @@ class ModuleLoader:
         if mod.init_addr:
             outcome = faults.run_guarded(self.k, mod, mod.init_addr, "init")
             if outcome.signal is not None:
-                return Result(0, signal=outcome.signal)
+                return Result(0, signal=outcome.signal, not_simulated=self.k.kapi.take_stop())
             ret = sign_extend(outcome.value, 32)
             traps.check_initcall_irqs(self.k, mod)     # do_one_initcall's irqs_disabled()
         if ret < 0:
             mod.state = "GOING"
             mod.refcnt -= 1
             self._free_module(mod)
-            return Result(ret)
+            return Result(ret, init_failed=True)
         if ret > 0:
             self.k.printk(LOGLEVEL_WARNING,
                         f"do_init_module: '{mod.name}'->init suspiciously returned {ret}, it should "
@@ -288,7 +292,7 @@ class ModuleLoader:
         if mod.exit_addr:
             outcome = faults.run_guarded(self.k, mod, mod.exit_addr, "exit")
             if outcome.signal is not None:
-                return Result(0, signal=outcome.signal)
+                return Result(0, signal=outcome.signal, not_simulated=self.k.kapi.take_stop())
         if self.k.profile.kind == "hobby":
             self.k.modules.remove(mod)
             self.k.machine.unmap(mod.linked.image.core_addr, mod.core_size)
@@ -435,9 +439,14 @@ class EmulatedOps:
 
 
 def module_free_params(k, mod):
-    """``destroy_params`` at unload or after a failed load: free kmalloc'ed strings."""
+    """``destroy_params`` at unload or after a failed load: free kmalloc'ed strings. A
+    parameter whose variable a corrupt relocation pointed at no memory is skipped (the
+    real kernel would oops in param_array_free; kmodsim does not reproduce that)."""
     for p in mod.params:
-        kernel_params.param_free(p, k.machine, k.params)
+        try:
+            kernel_params.param_free(p, k.machine, k.params)
+        except MemoryFault:
+            continue
 
 
 def linux_parts(mod):

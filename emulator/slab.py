@@ -2,9 +2,16 @@
 ``module_alloc`` (:class:`ModuleAlloc`, ``k.module_area``).
 
 kmalloc is a :class:`~emulator.heap.Heap`, vmalloc a :class:`~emulator.heap.VmallocArea`
-(guard pages between areas) in emulated memory; the hobby kernel has one heap for both. An
-invalid or double kfree is reported in the log and otherwise ignored. vmalloc refuses more
-pages than the reference guest has, with ``warn_alloc``'s report, as 6.1 does.
+(guard pages between areas) in emulated memory; the hobby kernel has one heap for both.
+vmalloc refuses more pages than the reference guest has, with ``warn_alloc``'s report, as
+6.1 does.
+
+A bad kfree does what it does on Debian's kernel (tests/realkernel/heapbugs): freeing the
+object that heads its free list again is SLUB's ``BUG_ON(object == fp)`` in
+``set_freepointer`` (``kernel BUG at mm/slub.c:419!``, the caller killed); any other double or
+invalid free goes unnoticed. With the memory checks on (``k.checks``, emulator.checks) it is
+KASAN's ``double-free`` or ``invalid-free`` report instead, and kmemleak (the leak check) is
+told of every allocation and free.
 """
 
 from linker.load.linkkernel import ModuleArea
@@ -14,6 +21,8 @@ from . import faults
 from .clock import HZ
 from .guestdata import guest_lines
 from .heap import Heap, HeapError
+
+SLUB_FREEPOINTER_BUG = ("mm/slub.c", 419)     # set_freepointer's BUG_ON(object == fp)
 
 GFP_ZERO = 0x100            # __GFP_ZERO (a leading __ would be mangled in a class)
 KMEM_CACHE_SIZE = 256       # what a kmem_cache object takes here
@@ -29,11 +38,18 @@ class Slab:
         # warn_alloc's DEFINE_RATELIMIT_STATE(nopage_rs, 10*HZ, 1): one report per 10 s,
         # whoever calls it (module_alloc, vmalloc)
         self.nopage_rs = Ratelimit(kernel, "warn_alloc", 10 * HZ, 1) if kernel else None
+        # the debug checks (emulator.checks): told of each kmalloc and kfree (kmemleak),
+        # and of bad frees (KASAN); None while they are off
+        self.observer = None
 
     def kmalloc(self, size, flags=0, vmalloc=False):
         if vmalloc:
-            return self.vmalloc(size, flags)
-        return self.heap.alloc(size, zero=bool(flags & GFP_ZERO))
+            addr = self.vmalloc(size, flags)
+        else:
+            addr = self.heap.alloc(size, zero=bool(flags & GFP_ZERO))
+        if self.observer is not None and addr > 0x10:
+            self.observer.allocated(addr, size)
+        return addr
 
     def vmalloc(self, size, flags=0, frames=None):
         """``__vmalloc_node_range``: more pages than the machine has is NULL with
@@ -56,10 +72,19 @@ class Slab:
         show_mem(k)
 
     def kfree(self, addr):
+        vmalloced = self.vheap is not self.heap and self.vheap.contains(addr)
         try:
-            (self.vheap if self.vheap.contains(addr) else self.heap).free(addr)
+            (self.vheap if vmalloced else self.heap).free(addr)
         except HeapError as exc:
-            self.log.printk(LOGLEVEL_WARNING, f"kmodsim: {exc}")
+            if self.observer is not None and self.observer.bad_free(exc):
+                return              # KASAN's report; the object stays as it was
+            if vmalloced:
+                self.log.printk(LOGLEVEL_WARNING, f"kmodsim: {exc}")
+            elif exc.at_head and self.kernel is not None and self.kernel.profile.kind == "linux":
+                raise faults.KernelBug(*SLUB_FREEPOINTER_BUG) from None
+            return
+        if self.observer is not None and addr > 0x10:
+            self.observer.freed(addr)
 
     def kmem_cache_create(self, name, size):
         addr = self.heap.alloc(KMEM_CACHE_SIZE, zero=True)

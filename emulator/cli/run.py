@@ -2,22 +2,33 @@
 
 The log is printed as ``dmesg`` shows it; a refused load also prints kmod's insmod error
 (``insmod: ERROR: could not insert module X: Invalid module format``). ``--rmmod`` unloads
-the module afterwards (running its exit). Kernel functions the module called that kmodsim
-only stubs are listed on stderr, so a grader sees what was not really exercised.
+the module afterwards (running its exit). A call to a kernel function kmodsim cannot run
+stops the run there: the log up to that point, then ``kmodsim: F is not simulated (called
+from CALLER); the run stopped here`` on stderr, and exit status 4 (``EXIT_NOT_SIMULATED``),
+so a grader never takes a run that could not be simulated for one that passed.
+
+Every way a run can end has its own exit status and a one-line reason on stderr
+(emulator.cli.status, README "Exit statuses"). ``--json`` prints the run record instead of
+the log (emulator.report, ``kmodsim.run/1``): the syscalls, the log as lines, the faults,
+leaks and memory errors, the budget. ``--checks leaks,memory`` turns on what a debug
+kernel would check (emulator.checks: kmemleak, KASAN); kmemleak scans at each rmmod and
+once more at the end of the run.
 """
 
 import argparse
 import errno
+import json
 import os
 import sys
 
-from linker.profiles import DEFAULT_PROFILE
-
+from ..checks import parse_checks
 from ..errors import MemoryLimitExceeded
 from ..kernel import Kernel
 from . import COMMANDS
-from .common import DEFAULT_MAX_MEMORY, EXIT_MEMORY, mod_strerror, parse_size
+from .common import (DEFAULT_MAX_MEMORY, EXIT_MEMORY, default_profile_name, mod_strerror,
+                     parse_size, print_build_hint)
 from .files import check_module_file
+from .status import EXIT_REFUSED
 
 
 def add_parser(sub):
@@ -42,6 +53,12 @@ def add_parser(sub):
                    help="deterministic instruction budget of each syscall: module "
                         "instructions, and the kernel functions' work charged in instructions "
                         "(0: none; costs about 10x on tight loops, Unicorn counts every one)")
+    p.add_argument("--checks", type=_checks, default=(), metavar="LIST",
+                   help="what a debug kernel checks, comma-separated: leaks (kmemleak), "
+                        "memory (KASAN), locks (not yet), all; their reports go to the log "
+                        "and the --json record (default: none)")
+    p.add_argument("--json", action="store_true",
+                   help="print the run record (JSON, schema kmodsim.run/1) instead of the log")
     p.add_argument("--console", action="store_true",
                    help="print what the console showed instead of the whole log")
     p.add_argument("--explain", action="store_true",
@@ -60,6 +77,14 @@ def add_parser(sub):
     return p
 
 
+def _checks(text):
+    """``--checks``: emulator.checks' names (argparse reports an unknown one)."""
+    try:
+        return parse_checks(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _source_dir(path):
     """``--source-dir``: an existing directory (argparse reports anything else)."""
     if not os.path.isdir(path):
@@ -68,35 +93,26 @@ def _source_dir(path):
 
 
 def _profile_for(args):
-    if args.profile:
-        return args.profile
-    # an ELF32 i386 object without a Linux descriptor: seed 004's hobby kernel
-    try:
-        check_module_file(args.module)      # (a FIFO would block the open)
-        with open(args.module, "rb") as fh:
-            head = fh.read(20)
-        if head[4:5] == b"\x01" and head[18:20] == b"\x03\x00":
-            return "hobby-i386"
-    except OSError:
-        pass
-    return DEFAULT_PROFILE
+    return args.profile or default_profile_name(args.module)
 
 
 def run(args):
     with Kernel(_profile_for(args), timeout_s=args.timeout, max_insns=args.max_insns,
-                max_memory=args.max_memory) as k:
+                max_memory=args.max_memory, checks=args.checks) as k:
         try:
             return _run(k, args)
         except MemoryLimitExceeded as exc:   # the log (its kmodsim: line last), the report
-            sys.stdout.write(k.console_text() if args.console or k.profile.kind == "hobby"
-                             else k.dmesg())
+            if args.json:
+                _print_record(k.report())
+            else:
+                sys.stdout.write(k.console_text() if args.console or k.profile.kind == "hobby"
+                                 else k.dmesg())
             sys.stdout.flush()
             print(f"kmodsim: {exc}", file=sys.stderr)
             return EXIT_MEMORY
 
 
 def _run(k, args):
-    status = 0
     stub = None
     for path in args.with_ + [args.module]:
         # --- gdb stub: attached for MODULE only, after the --with modules ran alone ---
@@ -107,8 +123,8 @@ def _run(k, args):
         try:
             os.stat(path)                   # kmod_module_new_from_path: "could not load"
         except OSError as exc:
-            print(f"insmod: ERROR: could not load module {path}: {exc.strerror}", file=sys.stderr)
-            return 1
+            return _refused(k, args, f"insmod: ERROR: could not load module {path}: "
+                                     f"{exc.strerror}")
         try:
             # kernel_read_file: a regular file, or EINVAL; kmod's own kmod_file_open refuses
             # a file shorter than its longest compression magic (6 bytes) with EINVAL too
@@ -116,33 +132,36 @@ def _run(k, args):
                 raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), path)
             result = k.insmod(path, " ".join(args.params) if path == args.module else "")
         except OSError as exc:
-            print(f"insmod: ERROR: could not insert module {path}: {mod_strerror(exc.errno)}",
-                  file=sys.stderr)
-            return 1
-        if result.signal is not None:
-            status = 128 + result.signal if isinstance(result.signal, int) else 1
+            return _refused(k, args, f"insmod: ERROR: could not insert module {path}: "
+                                     f"{mod_strerror(exc.errno)}")
+        if result.not_simulated is not None or result.signal is not None:
             break
         if result.rc < 0:
             print(f"insmod: ERROR: could not insert module {path}: "
                   f"{mod_strerror(-result.rc)}", file=sys.stderr)
-            status = 1
+            print_build_hint(path)
             break
-    if status == 0 and args.rmmod:
+    else:
         name = k.modules[0].name if k.modules else None
-        if name:
+        if args.rmmod and name:
             result = k.rmmod(name)
-            if result.rc < 0:
+            if result.rc < 0 and result.signal is None and result.not_simulated is None:
                 print(f"rmmod: ERROR: could not remove module {name}: {os.strerror(-result.rc)}",
                       file=sys.stderr)
-                status = 1
-    if args.console or k.profile.kind == "hobby":
+    if k.checks.kmemleak is not None and k.panicked is None:
+        k.checks.kmemleak.scan()        # kmemleak's next scan, at the end of the run
+    record = k.report()
+    status = record["exit_status"]
+    if args.json:
+        _print_record(record)
+    elif args.console or k.profile.kind == "hobby":
         sys.stdout.write(k.console_text())
         if k.profile.kind == "hobby" and status:    # what the console did not show already
             sys.stdout.write("".join(f"{r.text}\n" for r in k.log
                                      if not getattr(r, "on_console", False)))
     else:
         sys.stdout.write(k.dmesg())
-    if isinstance(status, int) and status in (137, 139):
+    if status in (137, 139):
         print("Killed" if status == 137 else "Segmentation fault", file=sys.stderr)
     if k.faults.lockups:
         # any report above is the kernel's; say which of kmodsim's limits ended the run
@@ -150,18 +169,31 @@ def _run(k, args):
                  if k.faults.lockups[-1] == "budget" else f"the --timeout of {k.timeout_s:g} s")
         who = "the kernel's loader" if k.faults.lockup_in == "loader" else "the module"
         print(f"kmodsim: {who} ran until {limit} and was stopped", file=sys.stderr)
-    if args.explain:
+    if args.explain and not args.json:
         from ..faults import explain_fault   # only with --explain
         sys.stdout.write(explain_fault(k, source_dirs=args.source_dirs))
     # --- gdb stub: the run is over, gdb sees the process exit ---
     if stub is not None:
         sys.stdout.flush()
-        stub.finish(status if isinstance(status, int) else 1)
+        stub.finish(status)
     # --- end gdb stub ---
-    stubs = {}
-    for name, _ in k.kapi.stub_calls:
-        stubs[name] = stubs.get(name, 0) + 1
-    if stubs:
-        listed = ", ".join(f"{n} ({c}x)" if c > 1 else n for n, c in sorted(stubs.items()))
-        print(f"kmodsim: called but only stubbed (returned 0): {listed}", file=sys.stderr)
+    if record["outcome"] in ("not_simulated", "panic", "init_failed"):
+        sys.stdout.flush()
+        print(f"kmodsim: {record['reason']}", file=sys.stderr)
     return status
+
+
+def _refused(k, args, message):
+    """A module file kmod itself cannot use (no syscall made): its message, and with
+    ``--json`` the record, which says so."""
+    if args.json:
+        record = k.report()
+        record.update(exit_status=EXIT_REFUSED, outcome="refused", reason=message)
+        _print_record(record)
+    print(message, file=sys.stderr)
+    return EXIT_REFUSED
+
+
+def _print_record(record):
+    """The run record as one JSON object: the same run gives the same bytes."""
+    sys.stdout.write(json.dumps(record, indent=2) + "\n")

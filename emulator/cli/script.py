@@ -7,17 +7,20 @@ way (``=== SCENARIO``, the scenario's output with the console lines where they a
 runs the same commands typed one line at a time.
 """
 
+import argparse
+import json
 import os
 import sys
 
 from linker.profiles import DEFAULT_PROFILE
 
+from ..checks import parse_checks
 from ..errors import KernelPanic, MemoryLimitExceeded
 from ..kernel import DEFAULT_MAX_MEMORY, Kernel
 from ..shell import Shell
 from ..system import KernelSystem
 from . import COMMANDS
-from .common import EXIT_MEMORY, parse_size, read_module
+from .common import EXIT_MEMORY, EXIT_NOT_SIMULATED, parse_size, read_module
 from .files import MAX_TEXT_FILE, cant_open, read_input
 
 
@@ -31,6 +34,11 @@ def add_parser(sub):
     p.add_argument("--max-memory", type=parse_size, default=DEFAULT_MAX_MEMORY, metavar="SIZE",
                    help="guest memory the scenario may map (bytes, or K/M/G; default 512M); "
                         "over it the scenario ends with kmodsim's report and exit status 3")
+    p.add_argument("--checks", type=_checks, default=(), metavar="LIST",
+                   help="what a debug kernel checks: leaks, memory, locks, all (as for run)")
+    p.add_argument("--json", action="store_true",
+                   help="print the run record (JSON, schema kmodsim.run/1, the framed output "
+                        "in its scenario_output) instead of the framed output")
     p.set_defaults(run=run)
     return p
 
@@ -88,10 +96,30 @@ def _scenario(k, scenario_text, modules):
 
 def run(args):
     text = read_scenario(args.scenario)
-    out, over = scenario_run(text, read_modules(args.modules), args.profile, args.max_memory)
-    sys.stdout.buffer.write(out.encode("latin-1"))
+    modules = read_modules(args.modules)
+    with Kernel(args.profile or DEFAULT_PROFILE, max_memory=args.max_memory,
+                checks=args.checks) as k:
+        out, over = _scenario(k, text, modules)
+        stopped = bool(k.kapi.stops)    # a kernel function kmodsim cannot run killed a command
+        # the SCENARIO part says which (kmodsim's note on the command's stderr)
+        status = EXIT_MEMORY if over is not None else EXIT_NOT_SIMULATED if stopped else 0
+        record = k.report() if args.json else None
+    if record is not None:
+        # a scenario's own exit status: whatever its commands did, unless kmodsim stopped it
+        record["exit_status"] = status
+        record["scenario_output"] = out.splitlines()
+        sys.stdout.write(json.dumps(record, indent=2) + "\n")
+    else:
+        sys.stdout.buffer.write(out.encode("latin-1"))
     if over is not None:
         sys.stdout.flush()
         print(f"kmodsim: {over}", file=sys.stderr)
-        return EXIT_MEMORY
-    return 0
+    return status
+
+
+def _checks(text):
+    """``--checks``: emulator.checks' names (argparse reports an unknown one)."""
+    try:
+        return parse_checks(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
