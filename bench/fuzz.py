@@ -44,6 +44,7 @@ import argparse
 import faulthandler
 import gc
 import hashlib
+import importlib
 import json
 import mmap
 import os
@@ -1057,12 +1058,10 @@ def run_campaign(seed=0, inputs=1000, paths=DEFAULT_PATHS, jobs=2, corpus=0, cra
 
 def _warm(paths):
     """Import (and load the profiles) before forking, so each worker starts at once."""
-    import linker.elf.describe  # noqa: F401
-    import linker.load.hobby  # noqa: F401
-    import linker.load.stepper  # noqa: F401
-    import linker.module.depmod  # noqa: F401
-    import linker.module.kmod_format  # noqa: F401
-    import linker.module.metadata  # noqa: F401
+    for module in ("linker.elf.describe", "linker.load.hobby", "linker.load.stepper",
+                   "linker.module.depmod", "linker.module.kmod_format",
+                   "linker.module.metadata"):
+        importlib.import_module(module)
     for name in (PROFILE64, PROFILE32, PROFILE_HOBBY):
         try:
             p = profile(name)
@@ -1071,7 +1070,7 @@ def _warm(paths):
         except KmodError:
             pass
     if "run" in paths:
-        import emulator.kernel  # noqa: F401
+        importlib.import_module("emulator.kernel")
 
 
 def replay(cfg, seeds, index, out=None):

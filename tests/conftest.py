@@ -25,11 +25,19 @@ def golden_modules():
     return sorted(GOLDEN.glob("*/*.ko")) if GOLDEN.is_dir() else []
 
 
+def _plain_new(cls, *args, **kwargs):
+    return object.__new__(cls)
+
+
 @pytest.fixture(autouse=True)
-def _close_kernels(monkeypatch):
+def _close_kernels():
     """Every Kernel a test makes is closed when the test ends (Kernel.close(): Unicorn's
     memory goes back at once, not when the garbage collector runs). A kernel a module- or
-    session-scoped fixture made is set up before this fixture and lives on."""
+    session-scoped fixture made is set up before this fixture and lives on.
+
+    Kernel.__new__ is replaced, not monkeypatched: deleting a ``__new__`` set on a class
+    leaves CPython's slot refusing constructor arguments (``object.__new__() takes exactly
+    one argument``) for every Kernel made outside a test afterwards."""
     from emulator.kernel import Kernel
     made = []
 
@@ -38,11 +46,14 @@ def _close_kernels(monkeypatch):
         made.append(k)
         return k
 
-    monkeypatch.setattr(Kernel, "__new__", new_and_track)
-    yield
-    for k in made:
-        if hasattr(k, "machine"):        # a Kernel() that raised half-way has none
-            k.close()
+    Kernel.__new__ = new_and_track
+    try:
+        yield
+    finally:
+        Kernel.__new__ = _plain_new
+        for k in made:
+            if hasattr(k, "machine"):        # a Kernel() that raised half-way has none
+                k.close()
 
 
 @pytest.fixture

@@ -45,7 +45,10 @@ def in_subprocess(code, timeout=120):
 # --------------------------------------------------------------------------- close()
 
 def test_a_kernel_takes_little_address_space_and_close_gives_it_back():
-    """Unicorn's default translation buffer alone was 1 GiB of address space per kernel."""
+    """Unicorn's default translation buffer alone was 1 GiB of address space per kernel.
+    (One kernel first: what a process maps once, whatever it runs, is not per kernel.)"""
+    with Kernel() as warm:
+        warm.insmod(str(HELLO))
     before = status()["VmSize"]
     k = Kernel()
     assert k.insmod(str(HELLO)).ok
@@ -383,3 +386,17 @@ def test_a_panicked_kernel_is_dead_for_the_python_api():
     with pytest.raises(KernelPanic, match="stack-protector"):
         k.call(CODE)
     assert k.proc_modules() == modules and k.dmesg() == log
+
+
+@pytest.fixture(scope="module")
+def kernel_kept_for_the_module():
+    k = Kernel(timeout_s=5)
+    yield k
+    k.close()
+
+
+def test_a_kernel_made_outside_a_test_takes_its_arguments(kernel_kept_for_the_module):
+    """conftest's per-test tracking of kernels must not break ``Kernel(...)`` between tests
+    (a module-scoped fixture runs after earlier tests ended: it raised ``object.__new__()
+    takes exactly one argument``)."""
+    assert kernel_kept_for_the_module.timeout_s == 5
