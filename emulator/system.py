@@ -261,6 +261,15 @@ class KernelSystem(FileSyscalls):
     def mount(self, source, target, fstype, flags=0):
         return self.k.fs.mount(source, target, fstype, flags)
 
+    def raise_irq(self, irq):
+        """kmodsim only (the kmodsim-irq command): interrupt line ``irq`` fires once; False
+        if nobody requested it."""
+        from .kapi.irq import raise_irq
+        fired = self.k.budgeted(raise_irq, self.k, irq)
+        if self.k.panicked is not None:     # a handler's oops in interrupt context
+            raise KernelPanic(self.k.panicked)
+        return bool(fired)
+
     def unlink(self, path):
         return self.k.fs.unlink(path)
 

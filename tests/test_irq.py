@@ -69,3 +69,24 @@ def test_ports_nobody_emulates_read_all_ones():
     with Kernel() as k:
         k.insmod(str(IRQLAB), "base=0x310 len=4")
         assert "inb(0x310) = 0xff inw = 0xffff inl = 0xffffffff" in k.dmesg()
+
+
+def test_a_scenario_fires_an_interrupt_with_kmodsim_irq():
+    """kmodsim-irq IRQ [COUNT] (kmodsim only, not busybox): the module's handler runs in
+    hard interrupt context each time, /proc/interrupts counts it; a line nobody
+    requested and a bad argument say so."""
+    from pathlib import Path
+
+    from conftest import SAMPLES
+
+    from emulator.cli.script import scenario_output
+    script = ("insmod irqlab.ko irq=11; kmodsim-irq 11 3; echo rc=$?\n"
+              "grep irqlab /proc/interrupts\n"
+              "kmodsim-irq 10; echo rc=$?\nkmodsim-irq eleven; echo rc=$?\nrmmod irqlab\n")
+    out = scenario_output(script, {"irqlab.ko": Path(SAMPLES / "linux/irqlab/irqlab.ko").read_bytes()})
+    assert "rc=0\n 11:          3   IO-APIC  11-fasteoi   irqlab\n" in out
+    assert "kmodsim-irq: no handler on IRQ 10\nrc=1\n" in out
+    assert "kmodsim-irq: usage: kmodsim-irq IRQ [COUNT]" in out and "rc=2\n" in out
+    for n in (1, 2, 3):
+        assert f"irqlab: interrupt 11, count {n}, in_hardirq=1 dev=1" in out
+    assert "irqlab: exit after 3 interrupts" in out

@@ -13,7 +13,7 @@ argv, and returns the exit status. ``usage`` has busybox's ``--help`` texts and 
 """
 
 from .applet import Applet
-from .devices import applet_dd, applet_mknod, applet_mount
+from .devices import applet_dd, applet_kmodsim_irq, applet_mknod, applet_mount
 from .dump import applet_hexdump, applet_od
 from .files import applet_cat, applet_head, applet_ls, applet_stat, applet_tail, applet_tee
 from .grep import applet_grep
@@ -35,4 +35,5 @@ APPLETS = {
     "basename": applet_basename, "dirname": applet_dirname, "tee": applet_tee,
     "mknod": applet_mknod, "dd": applet_dd, "od": applet_od, "hexdump": applet_hexdump,
     "mount": applet_mount,
+    "kmodsim-irq": applet_kmodsim_irq,      # kmodsim only (README: interrupts)
 }

@@ -220,3 +220,20 @@ def applet_mount(app: Applet, argv: list[str]) -> int:
     if rc < 0:
         app.die(f"mounting {source} on {target} failed: {strerror(rc)}")
     return 0
+
+
+# -- kmodsim-irq (not busybox) ----------------------------------------------------------------
+
+def applet_kmodsim_irq(app: Applet, argv: list[str]) -> int:
+    """``kmodsim-irq IRQ [COUNT]``: kmodsim only, no busybox or kernel command: interrupt
+    line IRQ fires COUNT times (default 1), each time running its handlers in hard
+    interrupt context (emulator.kapi.irq.raise_irq), as a device would. A line nobody
+    requested: ``kmodsim-irq: no handler on IRQ N``, status 1."""
+    args = argv[1:]
+    if not 1 <= len(args) <= 2 or not all(re.fullmatch(r"\d{1,4}", a) for a in args):
+        app.die("usage: kmodsim-irq IRQ [COUNT]  (kmodsim only: fire an interrupt line)", 2)
+    irq, count = int(args[0]), int(args[1]) if len(args) == 2 else 1
+    for _ in range(count):
+        if not app.shell._sys("raise_irq", irq):
+            app.die(f"no handler on IRQ {irq}")
+    return 0
