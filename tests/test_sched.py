@@ -198,3 +198,14 @@ def test_task_states():
         assert k.sched.state_of(thread) == TASK_UNINTERRUPTIBLE
         kworker = next(t for t in k.tasks.live() if t.comm == "kworker/0:2")
         assert k.tasks.state(kworker) == "I"
+
+
+@pytest.mark.xfail(strict=True, reason="busybox ps is not simulated yet (issue 12): the "
+                                       "recording shows the guest's kthreads, the module's, "
+                                       "and a pipeline's processes side by side")
+def test_ps_lists_the_modules_kthread():
+    """ps1: busybox ps while kthreads.ko's thread runs, and after rmmod."""
+    real = (REAL / "ps1.real.txt").read_text()
+    sim = run(REAL / "ps1.sh", [SAMPLES / "linux/kthreads/kthreads.ko"])
+    matched, total = fidelity(real, sim)
+    assert matched == total
