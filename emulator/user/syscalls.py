@@ -533,8 +533,9 @@ def _iov(p, iov, iovcnt):
     return [struct.unpack_from("<QQ", data, 16 * i) for i in range(iovcnt)]
 
 
-@syscall("writev")
-def sys_writev(p, fd, iov, iovcnt, *_):
+def _vectored(p, fd, iov, iovcnt, one):
+    """readv/writev: ``one`` (sys_read or sys_write) over each iovec in turn, stopping at
+    the first short transfer; an error after some bytes moved gives the count."""
     vec = _iov(p, iov, iovcnt)
     if isinstance(vec, int):
         return vec
@@ -542,31 +543,23 @@ def sys_writev(p, fd, iov, iovcnt, *_):
     for base, length in vec:
         if not length:
             continue
-        n = sys_write(p, fd, base, length)
+        n = one(p, fd, base, length)
         if n < 0:
             return total or n
         total += n
         if n < length:
             break
     return total
+
+
+@syscall("writev")
+def sys_writev(p, fd, iov, iovcnt, *_):
+    return _vectored(p, fd, iov, iovcnt, sys_write)
 
 
 @syscall("readv")
 def sys_readv(p, fd, iov, iovcnt, *_):
-    vec = _iov(p, iov, iovcnt)
-    if isinstance(vec, int):
-        return vec
-    total = 0
-    for base, length in vec:
-        if not length:
-            continue
-        n = sys_read(p, fd, base, length)
-        if n < 0:
-            return total or n
-        total += n
-        if n < length:
-            break
-    return total
+    return _vectored(p, fd, iov, iovcnt, sys_read)
 
 
 @syscall("lseek")
