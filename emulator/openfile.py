@@ -148,24 +148,20 @@ class OpenFile:
 
     def pread(self, ubuf, count, offset):
         """pread64(2): read at ``offset``, f_pos untouched; ESPIPE where there is no offset."""
-        if not self.seekable:
-            return -errno.ESPIPE
-        if offset < 0:
-            return -errno.EINVAL
-        saved, self.pos = self.pos, offset
-        try:
-            return self.read(ubuf, count)
-        finally:
-            self.pos = saved
+        return self._at(offset, self.read, ubuf, count)
 
     def pwrite(self, ubuf, count, offset):
+        """pwrite64(2): as pread."""
+        return self._at(offset, self.write, ubuf, count)
+
+    def _at(self, offset, transfer, ubuf, count):
         if not self.seekable:
             return -errno.ESPIPE
         if offset < 0:
             return -errno.EINVAL
         saved, self.pos = self.pos, offset
         try:
-            return self.write(ubuf, count)
+            return transfer(ubuf, count)
         finally:
             self.pos = saved
 
