@@ -12,6 +12,7 @@ import os
 import stat
 from dataclasses import dataclass
 
+from linker import hostio
 from linker.bits import sign_extend
 from linker.errors import KmodError
 from linker.load.hobby import link_hobby
@@ -101,7 +102,7 @@ class ModuleLoader:
         source only from files beside it (or under a ``--source-dir``). A file that is not
         a regular one is OSError EISDIR or EINVAL (kernel_read_file's test), never opened
         blocking nor read without end (a FIFO, /dev/zero)."""
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, hostio.READ)
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             os.close(fd)

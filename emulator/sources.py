@@ -13,6 +13,8 @@ import os
 import stat
 from typing import NamedTuple
 
+from linker import hostio
+
 # Where explain_fault may read source text, and how much of it. The debug info is guest
 # data: a file name in it only ever selects a file under one of these roots.
 MAX_SOURCE_BYTES = 4 << 20        # of one source file, read up to the line shown
@@ -157,7 +159,7 @@ def _read_source_line(path, line):
     if line < 1:
         return None, f"no line {line}"
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(path, hostio.READ_NOFOLLOW)
     except OSError as exc:
         return None, f"{os.path.basename(path)}: {exc.strerror}"
     try:

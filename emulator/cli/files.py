@@ -8,6 +8,7 @@ import errno
 import os
 import stat
 
+from linker import hostio
 from linker.errors import KmodError
 
 # What kmodsim reads of a file named on its command line, at most: a module (the kernel's
@@ -22,7 +23,7 @@ def check_module_file(path, limit=MAX_MODULE_FILE):
     error, EISDIR for a directory, EINVAL for a FIFO, a device or a socket (the kernel's
     ``kernel_read_file`` refuses them so; kmodsim never blocks opening one), EFBIG beyond
     ``limit``. Returns the size."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    fd = os.open(path, hostio.READ)
     try:
         return _check_regular(fd, path, limit)
     finally:
@@ -45,7 +46,7 @@ def read_input(path, limit=MAX_MODULE_FILE, regular=True):
     on the open. ``regular``: a regular file only (:func:`check_module_file`); otherwise a
     pipe or FIFO is read too, as ``sh SCRIPT`` reads one (``<(...)``; a FIFO nobody writes
     reads empty). Raises OSError."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    fd = os.open(path, hostio.READ)
     try:
         st = os.fstat(fd)
         if regular or stat.S_ISDIR(st.st_mode):

@@ -231,7 +231,9 @@ def zeroed(size: int) -> bytearray | mmap.mmap:
     if size >= LAZY_BUFFER:
         # private: pages read before written are the shared zero page (a shared anonymous
         # mapping, mmap's default, backs each page read)
-        return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        if hasattr(mmap, "MAP_PRIVATE"):
+            return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        return mmap.mmap(-1, size)      # Windows: an anonymous mapping is private already
     return bytearray(size)
 
 
