@@ -17,6 +17,7 @@ import errno
 from .errors import KernelPanic
 from .heap import HeapError
 from .machine import MemoryFault
+from .tasks import SHELL_PID
 from .logbuf import LOG_BUF_LEN          # CONFIG_LOG_BUF_SHIFT=17 on Debian: 128 KiB
 from .shell import TaskKilled
 from .vfs import KERNEL_MOUNTS, is_kernel_path
@@ -172,12 +173,21 @@ class FileSyscalls:
         self.vfs.unpack((path, 0o644, data) for path, data in files.items())
 
 
+# realkernel's guest: the kernel runs /init (busybox sh) with its command line's leftover
+# word, and /init runs the scenario as `sh /scenario.sh` (tests/realkernel/ps1)
+GUEST_CMDLINES = {1: b"/bin/sh\0/init\0nokaslr\0", SHELL_PID: b"sh\0/scenario.sh\0"}
+
+
 class KernelSystem(FileSyscalls):
     def __init__(self, kernel):
         super().__init__(kernel.vfs)
         self.k = kernel
         self.clear_index = 0   # records before this index were cleared (dmesg -c)
         self.task_by_pid = {}
+        for pid, cmdline in GUEST_CMDLINES.items():     # what ps shows for them
+            task = kernel.tasks.by_pid(pid)
+            if task is not None:
+                task.cmdline = cmdline
 
     # ------------------------------------------------------------------ modules
 
@@ -303,9 +313,17 @@ class KernelSystem(FileSyscalls):
     def sleep(self, seconds):
         self.k.sched.sleep(int(seconds * 1e9))     # what falls due meanwhile runs
 
-    def spawn(self, comm):
+    def spawn(self, comm, argv=None):
+        """fork (the new task has its parent's /proc/<pid>/cmdline) and, with ``argv``, an
+        exec of it (the cmdline becomes argv)."""
+        parent = self.k.tasks.current
         task = self.k.tasks.spawn(comm)
         self.task_by_pid[task.pid] = task
+        inherited = getattr(parent, "cmdline", None)   # kernelfs reads task.cmdline
+        if argv is not None:
+            task.cmdline = b"".join(a.encode("utf-8", "surrogateescape") + b"\0" for a in argv)
+        elif inherited is not None:
+            task.cmdline = inherited
         return task.pid
 
     def execve(self, filename, argv, envp, cwd, fds):

@@ -166,7 +166,7 @@ class FakeSystem(FileSyscalls):
     def sleep(self, seconds):
         self.slept.append(seconds)
 
-    def spawn(self, comm):
+    def spawn(self, comm, argv=None):
         self.tasks.append(comm)
         return 100 + len(self.tasks)
 
@@ -259,7 +259,7 @@ def test_shell1_module_commands():
     shell, _ = run_guest("shell1", system, MODS)
     assert bytes(shell.output) == scenario_part(REALKERNEL / "shell1.real.txt")
     # busybox's NOEXEC applets name the task after themselves (cat too: the real oops in
-    # tests/realkernel/proc_oops.real.txt says "Comm: cat"); exec'd ones are "exe"
+    # tests/realkernel/proc_oops.real.txt says "Comm: cat"); exec'd ones by their name
     after_lsmod = system.tasks.index("lsmod")
     assert system.tasks[after_lsmod:after_lsmod + 2] == ["lsmod", "cat"]
 

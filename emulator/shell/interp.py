@@ -137,6 +137,7 @@ class Shell(ShellProcess):
         data = None
         status = 0
         for index, command in enumerate(commands):
+            self.pipe_later = [self._pipe_peer(c) for c in commands[index + 1:]]
             last = index == len(commands) - 1
             fds = dict(self.fds)
             if data is not None:
@@ -144,9 +145,28 @@ class Shell(ShellProcess):
             sink = None if last else BufferHandle()
             if sink is not None:
                 fds[1] = sink
-            status = self._subshell(lambda c=command: self.run(c), fds)
+            try:
+                status = self._subshell(lambda c=command: self.run(c), fds)
+            finally:
+                self.pipe_later = []
             data = bytes(sink.data) if sink is not None else None
         return status
+
+    def _pipe_peer(self, node) -> tuple[str, list[str] | None] | None:
+        """A pipeline element as ps sees it before it has run: (comm, argv) of the process
+        it runs (argv None: a forked sh running a builtin or function), None when it is not
+        a simple command of literal words (expanding them would run them)."""
+        if not isinstance(node, Simple) or node.assigns or node.redirects or not node.words:
+            return None
+        if not all(p[0] == "lit" and (p[2] or not has_glob([(ch, False) for ch in p[1]]))
+                   for word in node.words for p in word.parts):
+            return None
+        argv = ["".join(p[1] for p in word.parts) for word in node.words]
+        name = argv[0]
+        if name in self.functions or name in BUILTINS:
+            return "sh", None
+        applet = name[len("/bin/"):] if name.startswith("/bin/") else name
+        return posixpath.basename(applet)[:15], argv
 
     def _subshell(self, body: Callable[[], int], fds: dict | None = None) -> int:
         """Run ``body`` in a forked copy of the shell: its variables, cwd and exit stay in it."""
@@ -346,7 +366,7 @@ class Shell(ShellProcess):
         if not hasattr(self.system, "execve"):     # a System that runs no programs
             self._puts(2, f"kmodsim: {argv[0]}: running programs is not simulated\n")
             return 127
-        pid = self._sys("spawn", posixpath.basename(path)[:15])
+        pid = self._sys("spawn", posixpath.basename(path)[:15], argv)
         killed = None
         try:
             status = self._sys("execve", filename, argv, self.environment(), self.cwd,
@@ -393,11 +413,15 @@ class Shell(ShellProcess):
     def _run_applet(self, name: str, argv: list[str]) -> int:
         """Fork (System.spawn), run the applet, wait (System.reap); print a fatal signal.
 
-        comm: NOEXEC applets set it to their name (set_task_comm); the others are exec'd
-        as /proc/self/exe, so the kernel names them "exe".
+        comm: NOEXEC applets set it to their name (set_task_comm) in the forked sh, whose
+        cmdline stays the shell's; the others are exec'd by their name, which the kernel
+        takes for comm (tests/realkernel/ps2: ``tail /proc/self/comm`` says tail), with
+        argv for cmdline.
         """
-        comm = name if name in NOEXEC_APPLETS else "exe"
-        pid = self._sys("spawn", comm)
+        if name in NOEXEC_APPLETS:
+            pid = self._sys("spawn", name)
+        else:
+            pid = self._sys("spawn", name[:15], argv)
         killed = None
         app = Applet(self, name)
         try:

@@ -48,6 +48,10 @@ class ShellProcess:
         self.commandname: str | None = script_name
         self.console = ConsoleHandle(self._emit)
         self.fds: dict[int, Handle] = {0: self.console, 1: self.console, 2: self.console}
+        # a pipeline's elements after the one running (ash has forked them all already;
+        # kmodsim runs them one after the other): (comm, argv or None for a forked sh), or
+        # None if not a literal simple command (Shell._pipe_peer). What ps shows of them.
+        self.pipe_later: list[tuple[str, list[str] | None] | None] = []
         self._local_frames: list[dict] = []
         self._loop_depth = 0
 

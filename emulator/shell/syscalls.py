@@ -91,9 +91,11 @@ class System(Protocol):
     Time and processes:
       sleep         let ``seconds`` pass (the sleep applet)
       spawn         the shell forks a process for an applet: a new task named ``comm``
-                    (the applet's name, or "exe" for the applets busybox re-execs as
-                    /proc/self/exe: dmesg, depmod, sleep) becomes ``current`` for the
-                    calls that follow; returns its pid. Builtins run in the shell's task
+                    (the applet's name: NOEXEC ones set it, the others are exec'd
+                    by it: dmesg, depmod, sleep, tail) becomes ``current`` for the
+                    calls that follow; returns its pid. Builtins run in the shell's task.
+                    With ``argv`` the task has exec'd (its /proc/<pid>/cmdline), without
+                    it it is a forked copy of the shell (its cmdline is the shell's)
       reap          that task has exited and the shell has waited for it
       execve        (a System over a kernel that runs programs) the spawned task execs
                     the program ``filename`` (as typed, or $PATH's) with ``argv``, ``envp`` (["NAME=value"...]), the
@@ -120,7 +122,7 @@ class System(Protocol):
     def syslog(self, action: int, length: int = 0) -> bytes | int: ...
     def console_drain(self) -> bytes: ...
     def sleep(self, seconds: float) -> None: ...
-    def spawn(self, comm: str) -> int: ...
+    def spawn(self, comm: str, argv: list[str] | None = None) -> int: ...
     def reap(self, pid: int) -> None: ...
 
 

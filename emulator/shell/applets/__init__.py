@@ -7,6 +7,7 @@ registry ``APPLETS`` (name -> function) built here from them.
   dump      od hexdump
   text      wc sort uniq cut tr seq basename dirname
   grep      grep egrep fgrep (over regex: glibc's POSIX regular expressions)
+  procs     ps
 
 An applet function takes the :class:`Applet` (its process: stdio, messages, getopt) and
 argv, and returns the exit status. ``usage`` has busybox's ``--help`` texts and lists.
@@ -19,6 +20,7 @@ from .files import applet_cat, applet_head, applet_ls, applet_stat, applet_tail,
 from .grep import applet_grep
 from .modules import (applet_depmod, applet_dmesg, applet_insmod, applet_lsmod, applet_modinfo,
                       applet_modprobe, applet_rmmod, applet_sleep)
+from .procs import applet_ps
 from .text import (applet_basename, applet_cut, applet_dirname, applet_seq, applet_sort,
                    applet_tr, applet_uniq, applet_wc)
 from .usage import BUSYBOX_APPLETS, BUSYBOX_BANNER, NOEXEC_APPLETS, USAGE
@@ -34,6 +36,6 @@ APPLETS = {
     "uniq": applet_uniq, "cut": applet_cut, "tr": applet_tr, "seq": applet_seq,
     "basename": applet_basename, "dirname": applet_dirname, "tee": applet_tee,
     "mknod": applet_mknod, "dd": applet_dd, "od": applet_od, "hexdump": applet_hexdump,
-    "mount": applet_mount,
+    "mount": applet_mount, "ps": applet_ps,
     "kmodsim-irq": applet_kmodsim_irq,      # kmodsim only (README: interrupts)
 }

@@ -10,6 +10,7 @@ USAGE = {
              "\t-w\tWait until the module is no longer used\n\t-f\tForce unload\n"
              "\t-a\tRemove all unused modules (recursively)\n",
     "lsmod": "Usage: lsmod\n\nList loaded kernel modules\n",
+    "ps": "Usage: ps\n\nShow list of processes\n",
     "od": "Usage: od [-abcdfhilovxs] [-t TYPE] [-A RADIX] [-N SIZE] [-j SKIP] [-S MINSTR] "
           "[-w WIDTH] [FILE]...\n\nPrint FILEs (or stdin) unambiguously, as octal bytes by "
           "default\n",
@@ -170,7 +171,7 @@ USAGE = {
 # FEATURE_SH_NOFORK) forks and runs them without exec (set_task_comm)
 NOEXEC_APPLETS = frozenset(("insmod", "rmmod", "lsmod", "modprobe", "modinfo", "ls", "head", "cat",
                             "stat", "sort", "cut", "seq", "basename", "dirname", "dd",
-                            "mknod", "grep", "egrep", "fgrep"))
+                            "mknod", "grep", "egrep", "fgrep", "ps"))
 
 # `busybox --list` of Debian's busybox-static 1.35 (the guest's /bin), for honest messages
 BUSYBOX_APPLETS = frozenset("""
