@@ -46,6 +46,15 @@ EXPECTED = {
                        "test_unloads", "test_load_unload_twice"}, "Cannot allocate memory"),
     "warn": (7, {"test_parameters", "test_load_unload_twice"}, "WARN"),
     "double_free": (7, {"test_unloads", "test_load_unload_twice"}, None),
+    # msleep() under a spinlock in init: the load goes on, as on the real kernel
+    # (tests/realkernel/sleep_atomic1), but the log is not clean
+    "sleep_atomic": (3, {"test_loads_with_defaults", "test_parameters", "test_unloads",
+                         "test_load_unload_twice"},
+                     "BUG: scheduling while atomic: insmod/84/0x00000002"),
+    # kstrdup_const() in init: kmodsim's limit, said as such (not a crash, not a bug)
+    "not_simulated": (1, {"test_loads_with_defaults", "test_parameters", "test_proc_file",
+                          "test_unloads", "test_load_unload_twice"},
+                      "kmodsim cannot run kstrdup_const"),
 }
 if plugin._kernel_has_checks():          # kmemleak and KASAN (emulator.checks)
     EXPECTED["leak"] = (7, {"test_unloads", "test_load_unload_twice"}, "memory leak (kmemleak)")
@@ -115,6 +124,53 @@ def test_oops_output_has_the_fault_explanation(graded):
     out = next(t["output"] for t in doc["tests"] if t["name"] == "test_parameters")
     assert "--- fault explanation ---" in out
     assert "kmodsim explain:" in out and "counter_init" in out
+
+
+def test_scheduling_while_atomic_is_the_reason(graded):
+    """The tests that check a clean log name the BUG first (the preemption-imbalance WARN
+    the real kernel prints after it too comes second); the module loaded all the same."""
+    for t in results_of(graded, "sleep_atomic")["tests"]:
+        if t["status"] == "failed":
+            assert t["output"].startswith("the kernel log shows: scheduling while atomic"), t
+            assert "counter: sum=" in t["output"]       # init went on after the sleep
+
+
+def test_not_simulated_is_kmodsim_s_limit(graded):
+    """A call kmodsim cannot run is reported as that, naming the function: not as a crash
+    or a student's bug; ``kmodsim check`` lists it before any run."""
+    for t in results_of(graded, "not_simulated")["tests"]:
+        if t["status"] == "failed":
+            assert t["output"].startswith("insmod counter.ko: kmodsim cannot run kstrdup_const")
+            assert "not a mistake in the submission" in t["output"]
+            assert "crashed" not in t["output"] and "killed" not in t["output"]
+    check = subprocess.run([sys.executable, "-m", "emulator.cli", "check",
+                            str(ko("not_simulated"))], capture_output=True, text=True, cwd=ROOT)
+    assert check.returncode == 1 and "  kstrdup_const\n" in check.stdout, check.stdout
+
+
+def test_not_simulated_in_a_file_operation_unit():
+    """A read whose fops stop at a call kmodsim cannot run fails the test with that reason
+    (Lab.read), not with the bare TaskKilled of the stopped task."""
+    from types import SimpleNamespace
+
+    from emulator.grading.lab import Lab, LabFailure
+    from emulator.kapi.registry import NotSimulatedCall
+    from emulator.shell.syscalls import TaskKilled
+
+    class Stopping:
+        kapi = SimpleNamespace(stops=[])
+
+        def open(self, path, flags):
+            self.kapi.stops.append(NotSimulatedCall("kstrdup_const", "counter_show+0x1a [counter]"))
+            raise TaskKilled(9)
+
+        def dmesg(self):
+            return ""
+
+    with pytest.raises(LabFailure) as exc:
+        Lab(Stopping(), None).read("/proc/counter")
+    assert str(exc.value).startswith("reading /proc/counter: kmodsim cannot run kstrdup_const: "
+                                      "the module called it (from counter_show+0x1a [counter])")
 
 
 @pytest.mark.skipif(not BUILD, reason="the 6.1.0-56-amd64 headers are not installed")

@@ -23,6 +23,7 @@ where the kernel has it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shlex
@@ -117,6 +118,15 @@ def module_lines(log, name):
     return out
 
 
+def not_simulated_reason(what, ns):
+    """Why a step stopped at a call to a kernel function kmodsim cannot run (``ns``, the
+    kernel's NotSimulatedCall): kmodsim's limit, not the submission's mistake, said so."""
+    return (f"{what}: kmodsim cannot run {ns.function}: the module called it (from "
+            f"{ns.caller}) and kmodsim does not simulate that kernel function, so the run "
+            f"stopped there. This is a limit of kmodsim, not a mistake in the submission "
+            f"(`kmodsim check` lists such calls); grade this part on a real kernel.")
+
+
 def describe(k, result, what, name=None):
     """Why ``result`` (of insmod or rmmod, ``what``) is not a success, in a sentence or
     three: the tool's error, then what the kernel said. None when it went well."""
@@ -124,9 +134,7 @@ def describe(k, result, what, name=None):
         return None
     log = k.dmesg()
     if result.not_simulated is not None:
-        ns = result.not_simulated
-        return (f"{what}: the module called {ns.function} (from {ns.caller}), a kernel "
-                f"function kmodsim does not simulate, so the run stopped there")
+        return not_simulated_reason(what, result.not_simulated)
     if result.signal == "panic":
         return f"{what}: the kernel panicked: {result.message or k.panicked}"
     if result.signal is not None:
@@ -277,26 +285,49 @@ class Lab:
         return self.read_bytes(path, size).decode("utf-8", "replace")
 
     def read_bytes(self, path, size=1 << 20):
-        f = self.kernel.open(path, os.O_RDONLY)
-        try:
-            chunks = []
-            while size > 0:
-                chunk = f.read(min(size, 65536))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size -= len(chunk)
-            return b"".join(chunks)
-        finally:
-            f.close()
+        __tracebackhide__ = True     # pytest: the failure is the test's line, not ours
+        with self._task(f"reading {path}"):
+            f = self.kernel.open(path, os.O_RDONLY)
+            try:
+                chunks = []
+                while size > 0:
+                    chunk = f.read(min(size, 65536))
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    size -= len(chunk)
+                return b"".join(chunks)
+            finally:
+                f.close()
 
     def write(self, path, data):
         """Write ``data`` (str or bytes) to a guest file; the count written."""
-        f = self.kernel.open(path, os.O_WRONLY)
+        __tracebackhide__ = True     # pytest: the failure is the test's line, not ours
+        with self._task(f"writing {path}"):
+            f = self.kernel.open(path, os.O_WRONLY)
+            try:
+                return f.write(data.encode() if isinstance(data, str) else bytes(data))
+            finally:
+                f.close()
+
+    @contextlib.contextmanager
+    def _task(self, what):
+        """A file operation whose task the module's code killed (an oops in its fops, or a
+        call kmodsim cannot run) fails the test saying which, not with a bare TaskKilled."""
+        from ..shell.syscalls import TaskKilled
+        kapi = getattr(self.kernel, "kapi", None)
+        stops = len(getattr(kapi, "stops", ()))
         try:
-            return f.write(data.encode() if isinstance(data, str) else bytes(data))
-        finally:
-            f.close()
+            yield
+        except TaskKilled as exc:
+            new = list(getattr(kapi, "stops", ()))[stops:]
+            if new:
+                raise LabFailure(not_simulated_reason(what, new[-1])) from None
+            note = getattr(exc, "note", None)
+            first = first_report_line(self.kernel.dmesg())
+            raise LabFailure(f"{what}: the module crashed and the process was killed by "
+                             f"signal {exc.signo}: {note or first or 'see the kernel log'}"
+                             ) from None
 
     # ------------------------------------------------------------------ shell and programs
 
