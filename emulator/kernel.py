@@ -274,6 +274,7 @@ class Kernel(LinkKernel):
                 result = fn(*args)
                 # exit_to_user_mode: the tasks the syscall woke run before it returns
                 self.sched.run_pending()
+                self.checks.syscall_exit()      # lockdep_sys_exit (emulator.checks.locks)
                 return result
             finally:
                 budget.disarm()

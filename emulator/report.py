@@ -60,7 +60,7 @@ def build(k):
         "faults": fault_records(k),
         "leaks": list(k.checks.leaks),
         "memory_errors": list(k.checks.memory_errors),
-        "lock_errors": [],
+        "lock_errors": list(k.checks.lock_errors),
         "not_simulated": [{"function": s.function, "caller": s.caller} for s in k.kapi.stops],
         "budget": budget_record(k),
     }

@@ -1,13 +1,15 @@
 """The checks a debug kernel makes, for a kernel built without them (Debian's 6.1 has
-kmemleak and KASAN off): ``Kernel(checks=("leaks", "memory"))``, ``kmodsim run --checks
-leaks,memory``. Off by default; each is a subsystem of its own, told of allocations and
-frees by the slab (``k.slab.observer``):
+kmemleak, KASAN and lock debugging off): ``Kernel(checks=("leaks", "memory", "locks"))``,
+``kmodsim run --checks leaks,memory,locks``. Off by default; each is a subsystem of its
+own, told of allocations and frees by the slab (``k.slab.observer``), of locks by the
+locking functions:
 
 * ``leaks``: :class:`~emulator.checks.kmemleak.Kmemleak`, mm/kmemleak.c's scan and reports;
 * ``memory``: :class:`~emulator.checks.kasan.Kasan`, generic KASAN's reports of
   use-after-free, slab-out-of-bounds, double and invalid frees (mm/kasan/report.c);
-* ``locks``: lock debugging, not here (another part of kmodsim owns locks): accepted and
-  ignored, so a grader can ask for it already.
+* ``locks``: :class:`~emulator.checks.locks.Lockdep`, PROVE_LOCKING's reports (bad unlock
+  balance, recursive locking, circular dependencies, locks held on return to user space:
+  kernel/locking/lockdep.c).
 
 Neither kernel feature exists on the reference kernel, so these cannot be recorded with
 realkernel: their lines follow the format strings of the 6.1 source.
@@ -15,6 +17,7 @@ realkernel: their lines follow the format strings of the 6.1 source.
 
 from .kasan import Kasan
 from .kmemleak import Kmemleak
+from .locks import Lockdep
 from .track import alloc_track
 
 CHECKS = ("leaks", "memory", "locks")
@@ -49,6 +52,9 @@ class Checks:
         self.orc = None             # (the modules, their ORC lookup)
         self.kmemleak = Kmemleak(k) if "leaks" in self.names else None
         self.kasan = Kasan(k) if "memory" in self.names else None
+        # told by emulator.kapi.locks (k.checks.lockdep) and at each syscall's end
+        self.lockdep = Lockdep(k) if "locks" in self.names and k.profile.kind == "linux" \
+            else None
         if self.kmemleak is not None or self.kasan is not None:
             k.slab.observer = self
 
@@ -79,6 +85,11 @@ class Checks:
         if self.kmemleak is not None:
             self.kmemleak.scan()
 
+    def syscall_exit(self):
+        """A syscall returns to user space (Kernel.budgeted): lockdep_sys_exit."""
+        if self.lockdep is not None:
+            self.lockdep.syscall_exit()
+
     # -- what they found (emulator.report) ------------------------------------------
 
     @property
@@ -89,5 +100,9 @@ class Checks:
     def memory_errors(self):
         return self.kasan.reported if self.kasan is not None else []
 
+    @property
+    def lock_errors(self):
+        return self.lockdep.reported if self.lockdep is not None else []
 
-__all__ = ["CHECKS", "Checks", "parse_checks", "Kasan", "Kmemleak", "alloc_track"]
+
+__all__ = ["CHECKS", "Checks", "parse_checks", "Kasan", "Kmemleak", "Lockdep", "alloc_track"]

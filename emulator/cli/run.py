@@ -55,7 +55,7 @@ def add_parser(sub):
                         "(0: none; costs about 10x on tight loops, Unicorn counts every one)")
     p.add_argument("--checks", type=_checks, default=(), metavar="LIST",
                    help="what a debug kernel checks, comma-separated: leaks (kmemleak), "
-                        "memory (KASAN), locks (not yet), all; their reports go to the log "
+                        "memory (KASAN), locks (lockdep), all; their reports go to the log "
                         "and the --json record (default: none)")
     p.add_argument("--json", action="store_true",
                    help="print the run record (JSON, schema kmodsim.run/1) instead of the log")

@@ -5,7 +5,9 @@ sleep when contended and hand the lock to the first waiter when released.
 On one CPU a spinlock is never contended by another CPU: taking it changes the preempt
 count (a task that then sleeps gets "BUG: scheduling while atomic", emulator.sched) and the
 lock word. Debian's kernel has lock debugging off: an unlock of a lock not held prints
-nothing there, nor here.
+nothing there, nor here. With ``--checks locks`` each acquire and release is told to
+lockdep first (``k.checks.lockdep``, emulator.checks.locks), which reports what
+PROVE_LOCKING would.
 """
 
 from unicorn import x86_const as X
@@ -40,12 +42,44 @@ def _irqs_restore(m, flags):
     m.set_reg(X.UC_X86_REG_EFLAGS, (cur & ~X86_EFLAGS_IF) | (flags & X86_EFLAGS_IF))
 
 
-def _lock(k, m, lock, offset=1):
+# --------------------------------------------------------------------------- lockdep hooks
+
+def _lockdep(k):
+    """``k.checks.lockdep`` when ``--checks locks`` is on, else None."""
+    checks = getattr(k, "checks", None)
+    return checks.lockdep if checks is not None else None
+
+
+def _spin_kind(k, m):
+    """("spin" or "rwlock", read) from the name of the function the CPU is in (one handler
+    serves _raw_spin_lock, _raw_read_lock and _raw_write_lock)."""
+    name = k.kapi.names.get(m.pc, "")
+    if "_read_" in name:
+        return "rwlock", True
+    return ("rwlock" if "_write_" in name else "spin"), False
+
+
+def _acquire(k, m, lock, kind, read=False, trylock=False):
+    ld = _lockdep(k)
+    return True if ld is None else ld.acquire(lock, kind, read, trylock)
+
+
+def _release(k, lock):
+    ld = _lockdep(k)
+    if ld is not None:
+        ld.release(lock)
+
+
+def _lock(k, m, lock, offset=1, trylock=False):
     k.sched.preempt_add(offset)
+    ld = _lockdep(k)
+    if ld is not None:      # spin_acquire, after preemption (and bottom halves) are off
+        ld.acquire(lock, *_spin_kind(k, m), trylock=trylock)
     m.write_int(lock, 4, 1)
 
 
 def _unlock(k, m, lock, offset=1):
+    _release(k, lock)
     m.write_int(lock, 4, 0)
     k.sched.preempt_add(-offset)
 
@@ -109,7 +143,7 @@ def spin_unlock_irqrestore(k, m, lock, flags):
 def spin_trylock(k, m, lock):
     if m.read_int(lock, 4):
         return 0
-    _lock(k, m, lock)
+    _lock(k, m, lock, trylock=True)
     return 1
 
 
@@ -117,13 +151,15 @@ def spin_trylock(k, m, lock):
 def spin_trylock_bh(k, m, lock):
     if m.read_int(lock, 4):
         return 0
-    _lock(k, m, lock, SOFTIRQ_LOCK_OFFSET)
+    _lock(k, m, lock, SOFTIRQ_LOCK_OFFSET, trylock=True)
     return 1
 
 
 @kapi("spinlock.__raw_spin_lock_init", "spinlock.__rwlock_init", lock=PTR, name=PTR, key=PTR)
 def spin_lock_init(k, m, lock, name, key):
     m.write_int(lock, 4, 0)
+    if _lockdep(k) is not None:
+        _lockdep(k).init(lock, name)
 
 
 @kapi("spinlock.local_bh_enable", "spinlock.__local_bh_enable_ip", ip=ULONG, cnt=INT)
@@ -139,6 +175,8 @@ def mutex_init(k, m, lock, name, key):
     m.write_int(lock + 8, 4, 0)
     m.write_ptr(lock + 16, lock + 16)
     m.write_ptr(lock + 24, lock + 16)
+    if _lockdep(k) is not None:
+        _lockdep(k).init(lock, name)
 
 
 def _owner(m, lock):
@@ -147,6 +185,8 @@ def _owner(m, lock):
 
 def _mutex_lock(k, m, lock, value=None, state=TASK_UNINTERRUPTIBLE):
     task = k.tasks.current
+    if not _acquire(k, m, lock, "mutex"):
+        return value            # lockdep reported it: not the sleep for ever it would be
     if _owner(m, lock) == 0:
         m.write_ptr(lock, task.addr)
         return value
@@ -168,6 +208,7 @@ def mutex_lock_interruptible(k, m, lock):
 def mutex_trylock(k, m, lock):
     if _owner(m, lock):
         return 0
+    _acquire(k, m, lock, "mutex", trylock=True)
     m.write_ptr(lock, k.tasks.current.addr)
     return 1
 
@@ -175,6 +216,7 @@ def mutex_trylock(k, m, lock):
 @kapi("mutex.mutex_unlock", lock=PTR)
 def mutex_unlock(k, m, lock):
     """The first waiter gets the mutex (a hand-off) and is woken."""
+    _release(k, lock)
     waiters = _waiters(k, ("mutex", lock))
     while waiters:
         task = waiters.popleft()
@@ -199,6 +241,7 @@ def atomic_dec_and_mutex_lock(k, m, cnt, lock):
     if value != 0:
         return 0
     return _mutex_lock(k, m, lock, 1)
+
 
 
 # --------------------------------------------------------------------------- semaphores
@@ -278,11 +321,15 @@ def _rwsem_publish(k, m, sem):
 @kapi("rwsem.__init_rwsem", sem=PTR, name=PTR, key=PTR)
 def init_rwsem(k, m, sem, name, key):
     k.sched.waiters.pop(("rwsem-state", sem), None)
+    if _lockdep(k) is not None:
+        _lockdep(k).init(sem, name)
     m.write_int(sem, 8, 0)
     m.write_ptr(sem + 8, 0)
 
 
 def _down_read(k, m, sem, value=None, state=TASK_UNINTERRUPTIBLE):
+    if not _acquire(k, m, sem, "rwsem", read=True):
+        return value
     st = _rwsem(k, sem)
     waiters = _waiters(k, ("rwsem", sem))
     if st["writer"] is None and not waiters:
@@ -294,6 +341,8 @@ def _down_read(k, m, sem, value=None, state=TASK_UNINTERRUPTIBLE):
 
 
 def _down_write(k, m, sem, value=None, state=TASK_UNINTERRUPTIBLE):
+    if not _acquire(k, m, sem, "rwsem"):
+        return value
     st = _rwsem(k, sem)
     waiters = _waiters(k, ("rwsem", sem))
     if st["writer"] is None and st["readers"] == 0 and not waiters:
@@ -338,6 +387,7 @@ def down_read_interruptible(k, m, sem):
 def down_read_trylock(k, m, sem):
     st = _rwsem(k, sem)
     if st["writer"] is None and not _waiters(k, ("rwsem", sem)):
+        _acquire(k, m, sem, "rwsem", read=True, trylock=True)
         st["readers"] += 1
         _rwsem_publish(k, m, sem)
         return 1
@@ -346,6 +396,7 @@ def down_read_trylock(k, m, sem):
 
 @kapi("rwsem.up_read", sem=PTR)
 def up_read(k, m, sem):
+    _release(k, sem)
     st = _rwsem(k, sem)
     st["readers"] = max(st["readers"] - 1, 0)
     _rwsem_grant(k, m, sem)
@@ -365,6 +416,7 @@ def down_write_killable(k, m, sem):
 def down_write_trylock(k, m, sem):
     st = _rwsem(k, sem)
     if st["writer"] is None and st["readers"] == 0:
+        _acquire(k, m, sem, "rwsem", trylock=True)
         st["writer"] = k.tasks.current
         _rwsem_publish(k, m, sem)
         return 1
@@ -373,6 +425,7 @@ def down_write_trylock(k, m, sem):
 
 @kapi("rwsem.up_write", sem=PTR)
 def up_write(k, m, sem):
+    _release(k, sem)
     _rwsem(k, sem)["writer"] = None
     _rwsem_grant(k, m, sem)
 
