@@ -180,7 +180,7 @@ class Lockdep:
     # -- the reports -------------------------------------------------------------------
 
     def _unlock_imbalance(self, task, lock, owner):
-        k, w = self.k, self._warn
+        w = self._warn
         ip = self._ret_ip()
         self.enabled = False
         w("")

@@ -38,8 +38,8 @@ DEFAULT_SECONDS = 60.0          # a test's wall clock (kmodsim grade --timeout)
 DEFAULT_SYSCALL_SECONDS = 2.0   # each insmod/rmmod/read's: an endless init costs this much
 DEFAULT_MAX_MEMORY = 256 << 20  # guest memory of a grading kernel
 # the debug checks a grading kernel makes, where the kernel has them (emulator.checks):
-# kmemleak's and KASAN's, which Debian's 6.1 lacks but an instructor wants
-DEFAULT_CHECKS = ("leaks", "memory")
+# kmemleak's, KASAN's and lockdep's, which Debian's 6.1 lacks but an instructor wants
+DEFAULT_CHECKS = ("leaks", "memory", "locks")
 
 LOG_SECTION = "kmodsim kernel log"
 EXPLAIN_SECTION = "kmodsim fault explanation"
