@@ -55,7 +55,11 @@ def scenario(name):
 # --------------------------------------------------------------------------- recordings
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
-def test_recording_fidelity(name, quick_watchdog):
+def test_recording_fidelity(name, monkeypatch):
+    # only budget2's storm is endless: the others finish on their own, and a 0.3 s limit
+    # cut budget1's 300 WARNs short on a loaded machine
+    if name == "budget2":
+        monkeypatch.setitem(Kernel.__init__.__kwdefaults__, "timeout_s", 0.3)
     real = (REAL / f"{name}.real.txt").read_text()
     matched, total = fidelity(real, scenario(name))
     assert matched == total, (matched, total)
