@@ -73,7 +73,9 @@ def test_a_crash_is_caught_with_its_signature(monkeypatch, tmp_path):
     sigs = set(camp.crashes)
     assert any(s.startswith("link: ValueError ") and "test_fuzz.py:boom" in s for s in sigs), sigs
     assert any(s.startswith("link: Hang ") for s in sigs), sigs
-    assert "link: HostMemory link" in sigs, sigs
+    # the worker's own high-water mark, or (under load, when the parent's watch samples the
+    # worker first) the kill for going over the worker limit: either names the path
+    assert any(s.startswith("link: HostMemory link") for s in sigs), sigs
     assert camp.done_inputs == 60
     saved = sorted(p.name for p in tmp_path.iterdir())
     assert len([n for n in saved if n.endswith(".txt")]) == len(sigs)
