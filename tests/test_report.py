@@ -176,7 +176,7 @@ def test_exit_statuses_of_run(tmp_path):
     no_rbtree = tmp_path / "amd64-no-rbtree.json"      # as tests/test_stubs.py pins it
     no_rbtree.write_text(json.dumps({
         "base": "linux-6.1.0-56-amd64", "name": "amd64-no-rbtree",
-        "bindings": {"rb_insert_color": "tests.test_stubs:no_such_function"}}))
+        "bindings": {"rb_insert_color": "builtin:absent.rb_insert_color"}}))
     junk = tmp_path / "junk.ko"
     junk.write_bytes(b"not an ELF file at all")
     linux = SAMPLES / "linux"

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import pytest
 from conftest import SAMPLES
 
 from emulator.kernel import Kernel
@@ -50,3 +51,46 @@ def test_run_names_the_limit_that_stopped_an_endless_init():
     assert r.returncode == 7        # EXIT_BUDGET (emulator.cli.status), not the kill's 137
     assert "watchdog: BUG: soft lockup - CPU#0 stuck for" in r.stdout
     assert "the --max-insns budget of 50000 instructions" in r.stderr
+
+
+def _user_profile(tmp_path, package, binding):
+    pkg = tmp_path / package
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "console.py").write_text(
+        "def monitor_write(k, m):\n"
+        "    k.log.console_write(b'[mine] ' + m.read_cstring(m.arg(0)))\n")
+    path = tmp_path / "mine.json"
+    path.write_text('{"base": "hobby-i386", "name": "mine", "description": "a test", '
+                    f'"bindings": {{"monitor_write": "{binding}"}}}}')
+    return path
+
+
+def test_a_profiles_python_is_found_beside_it(tmp_path):
+    """A binding's module in the profile's own directory is imported from there: nothing to
+    add to sys.path first (issue 19)."""
+    path = _user_profile(tmp_path, "beside_pkg", "beside_pkg.console:monitor_write")
+    assert str(tmp_path) not in sys.path
+    with Kernel(str(path)) as k:
+        assert k.insmod(str(SAMPLES / "hobby/hello.o")).ok
+        assert "[mine] Hello from hello.ko!" in k.console_text()
+    assert str(tmp_path) not in sys.path
+
+
+@pytest.mark.parametrize("binding, why", [
+    ("nowhere_pkg.console:monitor_write",
+     "cannot import nowhere_pkg.console: ModuleNotFoundError: No module named 'nowhere_pkg'"),
+    ("absent_fn_pkg.console:no_such_function", "has no no_such_function")])
+def test_a_binding_that_cannot_be_had_fails_when_the_kernel_is_made(tmp_path, binding, why):
+    """Not at the module's first call (it was 'monitor_write is not simulated' then): the
+    profile, the binding, the module tried and why, and kmodsim run exits 1."""
+    from conftest import run_cli
+
+    from linker.errors import ProfileError
+    path = _user_profile(tmp_path, "absent_fn_pkg", binding)
+    with pytest.raises(ProfileError) as info:
+        Kernel(str(path))
+    assert f"the binding of monitor_write, {binding}: " in str(info.value)
+    assert why in str(info.value)
+    r = run_cli("run", "--profile", str(path), str(SAMPLES / "hobby/hello.o"))
+    assert r.returncode == 1 and why in r.stderr.decode()

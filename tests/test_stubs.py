@@ -34,7 +34,7 @@ def pinned(tmp_path_factory):
     path = tmp_path_factory.mktemp("profile") / "amd64-no-rbtree.json"
     path.write_text(json.dumps({
         "base": "linux-6.1.0-56-amd64", "name": "amd64-no-rbtree",
-        "bindings": {"rb_insert_color": "tests.test_stubs:no_such_function"}}))
+        "bindings": {"rb_insert_color": "builtin:absent.rb_insert_color"}}))
     return str(path)
 
 

@@ -33,6 +33,7 @@ arguments and read the rest themselves.
 """
 
 import importlib
+import sys
 from typing import NamedTuple
 
 REGISTRY = {}
@@ -132,7 +133,7 @@ def _with_args(fn, types):
     return impl
 
 
-def resolve(binding):
+def resolve(binding, base=None):
     """The implementation a binding names, or None (then the export is not simulated)."""
     if binding is None:
         return None
@@ -146,11 +147,41 @@ def resolve(binding):
         if name not in REGISTRY:        # a group whose file GROUP_MODULES does not name
             _import_all()
         return REGISTRY.get(name)
+    return user_binding(binding, base)
+
+
+class BindingError(Exception):
+    """A profile's ``package.module:function`` binding that cannot be had: what was tried
+    and why."""
+
+
+def user_binding(binding, base=None):
+    """The function a ``package.module:function`` binding names. The module is imported as
+    Python finds it, or else from ``base`` (the directory of the profile that names it), so
+    a profile and its Python can sit side by side. BindingError says what failed."""
     module, _, func = binding.partition(":")
     try:
-        return getattr(importlib.import_module(module), func)
-    except (ImportError, AttributeError):
-        return None
+        mod = _import_user(module, base)
+    except Exception as exc:        # ImportError, or the module's own error at import
+        raise BindingError(f"cannot import {module}: {type(exc).__name__}: {exc}") from None
+    try:
+        return getattr(mod, func)
+    except AttributeError:
+        raise BindingError(f"{module} ({getattr(mod, '__file__', '?')}) has no {func}") from None
+
+
+def _import_user(module, base):
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        top = module.split(".")[0]
+        if base is None or exc.name not in (top, module) or str(base) in sys.path:
+            raise
+    sys.path.insert(0, str(base))
+    try:
+        return importlib.import_module(module)
+    finally:
+        sys.path.remove(str(base))
 
 
 def by_export(name):
@@ -266,6 +297,22 @@ class KapiTable:
         self.stop: NotSimulatedCall | None = None
         from .. import faults       # (here: registry is imported without the emulator too)
         faults.EXTRA_TRAPS.setdefault(NOT_SIMULATED, on_not_simulated)
+        self.base = profile.path.parent if getattr(profile, "path", None) else None
+        self._check_user_bindings()
+
+    def _check_user_bindings(self):
+        """Every ``package.module:function`` binding of the profile imports now, when the
+        kernel is made, not when a module first calls the function: a profile whose Python
+        cannot be had fails here, naming the binding, the module and why."""
+        from linker.errors import ProfileError
+        for name, spec in self.profile.bindings.items():
+            if spec.startswith("builtin:"):
+                continue
+            try:
+                user_binding(spec, self.base)
+            except BindingError as exc:
+                raise ProfileError(f"profile {self.profile.name} ({self.profile.path}): the "
+                                   f"binding of {name}, {spec}: {exc}") from None
 
     def handler_at(self, addr):
         handler = self.handlers.get(addr)
@@ -274,7 +321,7 @@ class KapiTable:
             binding = self.profile.binding(name) if name else None
             if binding is None and name and self.profile.kind == "linux":
                 binding = LINUX_DEFAULT_BINDINGS.get(name)
-            handler = resolve(binding)
+            handler = resolve(binding, self.base)
             if handler is None and binding is None and name and self.profile.kind == "linux":
                 handler = by_export(name)
             if handler is None:
