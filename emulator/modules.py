@@ -41,6 +41,7 @@ class Result:
     message: str | None = None
     not_simulated: tuple | None = None
     init_failed: bool = False       # rc is what the module's init returned (emulator.report)
+    init_returned: int | None = None    # what init returned, when it returned
 
     @property
     def ok(self):
@@ -137,6 +138,9 @@ class ModuleLoader:
             outcome = faults.run_guarded(self.k, mod, mod.init_addr, "init")
             if outcome.signal is not None:
                 return Result(0, signal=outcome.signal, not_simulated=self.k.kapi.take_stop())
+            # seed 004's kernel ignores what init returns; kmodsim reports it (Result, run)
+            mod.state = "LIVE"
+            return Result(0, init_returned=sign_extend(outcome.value, 32))
         mod.state = "LIVE"
         return Result(0)
 

@@ -94,3 +94,14 @@ def test_a_binding_that_cannot_be_had_fails_when_the_kernel_is_made(tmp_path, bi
     assert why in str(info.value)
     r = run_cli("run", "--profile", str(path), str(SAMPLES / "hobby/hello.o"))
     assert r.returncode == 1 and why in r.stderr.decode()
+
+
+def test_what_a_hobby_init_returned_is_reported():
+    """Seed 004's kernel ignores init's return value; kmodsim gives it: in the Result and on
+    stderr after the console (issue 19)."""
+    from conftest import run_cli
+    with Kernel("hobby-i386") as k:
+        assert k.insmod(str(SAMPLES / "hobby/hello.o")).init_returned == 0
+    r = run_cli("run", str(SAMPLES / "hobby/counter.o"))
+    assert r.returncode == 0
+    assert r.stderr.decode().endswith("kmodsim: the init of counter returned 0\n")

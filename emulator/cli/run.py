@@ -114,6 +114,7 @@ def run(args):
 
 def _run(k, args):
     stub = None
+    hobby_init = None           # (module, what its init returned)
     for path in args.with_ + [args.module]:
         # --- gdb stub: attached for MODULE only, after the --with modules ran alone ---
         if args.gdb is not None and path == args.module:
@@ -131,6 +132,8 @@ def _run(k, args):
             if check_module_file(path) < 6:
                 raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), path)
             result = k.insmod(path, " ".join(args.params) if path == args.module else "")
+            if result.init_returned is not None:
+                hobby_init = (k.modules[-1].name if k.modules else path, result.init_returned)
         except OSError as exc:
             return _refused(k, args, f"insmod: ERROR: could not insert module {path}: "
                                      f"{mod_strerror(exc.errno)}")
@@ -161,6 +164,10 @@ def _run(k, args):
                                      if not getattr(r, "on_console", False)))
     else:
         sys.stdout.write(k.dmesg())
+    if k.profile.kind == "hobby" and hobby_init is not None:
+        # the hobby kernel ignores init's return value: kmodsim says what it was
+        sys.stdout.flush()
+        print(f"kmodsim: the init of {hobby_init[0]} returned {hobby_init[1]}", file=sys.stderr)
     if status in (137, 139):
         print("Killed" if status == 137 else "Segmentation fault", file=sys.stderr)
     if k.faults.lockups:
