@@ -438,3 +438,48 @@ def test_cli_errors(tmp_path, capsys):
     assert "No such file or directory" in capsys.readouterr().err
     assert kmodsim(["relocs", str(HOBBY_HELLO), "--profile", HOBBY, "--with", str(HOBBY_HELLO)]) == 1
     assert "--with does not apply" in capsys.readouterr().err
+
+
+class _Tty:
+    """A terminal end: isatty() True, lines to read, what was written."""
+
+    def __init__(self, lines=()):
+        self.lines, self.out = list(lines), []
+
+    def isatty(self):
+        return True
+
+    def readline(self):
+        return self.lines.pop(0) if self.lines else ""
+
+    def write(self, text):
+        self.out.append(text)
+
+    def flush(self):
+        pass
+
+
+def test_relocs_step_pauses_on_a_terminal_and_q_stops():
+    """kmodsim relocs --step waits after each relocation on a terminal: Enter goes on, q
+    (or the end of the input) stops; never on a pipe, nor with --no-pause (issue 19)."""
+    import argparse
+
+    from emulator.cli.relocs import _pauser
+    args = argparse.Namespace(step=True, no_pause=False)
+    tty_in, tty_out = _Tty(["\n", "q\n"]), _Tty()
+    pause = _pauser(args, tty_in, tty_out)
+    assert pause() is True and pause() is False
+    assert tty_out.out[0] == "-- Enter: next relocation, q: quit -- "
+    assert _pauser(args, _Tty(), _Tty())() is False          # end of input
+    piped = _Tty()
+    piped.isatty = lambda: False
+    assert _pauser(args, piped, _Tty()) is None
+    assert _pauser(argparse.Namespace(step=True, no_pause=True), _Tty(), _Tty()) is None
+    assert _pauser(argparse.Namespace(step=False, no_pause=False), _Tty(), _Tty()) is None
+
+
+def test_relocs_step_through_a_pipe_shows_every_relocation():
+    from conftest import SAMPLES, run_cli
+    r = run_cli("relocs", "--step", str(SAMPLES / "hobby/hello.o"))
+    assert r.returncode == 0 and b"-- Enter" not in r.stdout
+    assert r.stdout.count(b"R_386_") >= 6

@@ -33,7 +33,10 @@ def add_parser(sub):
     p.add_argument("--with", dest="with_", nargs="+", default=[], metavar="MODULE",
                    help="link these modules first, so their exports resolve")
     p.add_argument("--step", action="store_true",
-                   help="show every relocation in full, one after another")
+                   help="show every relocation in full, one after another (on a terminal, "
+                        "pausing after each: Enter for the next, q to stop)")
+    p.add_argument("--no-pause", action="store_true",
+                   help="with --step on a terminal: do not pause between relocations")
     p.add_argument("--section", metavar="NAME",
                    help="show only the relocations that patch section NAME")
     p.add_argument("--limit", type=int, metavar="N", help="show at most N relocations")
@@ -66,6 +69,7 @@ def run(args):
     if not args.step:
         print(_table_header(st.bits))
     shown = 0
+    pause = _pauser(args)
     for step in st:
         if args.limit is not None and shown >= args.limit:
             break
@@ -75,6 +79,8 @@ def run(args):
         if args.step:
             print(step.text())
             print()
+            if pause is not None and not pause():
+                break
         else:
             print(_table_line(step))
             for line in step.error or ():
@@ -89,6 +95,27 @@ def run(args):
         print(f"  {len(st.history)} relocations applied: " +
               ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     return 0
+
+
+def _pauser(args, stdin=None, stdout=None):
+    """With --step on a terminal (both ends), a function that waits for the student after a
+    relocation: True to go on (Enter), False to stop (q, or the end of the input). None when
+    there is nobody to wait for (a pipe, a file, --no-pause)."""
+    stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
+    if not args.step or getattr(args, "no_pause", False):
+        return None
+    try:
+        if not (stdin.isatty() and stdout.isatty()):
+            return None
+    except (AttributeError, ValueError):
+        return None
+
+    def pause():
+        stdout.write("-- Enter: next relocation, q: quit -- ")
+        stdout.flush()
+        answer = stdin.readline()
+        return bool(answer) and answer.strip().lower() not in ("q", "quit")
+    return pause
 
 
 def _table_header(bits):
