@@ -258,3 +258,24 @@ def test_no_leak_is_reported_for_what_the_kernel_keeps(sample):
         k.checks.kmemleak.scan()
         rec = k.report()
     assert rec["leaks"] == [] and rec["memory_errors"] == [], rec["leaks"]
+
+
+def test_kmemleak_file_in_debugfs(tmp_path):
+    """With the leak check on, debugfs has mm/kmemleak.c's file: 'echo scan' scans now and
+    prints the dmesg line, reading gives the reports, 'clear' forgets them, a command it does
+    not know is EINVAL (busybox: 'write error: Invalid argument')."""
+    from conftest import run_cli
+    script = tmp_path / "kl.sh"
+    script.write_text("mount -t debugfs none /sys/kernel/debug\nls /sys/kernel/debug | grep kmemleak\n"
+                      "insmod leak_init.ko\necho scan > /sys/kernel/debug/kmemleak; echo rc=$?\n"
+                      "head -2 /sys/kernel/debug/kmemleak\n"
+                      "echo bogus > /sys/kernel/debug/kmemleak; echo rc=$?\n"
+                      "echo clear > /sys/kernel/debug/kmemleak\ncat /sys/kernel/debug/kmemleak | wc -l\n")
+    r = run_cli("script", "--checks", "leaks", str(script), str(BUGS / "leak_init.ko"))
+    out = r.stdout.decode()
+    assert "kmemleak\nrc=0\nunreferenced object 0x" in out and "(size 64):\n  comm \"insmod\"" in out
+    assert "sh: write error: Invalid argument\nrc=1\n0\n" in out
+    assert "kmemleak: 1 new suspected memory leaks (see /sys/kernel/debug/kmemleak)" in out
+    plain = run_cli("script", str(script), str(BUGS / "leak_init.ko")).stdout.decode()
+    assert "can't create /sys/kernel/debug/kmemleak: Permission denied" in plain
+    assert "unreferenced object" not in plain and "suspected memory leaks" not in plain

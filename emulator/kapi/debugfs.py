@@ -106,6 +106,12 @@ def debugfs_node(fs, rest):
     k = fs.k
     mounted = "debugfs" in getattr(fs, "mounts", {}).values()
     table = _table(k)
+    leaks = getattr(getattr(k, "checks", None), "kmemleak", None)
+    if mounted and leaks is not None and rest == ["kmemleak"]:
+        # mm/kmemleak.c's file (0644), there when the leak check is on: reading gives the
+        # reports so far, writing "scan" scans now, "clear" forgets what was reported
+        return Node(read=lambda: leaks.file_text().encode(),
+                    write=lambda data: _kmemleak_write(leaks, data), mode=0o644, size=0)
     parent, entry = 0, None
     for name in rest:
         if not mounted:
@@ -117,8 +123,9 @@ def debugfs_node(fs, rest):
         parent, entry = found
     if entry is None or entry["kind"] == "dir":
         here = parent
+        extra = ["kmemleak"] if leaks is not None and not rest else []
         return Node(is_dir=True, mode=0o700 if not rest else 0o755, size=0, entries=lambda: sorted(
-            e["name"] for e in table.values() if e["parent"] == here) if mounted else [])
+            [e["name"] for e in table.values() if e["parent"] == here] + extra) if mounted else [])
     if entry["kind"] == "file":
         def open_(fs, path, flags):
             from .. import fops
@@ -127,6 +134,19 @@ def debugfs_node(fs, rest):
         return Node(mode=entry["mode"], size=0, open=open_)
     return Node(read=lambda: _value_read(k, entry), write=lambda data: _value_write(k, entry, data),
                 mode=entry["mode"], size=0, dac_override=True)
+
+
+def _kmemleak_write(leaks, data):
+    """kmemleak_write: the commands it knows take the whole write; another is EINVAL."""
+    command = bytes(data).split(b"\0")[0].strip()
+    if command == b"scan":
+        leaks.scan()
+    elif command == b"clear":
+        leaks.text.clear()
+    elif command not in (b"off", b"stack=on", b"stack=off", b"scan=on", b"scan=off") and \
+            not command.startswith((b"scan=", b"dump=")):
+        return -errno.EINVAL
+    return len(data)
 
 
 def _value_read(k, entry):
