@@ -355,7 +355,8 @@ class Debugger:
         """Remove the breakpoints given as ``where`` (a spec, an address, a Breakpoint),
         or all of them."""
         for bp in list(self._breakpoints):
-            if where is None or bp is where or bp.spec == where or where in bp.addrs:
+            if where is None or bp is where or bp.spec == where or \
+                    (isinstance(where, int) and where in bp.addrs):
                 self._breakpoints.remove(bp)
                 for addr in bp.addrs:
                     self._unarm(addr, bp)

@@ -379,3 +379,17 @@ def test_step_over_a_module_call():
     assert after.reason == "step" and after.pc == insn.addr + len(insn.raw)
     assert after.regs["rsp"] == stop.regs["rsp"]
     assert isinstance(dbg.cont(), Finished)
+
+
+def test_deleting_one_of_several_breakpoints_and_detaching():
+    """delete(bp) compared a Breakpoint with the other breakpoints' address sets (TypeError:
+    unhashable), so detach() failed with more than one breakpoint set."""
+    k = Kernel()
+    dbg = Debugger(k)
+    first = dbg.break_at("hello_debug_init")
+    dbg.break_at("hello_debug_exit")
+    dbg.delete(first)
+    assert [str(bp.spec) for bp in dbg._breakpoints] == ["hello_debug_exit"]
+    dbg.break_at("hello_debug_init")
+    dbg.detach()
+    assert dbg._breakpoints == [] and k.debugger is None
