@@ -809,3 +809,21 @@ def test_printk_text_keeps_raw_bytes(machine):
                lambda level, text: log.append(text))
     assert log[0].encode("utf-8", "surrogateescape") == \
         b"params: `\xff' invalid for parameter `p_int'"
+
+
+def test_an_array_parameter_with_the_modules_own_element_ops_unloads():
+    """lis3lv02d's axes: an array whose elements use the module's kernel_param_ops. rmmod's
+    destroy_params ended in a ParamOpsError traceback (corpus run); the module's ->free is
+    not run (such ops leave it NULL), and the module unloads."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import corpus
+    tree = corpus.corpus_dir("amd64")
+    found = sorted(tree.rglob("lis3lv02d.ko*")) if tree else []
+    if not found:
+        pytest.skip("the Debian module corpus is not available")
+    from emulator.kernel import Kernel
+    with Kernel() as k:
+        assert k.insmod(str(found[0])).ok
+        gone = k.rmmod("lis3lv02d")
+        assert gone.rc == 0 and gone.signal is None

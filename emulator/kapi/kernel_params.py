@@ -597,6 +597,10 @@ def _get_array(kp, ctx):
 
 
 def _free_array(kp, ctx):
+    if kp.elem_ops not in STANDARD_OPS:
+        # the module's own element ops: param_array_free calls their ->free, which such
+        # ops leave NULL in practice (lis3lv02d's axes); kmodsim runs none at unload
+        return
     elem_free = _ops_of(kp.elem_ops, kp, ctx).free
     if elem_free:
         for i in range(_read_num(kp, ctx)):
