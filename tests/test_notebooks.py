@@ -21,11 +21,21 @@ def _source():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs(path):
+    """Executed in a Jupyter kernel. A cell's reply that never reaches nbclient (seen twice,
+    under load: both processes idle, the cell done) is a timeout after 120 s; the notebook
+    then runs once more in a fresh kernel, and only a second failure fails the test."""
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
-    nb = nbformat.read(path, as_version=4)
-    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}}).execute()
+    from nbclient.exceptions import CellTimeoutError
+    for attempt in (1, 2):
+        nb = nbformat.read(path, as_version=4)
+        try:
+            nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                                    resources={"metadata": {"path": str(path.parent)}}).execute()
+            break
+        except CellTimeoutError:
+            if attempt == 2:
+                raise
     last = nb.cells[-1]
     assert any("ok" in out.get("text", "") for out in last.get("outputs", []))
 
