@@ -200,21 +200,27 @@ class Lockdep:
         kind = "unlock_not_owner" if owner is not None else "double_unlock"
         self._record(kind, lock, task, self._sym(ip), owner=owner)
 
-    def _recursive(self, task, held, prev, new):
+    def _acquire_header(self, title, task, new, prev):
+        """The opening lockdep prints for a lock being taken while ``prev`` is held: the
+        title between rules of its length, who, the lock wanted, the lock held."""
         w = self._warn
-        self.enabled = False
-        name = self._name(new.addr)
         w("")
-        w("============================================")
-        w("WARNING: possible recursive locking detected")
+        w("=" * len(title))
+        w(title)
         w(self._ident())
-        w("--------------------------------------------")
+        w("-" * len(title))
         w(f"{_task(task)} is trying to acquire lock:")
         w(self._lock_line(new))
         w("")
         w("but task is already holding lock:")
         w(self._lock_line(prev))
         w("")
+
+    def _recursive(self, task, held, prev, new):
+        w = self._warn
+        self.enabled = False
+        name = self._name(new.addr)
+        self._acquire_header("WARNING: possible recursive locking detected", task, new, prev)
         w("other info that might help us debug this:")
         w(" Possible unsafe locking scenario:")
         w("")
@@ -240,17 +246,8 @@ class Lockdep:
         self.enabled = False
         src, tgt = self._name(new.addr), self._name(prev.addr)
         chain = self._path(new.addr, prev.addr)     # [new, ..., prev]
-        w("")
-        w("======================================================")
-        w("WARNING: possible circular locking dependency detected")
-        w(self._ident())
-        w("------------------------------------------------------")
-        w(f"{_task(task)} is trying to acquire lock:")
-        w(self._lock_line(new))
-        w("")
-        w("but task is already holding lock:")
-        w(self._lock_line(prev))
-        w("")
+        self._acquire_header("WARNING: possible circular locking dependency detected", task,
+                             new, prev)
         w("which lock already depends on the new lock.")
         w("")
         w("")
